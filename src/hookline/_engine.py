@@ -1,0 +1,170 @@
+"""Execute a compiled pipeline: steps in order, with if / retry / on_error / extract.
+
+The engine knows step kinds only through the registry in ``hookline.steps``; it never
+touches the network itself (connectors do).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ._errors import RunFailed, StepFailed
+from ._model import Pipeline, Step
+from ._retry import Backoff
+from ._runtime import Runtime
+from .expr import ExpressionError
+from .steps import STEP_KINDS
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str  # "succeeded" | "failed"
+    output: Any = None
+    error: str | None = None
+    failed_step: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+def truthy(value: Any) -> bool:
+    """JMESPath truth: false, null, "", [] and {} are false; everything else is true."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+def error_object(step_id: str, exc: Exception) -> dict[str, Any]:
+    """What fallback steps and on_failure see as ``error``."""
+    return {
+        "step": step_id,
+        "message": getattr(exc, "reason", None) or str(exc),
+        "status": getattr(exc, "status", None),
+        "details": getattr(exc, "detail", None),
+    }
+
+
+def execute_steps(steps: tuple[Step, ...], context: dict[str, Any], runtime: Runtime) -> Any:
+    """Run ``steps`` in order inside ``context``; return the last step's result."""
+    last = None
+    for step in steps:
+        last = execute_step(step, context, runtime)
+    return last
+
+
+def _attempts(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
+    """Run the step's kind; kinds that do not retry themselves are retried here."""
+    kind = STEP_KINDS[step.kind]
+    if step.retry is None or getattr(kind, "HANDLES_RETRY", False):
+        return kind.run(step.spec, step, context, runtime)
+    backoff = Backoff(step.retry)
+    while True:
+        try:
+            return kind.run(step.spec, step, context, runtime)
+        except StepFailed as exc:
+            delay = backoff.next_delay()
+            if delay is None:
+                raise
+            runtime.log.warning(
+                f"{step.id}: attempt {backoff.attempt - 1} failed ({exc.reason}); "
+                f"retrying in {delay:.2f}s"
+            )
+            runtime.sleep(delay)
+
+
+def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
+    runtime.check_cancelled()
+    started = time.monotonic()
+    try:
+        if step.condition is not None and not truthy(step.condition.evaluate(context)):
+            context["steps"][step.id] = None
+            runtime.log.step(step.id, "skipped", time.monotonic() - started, "(if was false)")
+            return None
+        result = _attempts(step, context, runtime)
+        if step.extract:
+            result = {name: expr.evaluate(result) for name, expr in step.extract}
+    except (StepFailed, ExpressionError) as exc:
+        failure = exc if isinstance(exc, StepFailed) else StepFailed(step.id, str(exc))
+        result = _handle_failure(step, failure, context, runtime, started)
+    else:
+        runtime.log.step(step.id, "ok", time.monotonic() - started)
+    context["steps"][step.id] = result
+    return result
+
+
+def _handle_failure(
+    step: Step, exc: StepFailed, context: dict[str, Any], runtime: Runtime, started: float
+) -> Any:
+    mode = step.on_error.mode
+    elapsed = time.monotonic() - started
+    if mode == "fail":
+        runtime.log.step(step.id, "failed", elapsed, f"- {exc.reason}")
+        raise exc
+    error = error_object(step.id, exc)
+    if mode == "continue":
+        runtime.log.step(step.id, "failed, continuing", elapsed, f"- {exc.reason}")
+        return {"error": error}
+    runtime.log.step(step.id, "failed, running on_error steps", elapsed, f"- {exc.reason}")
+    fallback_context = {**context, "error": error}
+    return execute_steps(step.on_error.steps, fallback_context, runtime)
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    input: Any = None,
+    *,
+    runtime: Runtime,
+    trigger: str = "manual",
+    state: Mapping[str, Any] | None = None,
+) -> RunResult:
+    """Run the pipeline once. Failures are returned as a failed RunResult, not raised."""
+    run_id = uuid.uuid4().hex
+    runtime.log.run_id = run_id
+    started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    context: dict[str, Any] = {
+        "input": input,
+        "steps": {},
+        "vars": {},
+        "secrets": dict(runtime.secrets),
+        "state": dict(state or {}),
+        "run": {"id": run_id, "time": started_at, "trigger": trigger, "pipeline": pipeline.name},
+    }
+    runtime.recorder.run_started(run_id, pipeline, trigger, input)
+    try:
+        for name, template in pipeline.vars:
+            context["vars"][name] = template.render(
+                {k: v for k, v in context.items() if k != "vars"}
+            )
+        execute_steps(pipeline.steps, context, runtime)
+        output = pipeline.output.render(context) if pipeline.output is not None else None
+    except (RunFailed, ExpressionError) as exc:
+        failed_step = exc.step_id if isinstance(exc, StepFailed) else None
+        message = runtime.redactor.text(str(exc))
+        _run_on_failure(pipeline, context, runtime, failed_step, exc)
+        runtime.recorder.run_finished(run_id, "failed", None, message)
+        return RunResult(run_id, "failed", None, message, failed_step)
+    output = runtime.redactor.value(output)
+    runtime.recorder.run_finished(run_id, "succeeded", output, None)
+    return RunResult(run_id, "succeeded", output)
+
+
+def _run_on_failure(
+    pipeline: Pipeline,
+    context: dict[str, Any],
+    runtime: Runtime,
+    failed_step: str | None,
+    exc: Exception,
+) -> None:
+    if not pipeline.on_failure:
+        return
+    error = error_object(failed_step or "", exc)
+    error["message"] = runtime.redactor.text(str(error["message"]))
+    try:
+        execute_steps(pipeline.on_failure, {**context, "error": error}, runtime)
+    except (RunFailed, ExpressionError) as inner:
+        runtime.log.error(f"on_failure steps failed too: {inner}")

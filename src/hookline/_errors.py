@@ -1,0 +1,80 @@
+"""The exceptions hookline raises, and the located problems it reports.
+
+    HooklineError                 base of everything hookline raises on purpose
+    ├── PipelineInvalid           the file failed loading or validation (exit 2);
+    │                             carries every Problem found, not just the first
+    ├── InputInvalid              the run's input is not JSON or breaks input_schema (exit 2)
+    ├── UsageError                bad command-line use (exit 2)
+    └── RunFailed                 a run started and did not finish well (exit 1)
+        └── StepFailed            a step failed; names the step
+            └── ConnectorError    a connector (REST, SOAP, GraphQL) could not do its job
+
+Third-party exceptions are converted at the edge where they happen and chained with
+``from``; nothing above the connectors sees a requests, zeep or gql exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with a file, at a 1-based line and column."""
+
+    file: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "col": self.col, "message": self.message}
+
+
+class HooklineError(Exception):
+    """Base class of every error hookline raises on purpose."""
+
+    exit_code = 1
+
+
+class PipelineInvalid(HooklineError):
+    """The pipeline file cannot run: it holds one or more located problems."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class InputInvalid(PipelineInvalid):
+    """The input given to a run is not acceptable for the pipeline's trigger."""
+
+
+class UsageError(HooklineError):
+    """The command line was used wrongly."""
+
+    exit_code = 2
+
+
+class RunFailed(HooklineError):
+    """A run started and failed."""
+
+    exit_code = 1
+
+
+class StepFailed(RunFailed):
+    """A step failed. ``step_id`` names it; ``detail`` is a JSON-able description."""
+
+    def __init__(self, step_id: str, message: str, detail: object = None) -> None:
+        self.step_id = step_id
+        self.detail = detail
+        super().__init__(f"step '{step_id}' failed: {message}")
+        self.reason = message
+
+
+class ConnectorError(StepFailed):
+    """A connector could not complete a call (network, protocol, upstream error)."""

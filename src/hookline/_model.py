@@ -1,0 +1,94 @@
+"""The typed, compiled form of a pipeline: what the engine runs.
+
+A ``Pipeline`` is built once from a validated file (``hookline._plan``); every template
+and expression in it is already compiled. The engine never reads the raw YAML data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .expr import Expression, Template
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and when to try again (docs/language.md#retry)."""
+
+    attempts: int = 1
+    initial_delay: float = 0.5
+    max_delay: float = 30.0
+    multiplier: float = 2.0
+    max_elapsed: float = 300.0
+    on_status: frozenset[int] = frozenset({429, 502, 503, 504})
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class OnError:
+    mode: Literal["fail", "continue", "fallback"] = "fail"
+    steps: tuple[Step, ...] = ()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step, with the options every kind shares and its kind-specific ``spec``."""
+
+    id: str
+    kind: str
+    spec: Any
+    where: str  # "file:line:col" of the step, for messages
+    title: str = ""
+    condition: Expression | None = None
+    extract: tuple[tuple[str, Expression], ...] = ()
+    retry: RetryPolicy | None = None
+    timeout: float | None = None
+    on_error: OnError = field(default_factory=OnError)
+
+
+@dataclass(frozen=True)
+class Connection:
+    name: str
+    kind: str
+    spec: Any  # the connector's compiled connection spec
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: Literal["manual", "schedule", "webhook"]
+    config: Mapping[str, Any]
+    input_schema: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    file: Path
+    name: str
+    description: str
+    digest: str  # sha256 of the file's bytes, for run history
+    trigger: Trigger
+    secrets: tuple[str, ...]
+    vars: tuple[tuple[str, Template], ...]
+    connections: Mapping[str, Connection]
+    steps: tuple[Step, ...]
+    output: Template | None
+    on_failure: tuple[Step, ...] = ()
+    secret_marks: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # line, col
+
+    @property
+    def step_kinds(self) -> frozenset[str]:
+        """Every step kind used, nested steps included."""
+        kinds: set[str] = set()
+
+        def walk(steps: tuple[Step, ...]) -> None:
+            for step in steps:
+                kinds.add(step.kind)
+                walk(step.on_error.steps)
+                walk(getattr(step.spec, "steps", ()))
+
+        walk(self.steps)
+        walk(self.on_failure)
+        return frozenset(kinds)

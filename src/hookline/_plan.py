@@ -1,0 +1,489 @@
+"""Build the typed plan from a loaded document, checking what the schema cannot.
+
+The builder walks the document once. It compiles every template and expression (so a
+run never parses one), and reports, each at its file:line:col: duplicate step ids,
+references to unknown or later steps, undeclared secrets and vars, unknown names and
+functions, unknown connections or ones of the wrong kind, invalid cron strings.
+
+It runs even when the schema found problems, so that all of them are reported at once;
+then it only looks at what has the right shape and builds nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ._errors import PipelineInvalid, Problem
+from ._model import Connection, OnError, Pipeline, RetryPolicy, Step, Trigger
+from ._yamlpos import Document
+from ._yamlpos import Path as DocPath
+from .connectors import CONNECTORS
+from .expr import (
+    OPTIONS,
+    Expression,
+    Template,
+    TemplateSyntaxError,
+    compile_expression,
+    compile_string,
+    compile_value,
+    strip_wrapper,
+)
+from .expr._refs import calls, references
+from .steps import STEP_KINDS
+from .triggers import schedule as schedule_trigger
+
+CONTEXT_NAMES = ("input", "steps", "vars", "secrets", "state", "run")
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or a '500ms' / '30s' / '2m' / '1h' string."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an expression may read at one place in the file."""
+
+    steps: frozenset[str] = frozenset()  # step ids whose results exist here
+    names: frozenset[str] = frozenset(CONTEXT_NAMES)  # top-level names
+    what: str = "here"  # for messages: "in vars", ...
+    enclosing: frozenset[str] = frozenset()  # the step being built and those around it
+
+
+@dataclass
+class Builder:
+    doc: Document
+    problems: list[Problem] = field(default_factory=list)
+    secrets: frozenset[str] = frozenset()
+    var_names: frozenset[str] = frozenset()
+    step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
+    _seen_ids: dict[str, int] = field(default_factory=dict)
+
+    # --- where and what -------------------------------------------------------------
+
+    def get(self, path: DocPath) -> Any:
+        value: Any = self.doc.data
+        for part in path:
+            if isinstance(part, int):
+                if not isinstance(value, list) or part >= len(value):
+                    return None
+            elif not isinstance(value, dict):
+                return None
+            value = value[part] if part in value or isinstance(part, int) else None
+            if value is None:
+                return None
+        return value
+
+    def where(self, path: DocPath) -> str:
+        m = self.doc.mark(path)
+        return f"{self.doc.file}:{m.line}:{m.col}"
+
+    def error(self, path: DocPath, message: str, *, at_key: bool = False, offset: int = 0) -> None:
+        m = self.doc.key_mark(path) if at_key else self.doc.mark(path)
+        col = m.col
+        if offset and m.style in (None, "'", '"'):
+            col += offset + (1 if m.style else 0)
+        self.problems.append(Problem(self.doc.file, m.line, col, message))
+
+    # --- templates and expressions ---------------------------------------------------
+
+    def template(self, path: DocPath, scope: Scope) -> Template:
+        """Compile the value at ``path`` as a template, checking every expression in it."""
+
+        def leaf(text: str, sub: tuple[Any, ...]) -> Any:
+            where = self.where(sub)
+            try:
+                render, exprs = compile_string(text, where)
+            except TemplateSyntaxError as exc:
+                self.error(sub, str(exc), offset=exc.offset)
+                return (lambda _ctx: None), []
+            for expr in exprs:
+                self.check_expression(expr, sub, scope)
+            return render, exprs
+
+        return compile_value(self.get(path), leaf, path)
+
+    def maybe_template(self, path: DocPath, scope: Scope) -> Template | None:
+        """Like template(), for a key that may be absent."""
+        parent = self.get(path[:-1])
+        if not isinstance(parent, dict) or path[-1] not in parent:
+            return None
+        return self.template(path, scope)
+
+    def expression(
+        self, path: DocPath, scope: Scope | None, *, text: str | None = None
+    ) -> Expression | None:
+        """Compile a bare expression (``${{ }}`` around it is accepted).
+
+        ``scope`` None means the expression reads a step's result, not the context: its
+        names are data fields and are not checked.
+        """
+        source = self.get(path) if text is None else text
+        if not isinstance(source, str):
+            return None
+        body, offset = strip_wrapper(source)
+        try:
+            expr = compile_expression(body, offset, self.where(path))
+        except TemplateSyntaxError as exc:
+            self.error(path, str(exc), offset=exc.offset)
+            return None
+        self.check_expression(expr, path, scope)
+        return expr
+
+    def check_expression(self, expr: Expression, path: DocPath, scope: Scope | None) -> None:
+        ast = expr.parsed.parsed
+        table = OPTIONS.custom_functions.FUNCTION_TABLE
+        for call in calls(ast):
+            entry = table.get(call.name)
+            if entry is None:
+                hint = did_you_mean(call.name, sorted(table))
+                self.error(
+                    path,
+                    f"unknown function '{call.name}()'{hint} (see docs/expressions.md)",
+                    offset=expr.offset + max(expr.source.find(call.name), 0),
+                )
+                continue
+            sig = entry["signature"]
+            least = sum(1 for arg in sig if not arg.get("optional"))
+            most = None if any(a.get("variadic") for a in sig) else len(sig)
+            if call.nargs < least or (most is not None and call.nargs > most):
+                wanted = str(least) if most == least else f"{least} to {most or 'any'}"
+                self.error(
+                    path,
+                    f"function '{call.name}()' takes {wanted} argument"
+                    f"{'' if wanted == '1' else 's'}, got {call.nargs}",
+                    offset=expr.offset + max(expr.source.find(call.name), 0),
+                )
+        if scope is None:
+            return
+        for ref in references(ast):
+            self._check_reference(expr, path, scope, ref.root, ref.member)
+
+    def _check_reference(
+        self, expr: Expression, path: DocPath, scope: Scope, root: str, member: str | None
+    ) -> None:
+        def at(word: str) -> int:
+            return expr.offset + max(expr.source.find(word), 0)
+
+        if root not in scope.names:
+            if root in ("null", "true", "false"):
+                self.error(
+                    path,
+                    f"'{root}' here is a field name, not the JSON value: JMESPath writes "
+                    f"literals in backticks, `{root}`",
+                    offset=at(root),
+                )
+            elif root in CONTEXT_NAMES:
+                self.error(path, f"'{root}' cannot be used {scope.what}", offset=at(root))
+            else:
+                names = sorted(scope.names)
+                self.error(
+                    path,
+                    f"unknown name '{root}'{did_you_mean(root, names)} "
+                    f"(expressions read: {', '.join(names)})",
+                    offset=at(root),
+                )
+            return
+        if member is None:
+            return
+        if root == "steps" and member not in scope.steps:
+            line = self.step_lines.get(member)
+            pos = at(f"{root}.{member}") + len(root) + 1
+            if member in scope.enclosing:
+                self.error(
+                    path,
+                    f"step '{member}' cannot read its own result (it does not exist yet)",
+                    offset=pos,
+                )
+            elif line is None:
+                hint = did_you_mean(member, sorted(scope.steps))
+                self.error(path, f"unknown step '{member}'{hint}", offset=pos)
+            elif line >= self.doc.mark(path).line:
+                self.error(
+                    path,
+                    f"step '{member}' runs later (line {line}): a step can only read the "
+                    "results of steps before it",
+                    offset=pos,
+                )
+            else:
+                self.error(
+                    path,
+                    f"step '{member}' (line {line}) is not visible here: steps inside a "
+                    "for_each or on_error are visible only within it",
+                    offset=pos,
+                )
+        elif root == "secrets" and member not in self.secrets:
+            self.error(
+                path,
+                f"secret '{member}' is not declared: add it to 'secrets:' at the top of the file",
+                offset=at(f"secrets.{member}") + len("secrets."),
+            )
+        elif root == "vars" and member not in self.var_names:
+            hint = did_you_mean(member, sorted(self.var_names))
+            self.error(
+                path,
+                f"unknown var '{member}'{hint}",
+                offset=at(f"vars.{member}") + len("vars."),
+            )
+
+    # --- pieces -------------------------------------------------------------------
+
+    def duration(self, path: DocPath) -> float | None:
+        value = self.get(path)
+        if value is None:
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError:
+            return None  # the schema reports it
+
+    def retry(self, path: DocPath) -> RetryPolicy | None:
+        raw = self.get(path)
+        if not isinstance(raw, dict):
+            return None
+        base = RetryPolicy()
+        return replace(
+            base,
+            attempts=int(raw.get("attempts", 5)),
+            initial_delay=self.duration((*path, "initial_delay")) or base.initial_delay,
+            max_delay=self.duration((*path, "max_delay")) or base.max_delay,
+            multiplier=float(raw.get("multiplier", base.multiplier)),
+            max_elapsed=self.duration((*path, "max_elapsed")) or base.max_elapsed,
+            on_status=frozenset(raw.get("on_status", base.on_status)),
+            idempotent=bool(raw.get("idempotent", base.idempotent)),
+        )
+
+    def connection_ref(self, path: DocPath, kind: str) -> str | None:
+        """Check that the connection named at ``path`` exists and is of ``kind``."""
+        name = self.get(path)
+        if not isinstance(name, str):
+            return None
+        connections = self.get(("connections",))
+        connections = connections if isinstance(connections, dict) else {}
+        if name not in connections:
+            hint = did_you_mean(name, sorted(connections))
+            known = f" (defined: {', '.join(sorted(connections))})" if connections else ""
+            self.error(path, f"unknown connection '{name}'{hint}{known}")
+            return None
+        actual = connections[name]
+        actual_kind = next((k for k in CONNECTORS if isinstance(actual, dict) and k in actual), "")
+        if actual_kind and actual_kind != kind:
+            self.error(
+                path,
+                f"connection '{name}' is a {actual_kind} connection; a {kind} step needs a "
+                f"{kind} connection",
+            )
+            return None
+        return name
+
+    # --- steps --------------------------------------------------------------------
+
+    def collect_ids(self, path: DocPath) -> None:
+        """Record every step id in the list at ``path`` (nested ones too), once."""
+        steps = self.get(path)
+        if not isinstance(steps, list):
+            return
+        for i, raw in enumerate(steps):
+            if not isinstance(raw, dict):
+                continue
+            sid = raw.get("id")
+            if isinstance(sid, str):
+                line = self.doc.mark((*path, i, "id")).line
+                if sid in self._seen_ids:
+                    self.error(
+                        (*path, i, "id"),
+                        f"duplicate step id '{sid}' (first used at line {self._seen_ids[sid]})",
+                    )
+                else:
+                    self._seen_ids[sid] = line
+                    self.step_lines[sid] = line
+            for kind_key, nested in (("for_each", "steps"), ("on_error", "steps")):
+                if isinstance(raw.get(kind_key), dict):
+                    self.collect_ids((*path, i, kind_key, nested))
+
+    def steps(self, path: DocPath, scope: Scope) -> tuple[Step, ...]:
+        raw_steps = self.get(path)
+        if not isinstance(raw_steps, list):
+            return ()
+        built: list[Step] = []
+        visible = set(scope.steps)
+        for i, raw in enumerate(raw_steps):
+            step = self.step((*path, i), replace(scope, steps=frozenset(visible)))
+            if step is not None:
+                built.append(step)
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                visible.add(raw["id"])
+        return tuple(built)
+
+    def step(self, path: DocPath, scope: Scope) -> Step | None:
+        raw = self.get(path)
+        if not isinstance(raw, dict):
+            return None
+        kinds = [k for k in STEP_KINDS if k in raw]
+        sid = raw.get("id")
+        if isinstance(sid, str):
+            scope = replace(scope, enclosing=scope.enclosing | {sid})
+        condition = self.expression((*path, "if"), scope) if "if" in raw else None
+        spec = None
+        if len(kinds) == 1:
+            spec = STEP_KINDS[kinds[0]].build(raw[kinds[0]], self, (*path, kinds[0]), scope)
+        extract: list[tuple[str, Expression]] = []
+        if isinstance(raw.get("extract"), dict):
+            for name in raw["extract"]:
+                expr = self.expression((*path, "extract", name), None)
+                if expr is not None:
+                    extract.append((name, expr))
+        on_error = OnError()
+        handler = raw.get("on_error")
+        if handler in ("continue", "fail"):
+            on_error = OnError(mode=handler)
+        elif isinstance(handler, dict):
+            fallback_scope = replace(scope, names=scope.names | {"error"})
+            on_error = OnError("fallback", self.steps((*path, "on_error", "steps"), fallback_scope))
+        if len(kinds) != 1 or not isinstance(sid, str) or spec is None:
+            return None
+        return Step(
+            id=sid,
+            kind=kinds[0],
+            spec=spec,
+            where=self.where(path),
+            title=str(raw.get("name") or ""),
+            condition=condition,
+            extract=tuple(extract),
+            retry=self.retry((*path, "retry")),
+            timeout=self.duration((*path, "timeout")),
+            on_error=on_error,
+        )
+
+    # --- the whole file -----------------------------------------------------------
+
+    def trigger(self) -> Trigger:
+        raw = self.get(("trigger",))
+        if not isinstance(raw, dict) or len(raw) != 1:
+            return Trigger("manual", {})
+        kind = next(iter(raw))
+        config = raw[kind] if isinstance(raw[kind], dict) else {}
+        if kind == "schedule":
+            cron = config.get("cron")
+            if isinstance(cron, str):
+                message = schedule_trigger.cron_problem(cron)
+                if message:
+                    self.error(("trigger", "schedule", "cron"), message)
+            if "timezone" in config:
+                message = schedule_trigger.timezone_problem(config["timezone"])
+                if message:
+                    self.error(("trigger", "schedule", "timezone"), message)
+        if kind == "webhook":
+            scope = Scope(names=frozenset({"secrets"}), what="in a webhook's settings")
+            for part in ("signature", "token"):
+                if isinstance(config.get(part), dict):
+                    self.template(("trigger", "webhook", part), scope)
+        if kind not in ("manual", "schedule", "webhook"):
+            return Trigger("manual", {})
+        schema = config.get("input_schema")
+        if isinstance(schema, dict):
+            self._check_input_schema(("trigger", kind, "input_schema"), schema)
+        return Trigger(kind, config, schema if isinstance(schema, dict) else None)
+
+    def _check_input_schema(self, path: DocPath, schema: dict[str, Any]) -> None:
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            sub = (*path, *exc.relative_path)
+            self.error(sub, f"input_schema is not a valid JSON Schema: {exc.message}")
+
+    def build(self, source_bytes: bytes) -> Pipeline | None:
+        data = self.doc.data
+        if not isinstance(data, dict):
+            return None
+        declared = data.get("secrets")
+        if isinstance(declared, list):
+            self.secrets = frozenset(s for s in declared if isinstance(s, str))
+        raw_vars = data.get("vars")
+        if isinstance(raw_vars, dict):
+            self.var_names = frozenset(raw_vars)
+        self.collect_ids(("steps",))
+        self.collect_ids(("on_failure",))
+
+        trigger = self.trigger()
+        start = frozenset({"input", "secrets", "state", "run"})
+        vars_scope = Scope(names=start, what="in vars (vars are computed before any step)")
+        variables = tuple(
+            (name, self.template(("vars", name), vars_scope))
+            for name in (raw_vars if isinstance(raw_vars, dict) else {})
+        )
+        conn_scope = Scope(
+            names=start | {"vars"}, what="in a connection (connections exist before any step)"
+        )
+        connections: dict[str, Connection] = {}
+        raw_conns = data.get("connections")
+        for name, raw in raw_conns.items() if isinstance(raw_conns, dict) else ():
+            kinds = [k for k in CONNECTORS if isinstance(raw, dict) and k in raw]
+            if len(kinds) != 1:
+                continue
+            path = ("connections", name, kinds[0])
+            spec = CONNECTORS[kinds[0]].build_connection(raw[kinds[0]], self, path, conn_scope)
+            if spec is not None:
+                connections[name] = Connection(name, kinds[0], spec)
+
+        steps = self.steps(("steps",), Scope())
+        all_top = frozenset(s.get("id") for s in data.get("steps") or [] if isinstance(s, dict))
+        after = Scope(steps=frozenset(i for i in all_top if isinstance(i, str)))
+        output = self.template(("output",), after) if "output" in data else None
+        on_failure = self.steps(
+            ("on_failure",), replace(after, names=after.names | {"error"}, what="in on_failure")
+        )
+        if self.problems:
+            return None
+        return Pipeline(
+            file=Path(self.doc.file),
+            name=str(data.get("name")),
+            description=str(data.get("description") or ""),
+            digest=hashlib.sha256(source_bytes).hexdigest(),
+            trigger=trigger,
+            secrets=tuple(sorted(self.secrets)),
+            vars=variables,
+            connections=connections,
+            steps=steps,
+            output=output,
+            on_failure=on_failure,
+            secret_marks={
+                name: (self.doc.mark(("secrets", i)).line, self.doc.mark(("secrets", i)).col)
+                for i, name in enumerate(declared if isinstance(declared, list) else [])
+            },
+        )
+
+
+def build_pipeline(doc: Document, source_bytes: bytes, earlier: list[Problem]) -> Pipeline:
+    """Build the plan, or raise PipelineInvalid with ``earlier`` and every new problem."""
+    builder = Builder(doc)
+    try:
+        pipeline = builder.build(source_bytes)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        if not earlier:
+            raise  # a bug in hookline, not in the file: let the CLI report it as such
+        pipeline = None
+    problems = earlier + builder.problems
+    if problems or pipeline is None:
+        raise PipelineInvalid(problems or [Problem(doc.file, 1, 1, "the pipeline is invalid")])
+    return pipeline

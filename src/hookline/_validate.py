@@ -1,0 +1,217 @@
+"""JSON Schema validation, with every error in plain words at its file:line:col.
+
+jsonschema reports what failed in schema terms; users need to know which key, where,
+and what to write instead. Each validator keyword gets its own wording here; a ``oneOf``
+that only says "exactly one of these keys" (a step's kind, a trigger, an auth method)
+becomes "a step needs exactly one of: ...", never "is not valid under any of the given
+schemas".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from ._errors import Problem
+from ._plan import did_you_mean
+from ._schema import schema
+from ._yamlpos import Document, Path
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+}
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def describe(value: Any) -> str:
+    """How a YAML value is named in messages."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int | float):
+        return f"{value} (a number)"
+    text = value if len(value) <= 40 else value[:37] + "..."
+    return f"'{text}' (a string)"
+
+
+def where(path: tuple[str | int, ...] | list[str | int]) -> str:
+    """``steps[2].rest.method``: the path as users write it."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _kind_keys(error: ValidationError) -> list[str] | None:
+    """The keys of an exactly-one-of ``oneOf``, or None for any other oneOf."""
+    keys = []
+    for sub in error.validator_value:
+        if set(sub) != {"required"} or len(sub["required"]) != 1:
+            return None
+        keys.append(sub["required"][0])
+    return keys
+
+
+def _what(path: Path) -> str:
+    """A name for the object at ``path`` in 'X needs exactly one of' messages."""
+    if len(path) >= 2 and path[-2] in ("steps", "on_failure") and isinstance(path[-1], int):
+        return "a step"
+    names = {"trigger": "the trigger", "auth": "auth", "paginate": "paginate", "api_key": "api_key"}
+    if path and path[-1] in names:
+        return str(names[path[-1]])
+    if len(path) >= 2 and path[-2] == "connections":
+        return f"connection '{path[-1]}'"
+    return where(path) or "the pipeline"
+
+
+def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
+    """Yield (path, message, point at the key) for one jsonschema error."""
+    path: Path = tuple(error.absolute_path)
+    name = where(path)
+    prefix = f"{name}: " if name else ""
+    keyword = error.validator
+    value = error.instance
+    if keyword == "additionalProperties" and isinstance(value, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        for key in value:
+            if key in allowed:
+                continue
+            hint = did_you_mean(key, allowed) or (
+                f" (allowed here: {', '.join(allowed)})" if allowed else ""
+            )
+            yield (*path, key), f"{prefix}unknown key '{key}'{hint}", True
+    elif keyword == "required":
+        missing = [k for k in error.validator_value if k not in value]
+        for key in missing:
+            yield path, f"{prefix}missing required key '{key}'", bool(path)
+    elif keyword == "oneOf" and _kind_keys(error) is not None and isinstance(value, dict):
+        keys = _kind_keys(error) or []
+        present = [k for k in keys if k in value]
+        what = _what(path)
+        if not present:
+            yield path, f"{prefix}{what} needs exactly one of: {', '.join(keys)}", bool(path)
+        else:
+            yield (
+                path,
+                f"{prefix}{what} needs exactly one of: {', '.join(keys)}; this one has "
+                + " and ".join(present),
+                bool(path),
+            )
+    elif keyword == "type":
+        wanted = error.validator_value
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
+        yield path, f"{prefix}expected {names}, got {describe(value)}", False
+    elif keyword == "enum":
+        choices = ", ".join(str(c) for c in error.validator_value)
+        hint = did_you_mean(str(value), [str(c) for c in error.validator_value])
+        yield path, f"{prefix}{describe(value)} is not one of {choices}{hint}", False
+    elif keyword == "const":
+        yield path, f"{prefix}must be {error.validator_value!r}, got {describe(value)}", False
+    elif keyword == "pattern":
+        yield (
+            path,
+            f"{prefix}{describe(value)} {_pattern_words(path, error.validator_value)}",
+            False,
+        )
+    elif keyword in ("minItems", "minLength", "minProperties") and not value:
+        yield path, f"{prefix}must not be empty", False
+    elif keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        sign = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}[
+            keyword
+        ]
+        yield path, f"{prefix}must be {sign} {error.validator_value}, got {value}", False
+    elif keyword == "uniqueItems":
+        yield path, f"{prefix}has the same value more than once", False
+    elif keyword == "propertyNames":
+        yield path, f"{prefix}invalid name {describe(value)}", False
+    elif keyword == "maxLength":
+        yield path, f"{prefix}is longer than {error.validator_value} characters", False
+    elif keyword == "not" and isinstance(value, dict):
+        yield path, f"{prefix}{_not_words(error, value)}", False
+    elif keyword == "oneOf":
+        yield from _one_of(error, path, prefix)
+    else:
+        yield path, f"{prefix}{error.message}", False
+
+
+_PATTERN_WORDS = {
+    "id": "is not a valid step id: use letters, digits and _, not starting with a digit",
+    "name": "is not a valid name: use letters, digits, '_', '.', '-'",
+    "path": "is not a valid path: it must start with '/'",
+    "rate_limit": "is not a rate: write it as N/s, N/min or N/h, e.g. '5/s'",
+}
+
+
+def _pattern_words(path: Path, pattern: str) -> str:
+    last = path[-1] if path else ""
+    if isinstance(last, int) and len(path) >= 2 and path[-2] == "secrets":
+        return "is not a valid secret name: use capital letters, digits and _ (e.g. API_TOKEN)"
+    if isinstance(last, str) and last in _PATTERN_WORDS:
+        return _PATTERN_WORDS[last]
+    if "ms|s|m|h" in pattern:
+        return "is not a duration: write seconds as a number, or e.g. '500ms', '30s', '2m'"
+    if "xx" in pattern:
+        return "is not a status: write a number such as 200 or a class such as '2xx'"
+    return f"does not match the pattern {pattern}"
+
+
+def _not_words(error: ValidationError, value: dict[str, Any]) -> str:
+    for sub in error.validator_value.get("anyOf", []):
+        keys = sub.get("required", [])
+        if keys and all(k in value for k in keys):
+            return f"use only one of '{keys[0]}' and '{keys[1]}'"
+    if "enum" in error.validator_value:
+        return f"{describe(value)} is a reserved name"
+    return "is not allowed here"
+
+
+def _one_of(error: ValidationError, path: Path, prefix: str) -> Iterator[tuple[Path, str, bool]]:
+    """A oneOf between shapes (a string or a mapping, say): report the closest branch."""
+    value = error.instance
+    # Prefer the branch of the value's own type: its errors are the useful ones.
+    same_type = [
+        e
+        for e in error.context or []
+        if e.validator != "type"
+        and not (e.validator in ("enum", "const") and isinstance(e.instance, dict | list))
+    ]
+    if same_type:
+        deepest = max(same_type, key=lambda e: len(e.absolute_path))
+        yield from _messages(deepest)
+        return
+    kinds = []
+    for sub in error.validator_value:
+        if "type" in sub:
+            kinds.append(_TYPE_NAMES.get(sub["type"], sub["type"]))
+        elif "enum" in sub:
+            kinds.append(" or ".join(repr(c) for c in sub["enum"]))
+    yield path, f"{prefix}expected {' or '.join(kinds)}, got {describe(value)}", False
+
+
+def schema_problems(doc: Document) -> list[Problem]:
+    """Every schema error in ``doc``, located and in plain words."""
+    problems: list[Problem] = []
+    for error in _validator().iter_errors(doc.data):
+        for path, message, at_key in _messages(error):
+            problems.append(doc.problem(path, message, at_key=at_key))
+    return problems

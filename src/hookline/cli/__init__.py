@@ -1,0 +1,85 @@
+"""The command line: ``hookline run|check|schema`` and ``run-pipeline``.
+
+Errors are handled once, here: expected errors print their message and exit with their
+documented code (1 a failed run, 2 an invalid pipeline, input or usage); anything else is
+a bug in hookline: a one-line message, the traceback only with --debug, exit 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from .._errors import HooklineError, PipelineInvalid
+from . import check, run, schema
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_INVALID = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+COMMANDS: dict[str, object] = {"run": run, "check": check, "schema": schema}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # usage errors exit 2, with the usage line
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hookline",
+        description="Declarative YAML pipelines for API integrations.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for module in COMMANDS.values():
+        module.add_parser(sub)  # type: ignore[attr-defined]
+    return parser
+
+
+def _guard(fn: Callable[[], int], debug: bool) -> int:
+    try:
+        return fn()
+    except PipelineInvalid as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return exc.exit_code
+    except HooklineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"hookline: internal error: {type(exc).__name__}: {exc}"
+            + ("" if debug else " (run with --debug for the traceback; please report it)"),
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``hookline``."""
+    args = build_parser().parse_args(argv)
+    return _guard(lambda: args.handler(args), args.debug)
+
+
+def run_pipeline_main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``run-pipeline``: the same as ``hookline run``."""
+    parser = _Parser(prog="run-pipeline", description=run.DESCRIPTION)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    run.add_arguments(parser)
+    args = parser.parse_args(argv)
+    return _guard(lambda: run.handle(args), args.debug)

@@ -1,0 +1,77 @@
+"""``hookline check FILE|DIR...``: validate pipelines without running anything."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .._errors import HooklineError, PipelineInvalid, Problem, UsageError
+from .._load import load_pipeline
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "check",
+        help="validate pipeline files",
+        description="Validate pipeline files (every *.yaml and *.yml under a directory). "
+        "Exit 0 when all are valid, 2 when any is not.",
+    )
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(handler=handle)
+
+
+def expand(paths: list[str]) -> list[str]:
+    """Files as given, and every *.yaml / *.yml under each directory, sorted."""
+    files: list[str] = []
+    for arg in paths:
+        p = Path(arg)
+        if p.is_dir():
+            found = sorted(
+                str(f) for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()
+            )
+            if not found:
+                raise UsageError(f"{arg}: no *.yaml or *.yml files in this directory")
+            files.extend(found)
+        elif p.exists():
+            files.append(arg)
+        else:
+            raise UsageError(f"{arg}: no such file or directory")
+    return files
+
+
+def check_file(path: str) -> list[Problem]:
+    """Every problem in one file (empty when it is valid)."""
+    try:
+        load_pipeline(path)
+    except PipelineInvalid as exc:
+        return exc.problems
+    except HooklineError as exc:
+        return [Problem(path, 1, 1, str(exc))]
+    return []
+
+
+def handle(args: argparse.Namespace) -> int:
+    results = {path: check_file(path) for path in expand(args.paths)}
+    bad = {p: probs for p, probs in results.items() if probs}
+    if args.format == "json":
+        report = {
+            "valid": not bad,
+            "files": [
+                {"file": p, "valid": not probs, "problems": [x.as_dict() for x in probs]}
+                for p, probs in results.items()
+            ],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        for probs in bad.values():
+            for problem in probs:
+                print(problem)
+        count = sum(len(p) for p in bad.values())
+        summary = f"{len(results)} file{'s' if len(results) != 1 else ''} checked: " + (
+            f"{count} problem{'s' if count != 1 else ''} in {len(bad)}" if bad else "all valid"
+        )
+        print(summary, file=sys.stderr)
+    return 2 if bad else 0

@@ -1,0 +1,59 @@
+"""``run-pipeline FILE`` / ``hookline run FILE``: validate, run once, print the output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .._engine import run_pipeline
+from .._inputs import check_input, parse_input, read_input
+from .._load import load_pipeline
+from .._log import Level, RunLog
+from .._runtime import Runtime
+from .._secrets import read_secrets
+
+DESCRIPTION = (
+    "Validate a pipeline, run it once and print its output as JSON on stdout; the log goes "
+    "to stderr. Exit 0 success, 1 the run failed, 2 invalid pipeline, input or usage."
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="the pipeline file")
+    p.add_argument(
+        "--input",
+        metavar="JSON|@FILE|-",
+        help="the run's input: JSON text, @path of a JSON file, or - to read stdin",
+    )
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    noise = p.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="store_true", help="log requests and responses")
+    noise.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run a pipeline once", description=DESCRIPTION)
+    add_arguments(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    pipeline = load_pipeline(args.file)
+    source = read_input(args.input, sys.stdin)
+    value = parse_input(*source) if source else None
+    check_input(pipeline, value, source)
+    secrets = read_secrets(pipeline, os.environ)
+    level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
+    log = RunLog(sys.stderr, fmt=args.log_format, level=level)
+    runtime = Runtime(pipeline, secrets, log=log)
+    try:
+        result = run_pipeline(pipeline, value, runtime=runtime)
+    finally:
+        runtime.close()
+    if not result.ok:
+        log.error(result.error or "the run failed", event="run_failed")
+        return 1
+    sys.stdout.write(json.dumps(result.output, indent=2, ensure_ascii=False) + "\n")
+    return 0

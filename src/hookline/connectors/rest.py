@@ -1,0 +1,381 @@
+"""The REST connector: schema fragments for ``rest`` connections and steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._errors import StepFailed
+from .._model import RetryPolicy
+from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
+from .._schemabits import EXPRESSION, Schema, exactly_one, obj, prop
+from ..expr import Expression, Template
+
+if TYPE_CHECKING:
+    from .._engine import Runtime
+    from .._model import Step
+    from .._plan import Builder, Scope
+
+DEFAULT_TIMEOUT = 30.0
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+VERIFY: Schema = prop(
+    {"type": ["boolean", "string"]},
+    "TLS verification: true (default), false, or the path of a CA bundle file.",
+    True,
+    "certs/internal-ca.pem",
+)
+
+CONNECTION_SCHEMA: Schema = prop(
+    obj(
+        {
+            "base_url": prop(
+                {"type": "string", "minLength": 1},
+                "Every step's `path` is appended to this URL.",
+                "https://api.airtable.com/v0/appXXXX",
+            ),
+            "headers": HEADERS,
+            "auth": AUTH,
+            "timeout": TIMEOUT,
+            "verify": VERIFY,
+            "retry": RETRY,
+            "rate_limit": RATE_LIMIT,
+        },
+        required=["base_url"],
+    ),
+    "A REST API: one pooled HTTP session, one rate limit, shared by every step that uses it.",
+    {"base_url": "https://api.example.com/v1", "auth": {"bearer": "${{ secrets.API_TOKEN }}"}},
+)
+
+_EXPR = {**EXPRESSION}
+
+PAGINATE: Schema = prop(
+    {
+        **obj(
+            {
+                "link_header": prop(
+                    {"const": True},
+                    'Follow the `rel="next"` URL of the Link response header.',
+                    True,
+                ),
+                "next_url": prop(
+                    _EXPR,
+                    "Expression on the response giving the next page's URL (null: done).",
+                    "body.links.next",
+                ),
+                "cursor": prop(
+                    obj(
+                        {
+                            "next": prop(
+                                _EXPR,
+                                "Expression on the response giving the next cursor (null or "
+                                "empty: done).",
+                                "body.meta.next_cursor",
+                            ),
+                            "param": prop(
+                                {"type": "string", "minLength": 1},
+                                "Query parameter the cursor is sent in.",
+                                "cursor",
+                            ),
+                        },
+                        required=["next", "param"],
+                    ),
+                    "Cursor pagination.",
+                    {"next": "body.offset", "param": "offset"},
+                ),
+                "offset": prop(
+                    obj(
+                        {
+                            "param": prop(
+                                {"type": "string", "minLength": 1},
+                                "Query parameter of the offset.",
+                                "offset",
+                            ),
+                            "limit_param": prop(
+                                {"type": "string", "minLength": 1},
+                                "Query parameter of the page size.",
+                                "limit",
+                            ),
+                            "limit": prop(
+                                {"type": "integer", "minimum": 1},
+                                "Page size.",
+                                100,
+                            ),
+                        },
+                        required=["param", "limit"],
+                    ),
+                    "Offset/limit pagination.",
+                    {"param": "offset", "limit_param": "limit", "limit": 100},
+                ),
+                "page": prop(
+                    obj(
+                        {
+                            "param": prop(
+                                {"type": "string", "minLength": 1},
+                                "Query parameter of the page number.",
+                                "page",
+                            ),
+                            "start": prop(
+                                {"type": "integer", "minimum": 0},
+                                "Number of the first page (default 1).",
+                                1,
+                            ),
+                        },
+                        required=["param"],
+                    ),
+                    "Page-number pagination.",
+                    {"param": "page", "start": 1},
+                ),
+                "items": prop(
+                    _EXPR,
+                    "Expression on each response giving that page's records; the step "
+                    "result's `items` holds the records of every page.",
+                    "body.records",
+                ),
+                "has_more": prop(
+                    _EXPR,
+                    "Expression on the response: false or null means this was the last page.",
+                    "body.has_more",
+                ),
+                "total": prop(
+                    _EXPR,
+                    "Expression on the response giving the total number of records.",
+                    "body.total",
+                ),
+                "max_pages": prop(
+                    {"type": "integer", "minimum": 1},
+                    "Stop after this many pages (default 100); stopping early while more pages "
+                    "exist is a warning in the log.",
+                    50,
+                ),
+            },
+            required=["items"],
+        ),
+        **exactly_one(["link_header", "next_url", "cursor", "offset", "page"]),
+    },
+    "Fetch every page: exactly one of link_header, next_url, cursor, offset, page.",
+    {"cursor": {"next": "body.offset", "param": "offset"}, "items": "body.records"},
+)
+
+STEP_SCHEMA: Schema = prop(
+    {
+        **obj(
+            {
+                "connection": prop(
+                    {"type": "string", "minLength": 1},
+                    "Name of a `rest` connection under `connections:`.",
+                    "airtable",
+                ),
+                "method": prop({"enum": METHODS}, "HTTP method (default GET).", "POST"),
+                "path": prop(
+                    {"type": "string"},
+                    "Appended to the connection's base_url; may hold `${{ }}`.",
+                    "/Leads",
+                    "/users/${{ input.user_id }}",
+                ),
+                "url": prop(
+                    {"type": "string", "minLength": 1},
+                    "A whole URL, used instead of the connection's base_url.",
+                    "https://api.example.com/v1/ping",
+                ),
+                "params": prop(
+                    {"type": "object"},
+                    "Query parameters; values may hold `${{ }}`; a list repeats the parameter.",
+                    {"maxRecords": 100, "view": "Grid view"},
+                ),
+                "headers": HEADERS,
+                "json": prop(
+                    {},
+                    "A JSON request body (any value); strings may hold `${{ }}`.",
+                    {"fields": "${{ from_items(input, 'name', 'value') }}"},
+                ),
+                "form": prop(
+                    {"type": "object"},
+                    "A form-encoded request body.",
+                    {"grant_type": "client_credentials"},
+                ),
+                "body": prop(
+                    {"type": "string"},
+                    "A raw text request body.",
+                    "<ping/>",
+                ),
+                "expect": prop(
+                    {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "oneOf": [
+                                {"type": "integer", "minimum": 100, "maximum": 599},
+                                {"type": "string", "pattern": "^[1-5]xx$"},
+                            ]
+                        },
+                    },
+                    "Statuses that count as success (default ['2xx']).",
+                    [200, 201],
+                    ["2xx", 404],
+                ),
+                "paginate": PAGINATE,
+            }
+        ),
+        "not": {
+            "anyOf": [
+                {"required": ["json", "form"]},
+                {"required": ["json", "body"]},
+                {"required": ["form", "body"]},
+                {"required": ["path", "url"]},
+            ]
+        },
+    },
+    "Send one HTTP request (or one per page with `paginate`). The result is "
+    "{status, headers, body}: body parsed when the response is JSON, text otherwise.",
+    {"connection": "airtable", "method": "POST", "path": "/Leads", "json": {"fields": {}}},
+)
+
+
+# --- compiled specs -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestConnectionSpec:
+    name: str
+    base_url: Template
+    headers: Template | None
+    auth: Template | None
+    timeout: float
+    verify: bool | str
+    retry: RetryPolicy | None
+    rate_limit: tuple[float, float] | None  # (requests, per seconds)
+
+
+@dataclass(frozen=True)
+class PaginateSpec:
+    style: str  # link_header | next_url | cursor | offset | page
+    next: Expression | None  # next_url or cursor.next
+    param: str | None  # cursor / offset / page parameter
+    limit_param: str | None
+    limit: int | None
+    start: int
+    items: Expression | None
+    has_more: Expression | None
+    total: Expression | None
+    max_pages: int
+
+
+@dataclass(frozen=True)
+class RestStepSpec:
+    connection: str | None
+    method: str
+    path: Template | None
+    url: Template | None
+    params: Template | None
+    headers: Template | None
+    json: Template | None
+    form: Template | None
+    body: Template | None
+    expect: tuple[int | str, ...]
+    paginate: PaginateSpec | None
+
+
+_RATE_UNITS = {
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "h": 3600.0,
+    "hour": 3600.0,
+}
+
+
+def parse_rate(text: str) -> tuple[float, float]:
+    """'5/s' → (5.0, 1.0): so many requests per so many seconds."""
+    count, unit = text.split("/")
+    return float(count), _RATE_UNITS[unit]
+
+
+def build_connection(
+    raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope
+) -> RestConnectionSpec | None:
+    if not isinstance(raw, dict):
+        return None
+    rate = raw.get("rate_limit")
+    verify = raw.get("verify", True)
+    return RestConnectionSpec(
+        name=str(path[1]),
+        base_url=builder.template((*path, "base_url"), scope),
+        headers=builder.maybe_template((*path, "headers"), scope),
+        auth=builder.maybe_template((*path, "auth"), scope),
+        timeout=builder.duration((*path, "timeout")) or DEFAULT_TIMEOUT,
+        verify=verify if isinstance(verify, bool | str) else True,
+        retry=builder.retry((*path, "retry")),
+        rate_limit=parse_rate(rate) if isinstance(rate, str) and "/" in rate else None,
+    )
+
+
+def _paginate(raw: Any, builder: Builder, path: tuple[Any, ...]) -> PaginateSpec | None:
+    if not isinstance(raw, dict):
+        return None
+    styles = [s for s in ("link_header", "next_url", "cursor", "offset", "page") if s in raw]
+    if len(styles) != 1:
+        return None
+    style = styles[0]
+    conf = raw[style] if isinstance(raw[style], dict) else {}
+    nxt = None
+    if style == "next_url":
+        nxt = builder.expression((*path, "next_url"), None)
+    elif style == "cursor":
+        nxt = builder.expression((*path, "cursor", "next"), None)
+
+    def opt(key: str) -> Expression | None:
+        return builder.expression((*path, key), None) if key in raw else None
+
+    return PaginateSpec(
+        style=style,
+        next=nxt,
+        param=conf.get("param"),
+        limit_param=conf.get("limit_param"),
+        limit=conf.get("limit"),
+        start=int(conf.get("start", 1)),
+        items=opt("items"),
+        has_more=opt("has_more"),
+        total=opt("total"),
+        max_pages=int(raw.get("max_pages", 100)),
+    )
+
+
+def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> RestStepSpec | None:
+    if not isinstance(raw, dict):
+        return None
+    connection = None
+    if "connection" in raw:
+        connection = builder.connection_ref((*path, "connection"), "rest")
+    elif "url" not in raw:
+        builder.error(
+            path,
+            "a rest step needs 'connection' (with 'path') or a whole 'url'",
+            at_key=True,
+        )
+    elif "path" in raw:
+        builder.error((*path, "path"), "'path' needs a 'connection' to append it to", at_key=True)
+
+    def t(key: str) -> Template | None:
+        return builder.maybe_template((*path, key), scope)
+
+    return RestStepSpec(
+        connection=connection,
+        method=str(raw.get("method", "GET")),
+        path=t("path"),
+        url=t("url"),
+        params=t("params"),
+        headers=t("headers"),
+        json=t("json"),
+        form=t("form"),
+        body=t("body"),
+        expect=tuple(raw.get("expect", ["2xx"])),
+        paginate=_paginate(raw.get("paginate"), builder, (*path, "paginate")),
+    )
+
+
+def run(spec: RestStepSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
+    raise StepFailed(step.id, "REST steps do not run in this version of hookline yet")

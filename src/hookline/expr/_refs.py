@@ -1,0 +1,110 @@
+"""What an expression refers to, read from its JMESPath syntax tree.
+
+Used at load time to report unknown steps, later steps, undeclared secrets, unknown
+names and unknown functions before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Node types whose first child is evaluated against the same data as the node itself,
+# and whose other children against the elements it produces.
+_LEFT_ONLY = {
+    "subexpression",
+    "index_expression",
+    "projection",
+    "value_projection",
+    "filter_projection",
+    "pipe",
+}
+# Node types whose children all see the same data as the node itself.
+_SAME_SCOPE = {
+    "function_expression",
+    "comparator",
+    "and_expression",
+    "or_expression",
+    "not_expression",
+    "multi_select_list",
+    "multi_select_dict",
+    "key_val_pair",
+    "flatten",
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``root`` is the top-level name; ``member`` the field right after it, if any."""
+
+    root: str
+    member: str | None
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    nargs: int
+
+
+def _chain(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields of ``a.b[0].c`` as a flat list, the first evaluated against the root."""
+    if node["type"] == "subexpression":
+        out: list[dict[str, Any]] = []
+        for child in node["children"]:
+            out.extend(_chain(child))
+        return out
+    if node["type"] == "index_expression":
+        return [*_chain(node["children"][0]), node["children"][1]]
+    return [node]
+
+
+def references(ast: dict[str, Any]) -> list[Reference]:
+    """Every top-level name the expression reads from the context, in order."""
+    found: list[Reference] = []
+
+    def at_root(node: dict[str, Any]) -> None:
+        kind = node["type"]
+        if kind == "field":
+            found.append(Reference(node["value"], None))
+        elif kind in ("subexpression", "index_expression"):
+            chain = _chain(node)
+            head = chain[0]
+            if head["type"] == "field":
+                second = chain[1] if len(chain) > 1 else None
+                member = second["value"] if second and second["type"] == "field" else None
+                found.append(Reference(head["value"], member))
+            else:
+                at_root(head)
+            for rest in chain[1:]:
+                inner(rest)
+        elif kind in _LEFT_ONLY:
+            at_root(node["children"][0])
+            for child in node["children"][1:]:
+                inner(child)
+        elif kind in _SAME_SCOPE:
+            for child in node["children"]:
+                at_root(child)
+        else:  # literal, current, identity, slice, expref's body, ...
+            for child in node.get("children", []):
+                inner(child)
+
+    def inner(node: dict[str, Any]) -> None:
+        # Evaluated against elements, not the context: names here are data fields. Only
+        # nested function calls matter, and they are found by calls().
+        return None
+
+    at_root(ast)
+    return found
+
+
+def calls(ast: dict[str, Any]) -> list[Call]:
+    """Every function call anywhere in the expression."""
+    out: list[Call] = []
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "function_expression":
+            out.append(Call(node["value"], len(node["children"])))
+        stack.extend(c for c in node.get("children", []) if isinstance(c, dict))
+    return out

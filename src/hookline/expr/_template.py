@@ -1,0 +1,258 @@
+"""Templates: JSON-like values whose strings may hold ``${{ jmespath }}`` expressions.
+
+A template is compiled once, when the pipeline is loaded, into a tree of small render
+functions; a run only evaluates the compiled JMESPath. Rules (docs/expressions.md):
+
+- a string that is exactly one ``${{ expr }}`` renders to the expression's JSON value;
+- otherwise each expression is interpolated as text (null as "", strings as they are,
+  everything else as compact JSON);
+- ``$${{`` writes a literal ``${{``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+from jmespath import exceptions as jexc
+from jmespath.parser import ParsedResult
+
+from ._functions import OPTIONS
+
+OPEN = "${{"
+ESCAPE = "$${{"
+
+
+class TemplateSyntaxError(ValueError):
+    """A template or expression does not compile; ``offset`` is 0-based in the string."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class ExpressionError(Exception):
+    """An expression failed while it was evaluated (a type error in a function, say)."""
+
+    def __init__(self, source: str, message: str, where: str = "") -> None:
+        self.source = source
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}expression '{source}': {message}")
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A compiled JMESPath expression and where it was written."""
+
+    source: str
+    parsed: ParsedResult
+    offset: int = 0  # of the expression text inside the YAML string
+    where: str = ""  # "file:line:col", for errors at run time
+
+    def evaluate(self, context: Any) -> Any:
+        try:
+            return self.parsed.search(context, options=OPTIONS)
+        except jexc.JMESPathError as exc:
+            raise ExpressionError(self.source, _first_line(exc), self.where) from exc
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ExpressionError(self.source, str(exc), self.where) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def compile_expression(source: str, offset: int = 0, where: str = "") -> Expression:
+    """Compile bare JMESPath; raise TemplateSyntaxError with the column of the fault."""
+    text = source.strip()
+    lead = len(source) - len(source.lstrip())
+    if not text:
+        raise TemplateSyntaxError("empty expression", offset)
+    try:
+        parsed = jmespath.compile(text)
+    except jexc.ParseError as exc:
+        pos = exc.lex_position if isinstance(exc.lex_position, int) else 0
+        msg = exc.msg if hasattr(exc, "msg") else str(exc)
+        token = exc.token_value if exc.token_value not in (None, "") else "end of expression"
+        if isinstance(exc, jexc.IncompleteExpressionError):
+            detail = "the expression is incomplete"
+        else:
+            detail = f"{msg.rstrip(':').lower()} near {token!r}"
+        raise TemplateSyntaxError(
+            f"invalid expression '{text}': {detail}", offset + lead + max(pos, 0)
+        ) from None
+    except jexc.LexerError as exc:
+        pos = exc.lex_position if isinstance(exc.lex_position, int) else 0
+        raise TemplateSyntaxError(
+            f"invalid expression '{text}': {exc.message}", offset + lead + pos
+        ) from None
+    return Expression(text, parsed, offset + lead, where)
+
+
+def strip_wrapper(source: str) -> tuple[str, int]:
+    """Accept ``${{ expr }}`` where a bare expression is expected; return (expr, offset)."""
+    stripped = source.strip()
+    if stripped.startswith(OPEN) and stripped.endswith("}}"):
+        lead = len(source) - len(source.lstrip())
+        return stripped[3:-2], lead + 3
+    return source, 0
+
+
+def _find_close(text: str, start: int) -> int:
+    """Index of the ``}}`` closing an expression that starts at ``start``, or -1.
+
+    Braces and quotes inside the expression (a multi-select hash, a literal) are skipped.
+    """
+    depth = 0
+    quote = ""
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0 and text.startswith("}}", i):
+                return i
+            depth -= 1
+        i += 1
+    return -1
+
+
+def split_template(text: str) -> Iterator[tuple[str, int]]:
+    """Yield ("text", offset) and ("${{expr}}" as expr, offset) parts, in order.
+
+    Literal parts are yielded as ``("L" + text, offset)``, expressions as ``("E" + expr, offset)``.
+    """
+    i = 0
+    buf: list[str] = []
+    buf_start = 0
+    while i < len(text):
+        if text.startswith(ESCAPE, i):
+            buf.append(OPEN)
+            i += len(ESCAPE)
+            continue
+        if text.startswith(OPEN, i):
+            close = _find_close(text, i + 3)
+            if close < 0:
+                raise TemplateSyntaxError("'${{' is not closed: add '}}'", i)
+            if buf:
+                yield "L" + "".join(buf), buf_start
+                buf = []
+            yield "E" + text[i + 3 : close], i + 3
+            i = close + 2
+            buf_start = i
+            continue
+        buf.append(text[i])
+        i += 1
+    if buf:
+        yield "L" + "".join(buf), buf_start
+
+
+def as_text(value: Any) -> str:
+    """How a value is written when it is interpolated into a longer string."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+Render = Callable[[Any], Any]
+
+
+class Template:
+    """A compiled JSON-like value. ``render(context)`` gives the value for one run."""
+
+    __slots__ = ("_render", "expressions", "raw")
+
+    def __init__(self, raw: Any, render: Render, expressions: list[Expression]) -> None:
+        self.raw = raw
+        self._render = render
+        self.expressions = expressions
+
+    @property
+    def is_static(self) -> bool:
+        return not self.expressions
+
+    def render(self, context: Any) -> Any:
+        return self._render(context)
+
+    def __repr__(self) -> str:
+        return f"Template({self.raw!r})"
+
+
+def compile_string(text: str, where: str = "") -> tuple[Render, list[Expression]]:
+    """Compile one string; raise TemplateSyntaxError on the first fault."""
+    if OPEN not in text:
+        return (lambda _ctx: text), []
+    parts = list(split_template(text))
+    exprs: list[Expression] = []
+    pieces: list[str | Expression] = []
+    for part, offset in parts:
+        if part[0] == "E":
+            source, off = part[1:], offset
+            expr = compile_expression(source, off, where)
+            exprs.append(expr)
+            pieces.append(expr)
+        else:
+            pieces.append(part[1:])
+    if len(pieces) == 1 and isinstance(pieces[0], Expression):
+        only = pieces[0]
+        return only.evaluate, exprs
+    if all(isinstance(p, str) for p in pieces):  # only escapes
+        literal = "".join(p for p in pieces if isinstance(p, str))
+        return (lambda _ctx: literal), []
+
+    def render(ctx: Any) -> str:
+        return "".join(p if isinstance(p, str) else as_text(p.evaluate(ctx)) for p in pieces)
+
+    return render, exprs
+
+
+Leaf = Callable[[str, tuple[Any, ...]], tuple[Render, list[Expression]]]
+
+
+def _frozen_copy(value: Any) -> Render:
+    if isinstance(value, dict | list):
+        import copy
+
+        return lambda _ctx: copy.deepcopy(value)
+    return lambda _ctx: value
+
+
+def compile_value(value: Any, leaf: Leaf, path: tuple[Any, ...] = ()) -> Template:
+    """Compile a JSON-like value; ``leaf`` compiles each string (and reports its faults)."""
+    render, exprs = _compile(value, leaf, path)
+    return Template(value, render, exprs)
+
+
+def _compile(value: Any, leaf: Leaf, path: tuple[Any, ...]) -> tuple[Render, list[Expression]]:
+    if isinstance(value, str):
+        return leaf(value, path)
+    if isinstance(value, dict):
+        items = [(k, *_compile(v, leaf, (*path, k))) for k, v in value.items()]
+        exprs = [e for _, _, es in items for e in es]
+        if not exprs:
+            return _frozen_copy(value), []
+        pairs = [(k, r) for k, r, _ in items]
+        return (lambda ctx: {k: r(ctx) for k, r in pairs}), exprs
+    if isinstance(value, list):
+        compiled = [_compile(v, leaf, (*path, i)) for i, v in enumerate(value)]
+        exprs = [e for _, es in compiled for e in es]
+        if not exprs:
+            return _frozen_copy(value), []
+        renders = [r for r, _ in compiled]
+        return (lambda ctx: [r(ctx) for r in renders]), exprs
+    return (lambda _ctx: value), []

@@ -1,0 +1,66 @@
+"""Shared fixtures: run the command line in-process and capture what a user sees."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hookline.cli import main, run_pipeline_main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> Callable[..., Result]:
+    """``cli("check", "x.yaml")`` runs ``hookline``; ``cli(..., prog="run-pipeline")`` the
+    other entry point. ``stdin=`` feeds standard input."""
+
+    def call(*argv: str, prog: str = "hookline", stdin: str | None = None) -> Result:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        entry = main if prog == "hookline" else run_pipeline_main
+        try:
+            code = entry(list(argv))
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return call
+
+
+@pytest.fixture
+def write(tmp_path: Path) -> Callable[[str, str], str]:
+    """Write a file under tmp_path; return its path as text."""
+
+    def _write(name: str, text: str) -> str:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+
+    return _write
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def strip_dir(text: str, directory: str | Path) -> str:
+    return text.replace(str(directory) + "/", "")
+
+
+__all__: Sequence[str] = ["ROOT", "Result", "lines", "strip_dir"]
