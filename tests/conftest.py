@@ -23,8 +23,9 @@ class Result:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-        ) -> Callable[..., Result]:
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
     """``cli("check", "x.yaml")`` runs ``hookline``; ``cli(..., prog="run-pipeline")`` the
     other entry point. ``stdin=`` feeds standard input."""
 
@@ -64,3 +65,9 @@ def strip_dir(text: str, directory: str | Path) -> str:
 
 
 __all__: Sequence[str] = ["ROOT", "Result", "lines", "strip_dir"]
+
+
+@pytest.fixture(autouse=True)
+def _history_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs record their history under the test's own directory, never in the repo."""
+    monkeypatch.setenv("HOOKLINE_HOME", str(tmp_path / "hookline-home"))

@@ -16,7 +16,7 @@ from typing import Any
 from ._errors import RunFailed, StepFailed
 from ._model import Pipeline, Step
 from ._retry import Backoff
-from ._runtime import Runtime
+from ._runtime import DryRunStop, Runtime
 from .expr import ExpressionError
 from .steps import STEP_KINDS
 
@@ -79,11 +79,13 @@ def _attempts(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
 
 def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
     runtime.check_cancelled()
+    if runtime.dry_run:
+        runtime.check_dry_run(step.id, step.reads)
     started = time.monotonic()
     try:
         if step.condition is not None and not truthy(step.condition.evaluate(context)):
             context["steps"][step.id] = None
-            runtime.log.step(step.id, "skipped", time.monotonic() - started, "(if was false)")
+            runtime.record_step(step.id, "skipped", time.monotonic() - started)
             return None
         result = _attempts(step, context, runtime)
         if step.extract:
@@ -92,7 +94,7 @@ def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
         failure = exc if isinstance(exc, StepFailed) else StepFailed(step.id, str(exc))
         result = _handle_failure(step, failure, context, runtime, started)
     else:
-        runtime.log.step(step.id, "ok", time.monotonic() - started)
+        runtime.record_step(step.id, "ok", time.monotonic() - started, result)
     context["steps"][step.id] = result
     return result
 
@@ -103,13 +105,13 @@ def _handle_failure(
     mode = step.on_error.mode
     elapsed = time.monotonic() - started
     if mode == "fail":
-        runtime.log.step(step.id, "failed", elapsed, f"- {exc.reason}")
+        runtime.record_step(step.id, "failed", elapsed, error=exc.reason)
         raise exc
     error = error_object(step.id, exc)
     if mode == "continue":
-        runtime.log.step(step.id, "failed, continuing", elapsed, f"- {exc.reason}")
+        runtime.record_step(step.id, "failed, continuing", elapsed, error=exc.reason)
         return {"error": error}
-    runtime.log.step(step.id, "failed, running on_error steps", elapsed, f"- {exc.reason}")
+    runtime.record_step(step.id, "failed, running on_error steps", elapsed, error=exc.reason)
     fallback_context = {**context, "error": error}
     return execute_steps(step.on_error.steps, fallback_context, runtime)
 
@@ -121,10 +123,12 @@ def run_pipeline(
     runtime: Runtime,
     trigger: str = "manual",
     state: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run the pipeline once. Failures are returned as a failed RunResult, not raised."""
     run_id = uuid.uuid4().hex
     runtime.log.run_id = run_id
+    runtime.run_id = run_id
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     context: dict[str, Any] = {
         "input": input,
@@ -137,11 +141,20 @@ def run_pipeline(
     runtime.recorder.run_started(run_id, pipeline, trigger, input)
     try:
         for name, template in pipeline.vars:
+            if overrides and name in overrides:
+                context["vars"][name] = overrides[name]
+                continue
             context["vars"][name] = template.render(
                 {k: v for k, v in context.items() if k != "vars"}
             )
+        runtime.connection_context = {k: v for k, v in context.items() if k != "steps"}
         execute_steps(pipeline.steps, context, runtime)
+        if runtime.dry_run:
+            runtime.check_dry_run("output", pipeline.output_reads)
         output = pipeline.output.render(context) if pipeline.output is not None else None
+    except DryRunStop as stop:
+        runtime.recorder.run_finished(run_id, "dry-run", None, str(stop))
+        return RunResult(run_id, "dry-run", None, str(stop), stop.step_id)
     except (RunFailed, ExpressionError) as exc:
         failed_step = exc.step_id if isinstance(exc, StepFailed) else None
         message = runtime.redactor.text(str(exc))

@@ -77,4 +77,13 @@ class StepFailed(RunFailed):
 
 
 class ConnectorError(StepFailed):
-    """A connector could not complete a call (network, protocol, upstream error)."""
+    """A connector could not complete a call (network, protocol, upstream error).
+
+    ``status`` is the upstream HTTP status when there was an answer.
+    """
+
+    def __init__(
+        self, step_id: str, message: str, detail: object = None, *, status: int | None = None
+    ) -> None:
+        super().__init__(step_id, message, detail)
+        self.status = status

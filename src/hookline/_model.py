@@ -47,6 +47,7 @@ class Step:
     retry: RetryPolicy | None = None
     timeout: float | None = None
     on_error: OnError = field(default_factory=OnError)
+    reads: frozenset[str] = frozenset()  # ids of the steps whose results it reads
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Pipeline:
     steps: tuple[Step, ...]
     output: Template | None
     on_failure: tuple[Step, ...] = ()
+    output_reads: frozenset[str] = frozenset()
     secret_marks: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # line, col
 
     @property

@@ -74,6 +74,7 @@ class Builder:
     secrets: frozenset[str] = frozenset()
     var_names: frozenset[str] = frozenset()
     step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
+    reads: list[set[str]] = field(default_factory=lambda: [set()])  # step ids read, per step
     _seen_ids: dict[str, int] = field(default_factory=dict)
 
     # --- where and what -------------------------------------------------------------
@@ -203,6 +204,8 @@ class Builder:
             return
         if member is None:
             return
+        if root == "steps":
+            self.reads[-1].add(member)
         if root == "steps" and member not in scope.steps:
             line = self.step_lines.get(member)
             pos = at(f"{root}.{member}") + len(root) + 1
@@ -336,6 +339,15 @@ class Builder:
         raw = self.get(path)
         if not isinstance(raw, dict):
             return None
+        self.reads.append(set())
+        try:
+            step = self._step(path, raw, scope)
+        finally:
+            reads = self.reads.pop()
+            self.reads[-1].update(reads)
+        return replace(step, reads=frozenset(reads)) if step is not None else None
+
+    def _step(self, path: DocPath, raw: dict[str, Any], scope: Scope) -> Step | None:
         kinds = [k for k in STEP_KINDS if k in raw]
         sid = raw.get("id")
         if isinstance(sid, str):
@@ -449,7 +461,9 @@ class Builder:
         steps = self.steps(("steps",), Scope())
         all_top = frozenset(s.get("id") for s in data.get("steps") or [] if isinstance(s, dict))
         after = Scope(steps=frozenset(i for i in all_top if isinstance(i, str)))
+        self.reads.append(set())
         output = self.template(("output",), after) if "output" in data else None
+        output_reads = frozenset(self.reads.pop())
         on_failure = self.steps(
             ("on_failure",), replace(after, names=after.names | {"error"}, what="in on_failure")
         )
@@ -467,6 +481,7 @@ class Builder:
             steps=steps,
             output=output,
             on_failure=on_failure,
+            output_reads=output_reads,
             secret_marks={
                 name: (self.doc.mark(("secrets", i)).line, self.doc.mark(("secrets", i)).col)
                 for i, name in enumerate(declared if isinstance(declared, list) else [])

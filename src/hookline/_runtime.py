@@ -8,7 +8,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from ._errors import RunFailed
+from ._errors import HooklineError, RunFailed
 from ._log import RunLog
 from ._model import Pipeline
 from ._redact import Redactor
@@ -24,6 +24,17 @@ class Recorder(Protocol):
     def step_attempt(self, run_id: str, step_id: str, attempt: dict[str, Any]) -> None:
         """One attempt of a step: request, response, duration, error (all redacted)."""
 
+    def step_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        status: str,
+        seconds: float,
+        result: Any,
+        error: str | None,
+    ) -> None:
+        """A step ended: ok, skipped, failed, ... with its result or error."""
+
     def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
         """The run ended."""
 
@@ -37,12 +48,39 @@ class NullRecorder:
     def step_attempt(self, run_id: str, step_id: str, attempt: dict[str, Any]) -> None:
         return None
 
+    def step_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        status: str,
+        seconds: float,
+        result: Any,
+        error: str | None,
+    ) -> None:
+        return None
+
     def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
         return None
 
 
 class Cancelled(RunFailed):
     """The run was interrupted."""
+
+
+class DryRunStop(HooklineError):
+    """A dry run reached a step that needs the answer of a request it did not send."""
+
+    exit_code = 0
+
+    def __init__(self, step_id: str, needs: list[str]) -> None:
+        self.step_id = step_id
+        self.needs = needs
+        names = ", ".join(f"'{n}'" for n in needs)
+        what = "the output" if step_id == "output" else f"step '{step_id}'"
+        super().__init__(
+            f"dry run stops at {what}: it reads the result of {names}, "
+            "whose request a dry run does not send"
+        )
 
 
 class Runtime:
@@ -68,7 +106,10 @@ class Runtime:
         self._cancel = threading.Event()
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
-        self.vars: dict[str, Any] = {}
+        self.run_id = ""
+        # What connection templates see: set by the engine once vars are computed.
+        self.connection_context: dict[str, Any] = {}
+        self.dry_requests: list[dict[str, Any]] = []
 
     def client(self, name: str, factory: Callable[[], Any]) -> Any:
         """The connection's client, created once per run on first use."""
@@ -76,6 +117,48 @@ class Runtime:
             if name not in self._clients:
                 self._clients[name] = factory()
             return self._clients[name]
+
+    def record_attempt(self, step_id: str, record: dict[str, Any]) -> None:
+        """Hand one connector attempt (request, response, error) to the run history."""
+        self.recorder.step_attempt(self.run_id, step_id, self.redactor.value(record))
+
+    def record_step(
+        self,
+        step_id: str,
+        status: str,
+        seconds: float,
+        result: Any = None,
+        error: str | None = None,
+    ) -> None:
+        """Log the step's line and hand its outcome to the run history, redacted."""
+        note = f"- {error}" if error else ("(if was false)" if status == "skipped" else "")
+        self.log.step(step_id, status, seconds, note)
+        self.recorder.step_finished(
+            self.run_id,
+            step_id,
+            status,
+            seconds,
+            self.redactor.value(result),
+            self.redactor.text(error) if error else None,
+        )
+
+    def dry_request(self, step_id: str, request: dict[str, Any]) -> None:
+        """In a dry run: note a request that would have been sent."""
+        shown = self.redactor.value({"step": step_id, **request})
+        with self._clients_lock:
+            self.dry_requests.append(shown)
+        self.log.info(
+            f"{step_id}: would send {request['method']} {self.redactor.text(request['url'])}",
+            event="dry_run_request",
+            step=step_id,
+        )
+
+    def check_dry_run(self, step_id: str, reads: frozenset[str]) -> None:
+        """Stop a dry run before a step that needs an answer that was never fetched."""
+        unsent = {r["step"] for r in self.dry_requests}
+        needs = sorted(reads & unsent)
+        if needs:
+            raise DryRunStop(step_id, needs)
 
     def cancel(self) -> None:
         self._cancel.set()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .._errors import HooklineError, PipelineInvalid
-from . import check, run, schema
+from . import check, run, runs, schema
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -22,7 +22,7 @@ EXIT_INVALID = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 
-COMMANDS: dict[str, object] = {"run": run, "check": check, "schema": schema}
+COMMANDS: dict[str, object] = {"run": run, "check": check, "runs": runs, "schema": schema}
 
 
 class _Parser(argparse.ArgumentParser):

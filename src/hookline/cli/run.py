@@ -8,11 +8,13 @@ import os
 import sys
 
 from .._engine import run_pipeline
+from .._errors import UsageError
 from .._inputs import check_input, parse_input, read_input
 from .._load import load_pipeline
 from .._log import Level, RunLog
 from .._runtime import Runtime
 from .._secrets import read_secrets
+from .._store import Store, default_path
 
 DESCRIPTION = (
     "Validate a pipeline, run it once and print its output as JSON on stdout; the log goes "
@@ -27,6 +29,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="JSON|@FILE|-",
         help="the run's input: JSON text, @path of a JSON file, or - to read stdin",
     )
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override one of the pipeline's vars for this run (VALUE is a string); repeatable",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the requests the run would send, without sending them",
+    )
+    p.add_argument(
+        "--db",
+        metavar="PATH",
+        help="run history database (default $HOOKLINE_HOME/hookline.db, "
+        "else .hookline/hookline.db)",
+    )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="log requests and responses")
@@ -39,21 +59,46 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=handle)
 
 
+def parse_overrides(items: list[str], known: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--var {item!r}: write NAME=VALUE")
+        if name not in known:
+            defined = ", ".join(known) or "none"
+            raise UsageError(
+                f"--var {name}: the pipeline has no var {name!r} (its vars: {defined})"
+            )
+        out[name] = value
+    return out
+
+
 def handle(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.file)
     source = read_input(args.input, sys.stdin)
     value = parse_input(*source) if source else None
     check_input(pipeline, value, source)
+    overrides = parse_overrides(args.var, [name for name, _ in pipeline.vars])
     secrets = read_secrets(pipeline, os.environ)
     level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
     log = RunLog(sys.stderr, fmt=args.log_format, level=level)
-    runtime = Runtime(pipeline, secrets, log=log)
+    store = None if args.dry_run else Store(args.db or default_path())
+    runtime = Runtime(pipeline, secrets, log=log, recorder=store, dry_run=args.dry_run)
     try:
-        result = run_pipeline(pipeline, value, runtime=runtime)
+        result = run_pipeline(pipeline, value, runtime=runtime, overrides=overrides)
     finally:
         runtime.close()
+        if store is not None:
+            store.close()
+    if args.dry_run:
+        report = {"requests": runtime.dry_requests, "stopped": result.error}
+        if result.error:
+            log.info(result.error, event="dry_run_stopped")
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return 0 if result.status == "dry-run" or result.ok else 1
     if not result.ok:
-        log.error(result.error or "the run failed", event="run_failed")
+        log.error(result.error or "the run failed", event="run_failed", run_id=result.run_id)
         return 1
     sys.stdout.write(json.dumps(result.output, indent=2, ensure_ascii=False) + "\n")
     return 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._errors import StepFailed
 from .._model import RetryPolicy
 from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
 from .._schemabits import EXPRESSION, Schema, exactly_one, obj, prop
-from ..expr import Expression, Template
+from ..expr import Expression, Template, as_text
+from ._http import HttpClient, HttpRequest
+from ._paginate import fetch_all
 
 if TYPE_CHECKING:
     from .._engine import Runtime
@@ -377,5 +378,95 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> Re
     )
 
 
+# --- running ----------------------------------------------------------------------
+
+HANDLES_RETRY = True  # the HTTP client applies the step's retry policy itself
+ANONYMOUS = "(url)"  # the client of steps that give a whole url and no connection
+
+
+def open_client(spec: RestConnectionSpec, runtime: Runtime) -> HttpClient:
+    """The connection's HTTP client; its templates see secrets, vars, input and run."""
+    ctx = runtime.connection_context
+    return HttpClient(
+        spec.name,
+        runtime,
+        base_url=str(spec.base_url.render(ctx)),
+        headers=spec.headers.render(ctx) if spec.headers else None,
+        auth=spec.auth.render(ctx) if spec.auth else None,
+        timeout=spec.timeout,
+        verify=spec.verify,
+        retry=spec.retry,
+        rate_limit=spec.rate_limit,
+    )
+
+
+def _client(name: str | None, runtime: Runtime) -> HttpClient:
+    if name is None:
+        return runtime.client(ANONYMOUS, lambda: HttpClient(ANONYMOUS, runtime))
+    spec = runtime.pipeline.connections[name].spec
+    return runtime.client(name, lambda: open_client(spec, runtime))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return as_text(value)
+
+
+def _params(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, dict):
+        return []
+    out: list[tuple[str, str]] = []
+    for key, item in value.items():
+        for one in item if isinstance(item, list) else [item]:
+            if one is not None:
+                out.append((str(key), _text(one)))
+    return out
+
+
+def render_request(spec: RestStepSpec, client: HttpClient, context: dict[str, Any]) -> HttpRequest:
+    if spec.url is not None:
+        url = str(spec.url.render(context))
+    else:
+        url = client.url(str(spec.path.render(context)) if spec.path else "")
+    req = HttpRequest(method=spec.method, url=url)
+    if spec.params is not None:
+        req.params = _params(spec.params.render(context))
+    if spec.headers is not None:
+        rendered = spec.headers.render(context) or {}
+        req.headers = {str(k): _text(v) for k, v in rendered.items() if v is not None}
+    if spec.json is not None:
+        req.json, req.has_json = spec.json.render(context), True
+    elif spec.form is not None:
+        form = spec.form.render(context) or {}
+        req.form = {str(k): _text(v) for k, v in form.items() if v is not None}
+    elif spec.body is not None:
+        req.body = _text(spec.body.render(context))
+    return req
+
+
 def run(spec: RestStepSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
-    raise StepFailed(step.id, "REST steps do not run in this version of hookline yet")
+    client = _client(spec.connection, runtime)
+    req = render_request(spec, client, context)
+    if runtime.dry_run:
+        runtime.dry_request(
+            step.id,
+            {
+                "method": req.method,
+                "url": req.url,
+                "params": req.params,
+                "headers": {**client.headers, **req.headers},
+                "body": req.json
+                if req.has_json
+                else req.form
+                if req.form is not None
+                else req.body,
+                "paginate": spec.paginate.style if spec.paginate else None,
+            },
+        )
+        return None
+    if spec.paginate is not None:
+        return fetch_all(client, step, spec, req, runtime)
+    return client.send(step.id, req, timeout=step.timeout, retry=step.retry, expect=spec.expect)
