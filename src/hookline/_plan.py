@@ -53,7 +53,8 @@ def parse_duration(value: Any) -> float:
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    same = [c for c in choices if c.lower() == word.lower()]  # 'get' for 'GET'
+    close = same or difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -193,6 +194,20 @@ class Builder:
                 )
             elif root in CONTEXT_NAMES:
                 self.error(path, f"'{root}' cannot be used {scope.what}", offset=at(root))
+            elif root in ("item", "index"):
+                self.error(
+                    path,
+                    f"'{root}' exists only inside the steps of a for_each (the current "
+                    f"{'element' if root == 'item' else 'position'})",
+                    offset=at(root),
+                )
+            elif root == "error":
+                self.error(
+                    path,
+                    "'error' exists only in the steps of an on_error or on_failure (the "
+                    "failure being handled)",
+                    offset=at(root),
+                )
             else:
                 names = sorted(scope.names)
                 self.error(
@@ -282,7 +297,11 @@ class Builder:
         connections = connections if isinstance(connections, dict) else {}
         if name not in connections:
             hint = did_you_mean(name, sorted(connections))
-            known = f" (defined: {', '.join(sorted(connections))})" if connections else ""
+            known = (
+                f" (defined: {', '.join(sorted(connections))})"
+                if connections
+                else ": no connections are defined; add it under 'connections:'"
+            )
             self.error(path, f"unknown connection '{name}'{hint}{known}")
             return None
         actual = connections[name]
@@ -398,7 +417,7 @@ class Builder:
                 message = schedule_trigger.cron_problem(cron)
                 if message:
                     self.error(("trigger", "schedule", "cron"), message)
-            if "timezone" in config:
+            if isinstance(config.get("timezone"), str) and config["timezone"]:
                 message = schedule_trigger.timezone_problem(config["timezone"])
                 if message:
                     self.error(("trigger", "schedule", "timezone"), message)
@@ -415,14 +434,12 @@ class Builder:
         return Trigger(kind, config, schema if isinstance(schema, dict) else None)
 
     def _check_input_schema(self, path: DocPath, schema: dict[str, Any]) -> None:
-        from jsonschema import Draft202012Validator
-        from jsonschema.exceptions import SchemaError
+        from ._validate import input_schema_problems  # _validate imports this module
 
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            sub = (*path, *exc.relative_path)
-            self.error(sub, f"input_schema is not a valid JSON Schema: {exc.message}")
+        for sub, message, at_key in input_schema_problems(schema):
+            self.error(
+                (*path, *sub), f"input_schema is not a valid JSON Schema: {message}", at_key=at_key
+            )
 
     def build(self, source_bytes: bytes) -> Pipeline | None:
         data = self.doc.data

@@ -9,6 +9,7 @@ schemas".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -53,6 +54,24 @@ def describe(value: Any) -> str:
     return f"'{text}' (a string)"
 
 
+def _literal(value: Any) -> str:
+    """A schema constant as users write it: 'text', 1, true."""
+    return f"'{value}'" if isinstance(value, str) else json.dumps(value)
+
+
+def _one_or_list(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _homes(key: str, schema: dict[str, Any]) -> list[str]:
+    """The properties of ``schema`` whose own mapping accepts ``key``: where it belongs."""
+    return [
+        name
+        for name, sub in schema.get("properties", {}).items()
+        if isinstance(sub, dict) and key in sub.get("properties", {})
+    ]
+
+
 def where(path: tuple[str | int, ...] | list[str | int]) -> str:
     """``steps[2].rest.method``: the path as users write it."""
     out = ""
@@ -95,9 +114,13 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
         for key in value:
             if key in allowed:
                 continue
-            hint = did_you_mean(key, allowed) or (
-                f" (allowed here: {', '.join(allowed)})" if allowed else ""
-            )
+            homes = _homes(key, error.schema)
+            hint = did_you_mean(key, allowed)
+            if not hint and homes:
+                inside = _one_or_list([f"'{h}'" for h in homes])
+                hint = f": it belongs inside {'one of ' if len(homes) > 1 else ''}{inside}"
+            if not hint and allowed:
+                hint = f" (allowed here: {', '.join(allowed)})"
             yield (*path, key), f"{prefix}unknown key '{key}'{hint}", True
     elif keyword == "required":
         missing = [k for k in error.validator_value if k not in value]
@@ -107,6 +130,14 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
         keys = _kind_keys(error) or []
         present = [k for k in keys if k in value]
         what = _what(path)
+        allowed = error.schema.get("properties", {})
+        misplaced = [
+            k
+            for k in value
+            if k not in allowed and (did_you_mean(k, keys) or _homes(k, error.schema))
+        ]
+        if not present and misplaced:
+            return  # the unknown-key message says what to write instead
         if not present:
             yield path, f"{prefix}{what} needs exactly one of: {', '.join(keys)}", bool(path)
         else:
@@ -119,14 +150,21 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
     elif keyword == "type":
         wanted = error.validator_value
         wanted = wanted if isinstance(wanted, list) else [wanted]
-        names = " or ".join(_TYPE_NAMES.get(str(w), str(w)) for w in wanted)
+        names = _one_or_list(
+            [
+                "a boolean" if w == "boolean" and len(wanted) > 1 else _TYPE_NAMES.get(w, w)
+                for w in map(str, wanted)
+            ]
+        )
         yield path, f"{prefix}expected {names}, got {describe(value)}", False
     elif keyword == "enum":
         choices = ", ".join(str(c) for c in error.validator_value)
         hint = did_you_mean(str(value), [str(c) for c in error.validator_value])
         yield path, f"{prefix}{describe(value)} is not one of {choices}{hint}", False
     elif keyword == "const":
-        yield path, f"{prefix}must be {error.validator_value!r}, got {describe(value)}", False
+        const = error.validator_value
+        hint = "; write it without quotes" if isinstance(value, str) and value == str(const) else ""
+        yield path, f"{prefix}must be {_literal(const)}, got {describe(value)}{hint}", False
     elif keyword == "pattern":
         yield (
             path,
@@ -147,9 +185,16 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
     elif keyword == "maxLength":
         yield path, f"{prefix}is longer than {error.validator_value} characters", False
     elif keyword == "not" and isinstance(value, dict):
-        yield path, f"{prefix}{_not_words(error, value)}", False
-    elif keyword == "oneOf":
+        pairs = _conflicts(error, value)
+        for first, second in pairs:
+            yield (*path, second), f"{prefix}use only one of '{first}' and '{second}'", True
+        if not pairs:
+            yield path, f"{prefix}{_not_words(error, value)}", False
+    elif keyword in ("oneOf", "anyOf"):
         yield from _one_of(error, path, prefix)
+    elif keyword == "format":
+        what = _FORMAT_WORDS.get(str(error.validator_value), f"'{error.validator_value}' value")
+        yield path, f"{prefix}{describe(value)} is not a valid {what}", False
     else:
         yield path, f"{prefix}{error.message}", False
 
@@ -175,11 +220,20 @@ def _pattern_words(path: Path, pattern: str) -> str:
     return f"does not match the pattern {pattern}"
 
 
-def _not_words(error: ValidationError, value: dict[str, Any]) -> str:
+_FORMAT_WORDS = {"regex": "regular expression", "uri": "URI", "email": "email address"}
+
+
+def _conflicts(error: ValidationError, value: dict[str, Any]) -> list[tuple[str, str]]:
+    """The pairs of keys, both present, that a ``not: {anyOf: [{required: [a, b]}]}`` forbids."""
+    pairs = []
     for sub in error.validator_value.get("anyOf", []):
         keys = sub.get("required", [])
-        if keys and all(k in value for k in keys):
-            return f"use only one of '{keys[0]}' and '{keys[1]}'"
+        if len(keys) == 2 and all(k in value for k in keys):
+            pairs.append((keys[0], keys[1]))
+    return pairs
+
+
+def _not_words(error: ValidationError, value: dict[str, Any]) -> str:
     if "enum" in error.validator_value:
         return f"{describe(value)} is a reserved name"
     return "is not allowed here"
@@ -204,7 +258,15 @@ def _one_of(error: ValidationError, path: Path, prefix: str) -> Iterator[tuple[P
         if "type" in sub:
             kinds.append(_TYPE_NAMES.get(sub["type"], sub["type"]))
         elif "enum" in sub:
-            kinds.append(" or ".join(repr(c) for c in sub["enum"]))
+            kinds.append(" or ".join(_literal(c) for c in sub["enum"]))
+    if not kinds:  # branches without a type of their own (say, only $refs)
+        from jsonschema.exceptions import best_match
+
+        best = best_match(error.context or [])
+        if best is not None and best is not error:
+            yield from _messages(best)
+            return
+        kinds = ["something else"]
     yield path, f"{prefix}expected {' or '.join(kinds)}, got {describe(value)}", False
 
 
@@ -215,3 +277,124 @@ def schema_problems(doc: Document) -> list[Problem]:
         for path, message, at_key in _messages(error):
             problems.append(doc.problem(path, message, at_key=at_key))
     return problems
+
+
+# --- a trigger's input_schema: a JSON Schema written by the user --------------------
+
+_KEYWORDS = frozenset(
+    [
+        "$schema",
+        "$id",
+        "$ref",
+        "$anchor",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$vocabulary",
+        "$comment",
+        "$defs",
+        "definitions",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "dependentSchemas",
+        "prefixItems",
+        "items",
+        "contains",
+        "properties",
+        "patternProperties",
+        "additionalProperties",
+        "propertyNames",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "type",
+        "enum",
+        "const",
+        "multipleOf",
+        "maximum",
+        "exclusiveMaximum",
+        "minimum",
+        "exclusiveMinimum",
+        "maxLength",
+        "minLength",
+        "pattern",
+        "maxItems",
+        "minItems",
+        "uniqueItems",
+        "maxContains",
+        "minContains",
+        "maxProperties",
+        "minProperties",
+        "required",
+        "dependentRequired",
+        "dependencies",
+        "format",
+        "contentEncoding",
+        "contentMediaType",
+        "contentSchema",
+        "title",
+        "description",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "examples",
+    ]
+)
+_ONE_SCHEMA = [
+    "not",
+    "if",
+    "then",
+    "else",
+    "items",
+    "contains",
+    "additionalProperties",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+]
+_SCHEMA_MAPS = ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"]
+_SCHEMA_LISTS = ["allOf", "anyOf", "oneOf", "prefixItems"]
+
+
+def _keyword_typos(schema: Any, path: Path) -> Iterator[tuple[Path, str, bool]]:
+    """Keys that look like a misspelt keyword: JSON Schema would silently ignore them."""
+    if not isinstance(schema, dict):
+        return
+    for key, value in schema.items():
+        if key not in _KEYWORDS:
+            hint = did_you_mean(key, sorted(_KEYWORDS))
+            if hint:
+                prefix = f"{where(path)}: " if path else ""
+                yield (
+                    (*path, key),
+                    f"{prefix}'{key}' is not a JSON Schema keyword and would be ignored{hint}",
+                    True,
+                )
+        elif key in _ONE_SCHEMA:
+            yield from _keyword_typos(value, (*path, key))
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            for name, sub in value.items():
+                yield from _keyword_typos(sub, (*path, key, name))
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            for i, sub in enumerate(value):
+                yield from _keyword_typos(sub, (*path, key, i))
+
+
+def input_schema_problems(schema: Any) -> list[tuple[Path, str, bool]]:
+    """What is wrong with a JSON Schema a user wrote: (path inside it, message, at key)."""
+    meta = Draft202012Validator(
+        Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    found = []
+    for error in meta.iter_errors(schema):
+        for sub, message, at_key in _messages(error):
+            if error.validator == "type" and str(error.instance) in _TYPE_NAMES:
+                message += f"; write {{type: {error.instance}}}"  # properties: {name: string}
+            found.append((sub, message, at_key))
+    found += _keyword_typos(schema, ())
+    return sorted(set(found), key=lambda m: (len(m[0]), m[1]))

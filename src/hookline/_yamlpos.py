@@ -59,17 +59,44 @@ def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1, style)
 
 
+# More values than any real pipeline holds: past this, aliases are multiplying the file
+# (a "billion laughs"), and building it would take all the memory there is.
+MAX_VALUES = 100_000
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_COLLECTION_TAGS = {_YAML_TAG + "map", _YAML_TAG + "seq"}
+
+
+class _TooLarge(Exception):
+    """Raised by the builder when the document expands past MAX_VALUES."""
+
+
+def _tag_name(tag: str) -> str:
+    return "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
+
+
 class _Builder:
     def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
         self.doc = Document(file, None)
         self.loader = loader
         self.problems: list[Problem] = []
         self._active: set[int] = set()
+        self._count = 0
+        self._own: dict[int, set[int]] = {}  # per mapping node: its pairs before '<<' merges
+
+    def _problem(self, node: yaml.Node, message: str) -> None:
+        m = _mark(node)
+        self.problems.append(Problem(self.doc.file, m.line, m.col, message))
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        self._count += 1
+        if self._count > MAX_VALUES:
+            raise _TooLarge
         self.doc.values.setdefault(path, _mark(node))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
+        if node.tag not in _COLLECTION_TAGS:
+            self._problem(node, _unsupported_tag(node.tag))
         if id(node) in self._active:  # an alias that contains itself
             m = _mark(node)
             self.problems.append(
@@ -86,16 +113,47 @@ class _Builder:
             self._active.discard(id(node))
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
-        value = self.loader.construct_object(node)
-        # Timestamps and binary are not JSON: keep what the author wrote.
+        # Timestamps and binary are not JSON: keep what the author wrote (unchecked, so
+        # that a date-like '2024-13-45' is text, not a crash).
+        if node.tag in (_YAML_TAG + "timestamp", _YAML_TAG + "binary"):
+            return node.value
+        try:
+            value = self.loader.construct_object(node)
+        except yaml.constructor.ConstructorError:
+            self._problem(node, _unsupported_tag(node.tag))
+            return node.value
+        except (ValueError, TypeError, AttributeError, LookupError, OverflowError):
+            # Only an explicit tag (``!!int abc``) gets here: implicit ones match a regex.
+            tag = _tag_name(node.tag)
+            self._problem(
+                node, f"'{node.value}' is not a valid {tag} value: fix it or remove the tag {tag}"
+            )
+            return node.value
         if isinstance(value, datetime.date | bytes):
             return node.value
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
-        self.loader.flatten_mapping(node)  # resolves "<<" merge keys
+        own = self._own.setdefault(id(node), {id(pair) for pair in node.value})
+        try:
+            self.loader.flatten_mapping(node)  # resolves "<<" merge keys
+        except yaml.constructor.ConstructorError as exc:
+            at = exc.problem_mark
+            m = _mark(node) if at is None else Mark(at.line + 1, at.column + 1)
+            self.problems.append(
+                Problem(
+                    self.doc.file,
+                    m.line,
+                    m.col,
+                    "'<<' (a YAML merge key) takes an alias of a mapping, or a list of them: "
+                    "write '<<: *name'",
+                )
+            )
+            node.value = [(k, v) for k, v in node.value if k.tag != _YAML_TAG + "merge"]
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        merged: set[str] = set()  # keys that came in through '<<': later keys override them
+        for pair in node.value:
+            key_node, value_node = pair
             km = _mark(key_node)
             key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
@@ -103,7 +161,7 @@ class _Builder:
                     Problem(self.doc.file, km.line, km.col, _bad_key(key_node, key))
                 )
                 continue
-            if key in result:
+            if key in result and key not in merged:
                 first = self.doc.keys[(*path, key)]
                 self.problems.append(
                     Problem(
@@ -114,6 +172,14 @@ class _Builder:
                     )
                 )
                 continue
+            if key in result:  # overrides a merged key: forget where the merged one was
+                for located in (self.doc.values, self.doc.keys):
+                    for stale in [p for p in located if p[: len(path) + 1] == (*path, key)]:
+                        del located[stale]
+            if id(pair) in own:
+                merged.discard(key)
+            else:
+                merged.add(key)
             self.doc.keys[(*path, key)] = km
             result[key] = self.build(value_node, (*path, key))
         return result
@@ -146,27 +212,198 @@ def _mustache(node: yaml.Node) -> str | None:
     return None
 
 
+def _unsupported_tag(tag: str) -> str:
+    return (
+        f"the YAML tag '{_tag_name(tag)}' is not supported (a pipeline is plain YAML data): "
+        "remove it"
+    )
+
+
+# PyYAML's names for what it found, in the words of someone writing the file.
+_TOKENS = {
+    "<block end>": "the end of an indented block",
+    "<block mapping start>": "a new indented mapping",
+    "<block sequence start>": "a new indented list",
+    "<scalar>": "a value",
+    "<stream end>": "the end of the file",
+    "<document start>": "'---'",
+    "<document end>": "'...'",
+    "<alias>": "an alias",
+    "<anchor>": "an anchor",
+    "<tag>": "a tag",
+    "<flow mapping start>": "'{'",
+    "<flow sequence start>": "'['",
+    "'?'": "a key",
+    "'-'": "a '- ' list item",
+}
+# What a block collection found where its indentation says it has ended.
+_MISPLACED = {
+    "'?'": "key",
+    "<block mapping start>": "key",
+    "'-'": "list item",
+    "<block sequence start>": "list item",
+}
+
+
+def _words(text: str) -> str:
+    for token, words in _TOKENS.items():
+        text = text.replace(f"'{token}'" if token.startswith("<") else token, words)
+        text = text.replace(token, words)
+    return text
+
+
+def _at(mark: Any) -> tuple[int, int]:
+    return mark.line + 1, mark.column + 1
+
+
 def _yaml_error(file: str, exc: yaml.YAMLError, text: str) -> Problem:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None) or ""
-    if isinstance(exc, yaml.reader.ReaderError):
-        return Problem(
-            file, line, col, f"character {exc.character!r} is not allowed in a YAML file"
-        )
+    """One located problem, in plain words, for a YAML syntax error."""
+    pmark = getattr(exc, "problem_mark", None)
+    cmark = getattr(exc, "context_mark", None)
+    mark = pmark or cmark
+    line, col = _at(mark) if mark is not None else (1, 1)
+    problem = (getattr(exc, "problem", None) or str(exc)).strip()
+    context = (getattr(exc, "context", None) or "").strip()
+
+    def at(where: Any, message: str) -> Problem:
+        return Problem(file, *_at(where), message)
+
     if "'\\t'" in problem or (
         mark is not None and 0 <= mark.index < len(text) and text[mark.index] == "\t"
     ):
         return Problem(file, line, col, "tab character: YAML indentation must use spaces")
-    if "quoted scalar" in context:
-        start = getattr(exc, "context_mark", None)
-        where = f" that starts at line {start.line + 1}, column {start.column + 1}" if start else ""
-        return Problem(file, line, col, f"unterminated or broken quoted string{where}")
-    message = problem.strip()
+    if "quoted scalar" in context and cmark is not None:
+        quote = text[cmark.index] if 0 <= cmark.index < len(text) else '"'
+        if "end of stream" in problem or "document separator" in problem:
+            reached = "the end of the file" if "stream" in problem else f"'---' at line {line}"
+            return at(
+                cmark,
+                f"this quoted string is never closed: add the closing {quote} (YAML read on "
+                f"to {reached} looking for it)",
+            )
+        if "unknown escape character" in problem and pmark is not None:
+            char = problem.rsplit(" ", 1)[-1].strip("'\"")
+            return Problem(
+                file,
+                line,
+                max(col - 1, 1),
+                f"'\\{char}' is not an escape sequence in a double-quoted string: write '\\\\' "
+                "for a backslash, or use single quotes, where '\\' is plain text",
+            )
+        return Problem(
+            file,
+            line,
+            col,
+            f"bad escape sequence in a double-quoted string ({_words(problem)}): use single "
+            "quotes, where '\\' is plain text",
+        )
+    if problem.startswith("expected <block end>") and cmark is not None:
+        found = problem.split("but found ", 1)[-1]
+        what = "list" if "collection" in context else "mapping"
+        cline, ccol = _at(cmark)
+        before = text[: pmark.index].rstrip(" ") if pmark is not None else ""
+        if found == "'<scalar>'" and before.endswith(("'", '"')):
+            return Problem(
+                file,
+                line,
+                col,
+                "text after a quoted value: quote the whole value (inside '...', write a "
+                "quote as '', e.g. 'it''s')",
+            )
+        thing = _MISPLACED.get(found.strip("'") if found.startswith("'<") else found, "value")
+        return Problem(
+            file,
+            line,
+            col,
+            f"bad indentation: this {thing} does not line up with the {what} that starts at "
+            f"line {cline}, column {ccol} (the keys of a mapping, and the '- ' items of a "
+            "list, must start in the same column)",
+        )
+    if "could not find expected ':'" in problem and cmark is not None:
+        return at(
+            cmark,
+            "a ':' is missing: write 'key: value' (or, if this line continues the value "
+            "above it, check its indentation)",
+        )
+    if problem == "mapping values are not allowed here":
+        return Problem(
+            file,
+            line,
+            col,
+            "': ' is not allowed here: put the value in quotes if it contains ': ', or fix "
+            "the indentation of this line",
+        )
+    if problem == "sequence entries are not allowed here":
+        return Problem(
+            file,
+            line,
+            col,
+            "a '- ' list item is not allowed here: start the list on a new line below its "
+            "key, indented",
+        )
+    if problem.startswith("found character") and "cannot start any token" in problem:
+        char = problem.split("'")[1] if problem.count("'") >= 2 else "this character"
+        return Problem(
+            file, line, col, f"a plain value cannot start with '{char}': put the value in quotes"
+        )
+    if context.startswith("while parsing a flow") and cmark is not None and "expected" in problem:
+        opener = text[cmark.index] if 0 <= cmark.index < len(text) else "{"
+        closer = {"{": "}", "[": "]"}.get(opener, "")
+        if "<stream end>" in problem and closer:
+            return at(cmark, f"this '{opener}' is never closed: add '{closer}'")
+        if closer:
+            cline, ccol = _at(cmark)
+            return Problem(
+                file,
+                line,
+                col,
+                f"{_words(problem)} in the '{opener}' that starts at line {cline}, column "
+                f"{ccol} (a ',' missing?)",
+            )
+    if problem.startswith("found undefined alias"):
+        name = problem.split("'")[1] if problem.count("'") >= 2 else "?"
+        return Problem(
+            file, line, col, f"unknown YAML alias '*{name}': define '&{name}' before it is used"
+        )
+    if context.startswith("found duplicate anchor") and cmark is not None:
+        name = context.split("'")[1] if context.count("'") >= 2 else "?"
+        return Problem(
+            file,
+            line,
+            col,
+            f"duplicate YAML anchor '&{name}' (first defined at line {cmark.line + 1}): give "
+            "each anchor its own name",
+        )
+    if problem.startswith("expected '<document start>'"):
+        return Problem(
+            file,
+            line,
+            col,
+            "unexpected text after the end of the YAML document (a stray closing bracket, or "
+            "a wrong indentation?)",
+        )
+    message = _words(problem)
     if context:
-        message = f"{message} ({context.strip()})"
+        message = f"{message} ({_words(context)})"
     return Problem(file, line, col, f"invalid YAML: {message}")
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _reader_error(file: str, exc: yaml.reader.ReaderError, text: str) -> Problem:
+    """A character YAML does not allow (a control character, U+FFFE, ...)."""
+    char = exc.character
+    code = char if isinstance(char, int) else ord(char)
+    escape = f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}"
+    return Problem(
+        file,
+        *_position(text, exc.position),
+        f"character U+{code:04X} is not allowed in a YAML file: remove it, or write it as "
+        f'"{escape}" inside a double-quoted string',
+    )
 
 
 def load_yaml(file: str, raw: bytes | str) -> Document:
@@ -191,7 +428,10 @@ def load_yaml(file: str, raw: bytes | str) -> Document:
         text = raw
     if not text.strip():
         raise PipelineInvalid([Problem(file, 1, 1, "the file is empty")])
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character first
+    except yaml.reader.ReaderError as exc:
+        raise PipelineInvalid([_reader_error(file, exc, text)]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -201,7 +441,7 @@ def load_yaml(file: str, raw: bytes | str) -> Document:
         builder = _Builder(file, loader)
         builder.doc.data = builder.build(node, ())
     except yaml.composer.ComposerError as exc:
-        if "single document" in str(exc.problem):
+        if "single document" in f"{exc.problem} {exc.context}":
             m = exc.problem_mark
             assert m is not None
             raise PipelineInvalid(
@@ -215,10 +455,24 @@ def load_yaml(file: str, raw: bytes | str) -> Document:
                 ]
             ) from None
         raise PipelineInvalid([_yaml_error(file, exc, text)]) from None
+    except yaml.reader.ReaderError as exc:
+        raise PipelineInvalid([_reader_error(file, exc, text)]) from None
     except yaml.YAMLError as exc:
         raise PipelineInvalid([_yaml_error(file, exc, text)]) from None
     except RecursionError:
         raise PipelineInvalid([Problem(file, 1, 1, "the YAML is nested too deeply")]) from None
+    except _TooLarge:
+        raise PipelineInvalid(
+            [
+                Problem(
+                    file,
+                    1,
+                    1,
+                    f"the file expands to more than {MAX_VALUES} values (YAML aliases "
+                    "repeating large parts?): a pipeline cannot be this large",
+                )
+            ]
+        ) from None
     finally:
         loader.dispose()
     builder.doc.problems = builder.problems

@@ -14,9 +14,7 @@ CALL = '[{"name":"Nombre","value":"John"},{"name":"Email","value":"john@example.
 def test_seed_example_reshapes_name_value_pairs_into_airtable_fields(cli):
     result = cli(SEED, "--input", CALL, prog="run-pipeline")
     assert result.code == 0, result.err
-    assert json.loads(result.out) == {
-        "fields": {"Nombre": "John", "Email": "john@example.com"}
-    }
+    assert json.loads(result.out) == {"fields": {"Nombre": "John", "Email": "john@example.com"}}
     assert "airtable_body: ok" in result.err
 
 
@@ -27,8 +25,9 @@ def test_hookline_run_is_the_same_command(cli):
 
 
 def test_input_from_a_file_and_from_stdin(cli):
-    from_file = cli(SEED, "--input", "@" + str(ROOT / "pipelines/inputs/call.json"),
-                    prog="run-pipeline")
+    from_file = cli(
+        SEED, "--input", "@" + str(ROOT / "pipelines/inputs/call.json"), prog="run-pipeline"
+    )
     from_stdin = cli(SEED, "--input", "-", prog="run-pipeline", stdin=CALL)
     assert from_file.code == from_stdin.code == 0
     assert json.loads(from_file.out) == json.loads(from_stdin.out)
@@ -69,9 +68,9 @@ def test_fail_step_fails_the_run_with_exit_1(cli, write):
     path = write(
         "p.yaml",
         "version: 1\nname: f\nsteps:\n"
-        "  - id: check\n    if: \"input.email == `null`\"\n"
-        "    fail: \"no email for ${{ input.name }}\"\n"
-        "  - id: done\n    set: ok\noutput: \"${{ steps.done }}\"\n",
+        '  - id: check\n    if: "input.email == `null`"\n'
+        '    fail: "no email for ${{ input.name }}"\n'
+        '  - id: done\n    set: ok\noutput: "${{ steps.done }}"\n',
     )
     failed = cli(path, "--input", '{"name": "Ana"}', prog="run-pipeline")
     assert failed.code == 1

@@ -333,20 +333,35 @@ class HttpClient:
                 "body": truncate(resp.text) if resp.content else None,
             }
         log = self.runtime.log
-        log.detail(
-            f"{step_id}: → {req.method} {record['request']['url']}",
-            event="request",
-            step=step_id,
-            request=record["request"],
-        )
-        if resp is not None:
+        if log.level == "verbose":
+            request = record["request"]
             log.detail(
-                f"{step_id}: ← {resp.status_code} in {elapsed * 1000:.0f}ms",
-                event="response",
+                f"{step_id}: → {req.method} {request['url']}" + _verbose(request, log.fmt),
+                event="request",
                 step=step_id,
-                response=record["response"],
+                request=request,
             )
+            if resp is not None:
+                log.detail(
+                    f"{step_id}: ← {resp.status_code} in {elapsed * 1000:.0f}ms"
+                    + _verbose(record["response"], log.fmt),
+                    event="response",
+                    step=step_id,
+                    response=record["response"],
+                )
         self.runtime.record_attempt(step_id, record)
+
+
+def _verbose(part: dict[str, Any], fmt: str) -> str:
+    """Headers and the start of the body, indented, for --verbose text logs."""
+    if fmt != "text":
+        return ""  # JSON lines carry them as fields
+    lines = [f"\n    {k}: {v}" for k, v in part["headers"].items()]
+    body = part.get("body")
+    if body:
+        shown = body if len(body) <= 2000 else body[:2000] + "…"
+        lines.append("\n    " + shown.replace("\n", "\n    "))
+    return "".join(lines)
 
 
 def _mask(headers: dict[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 
 MARGIN = 0.02  # of the period, for network jitter between here and the server
+_EPSILON = 1e-6  # float rounding must not turn a finished wait into an endless loop
 
 
 class RateLimiter:
@@ -41,11 +42,11 @@ class RateLimiter:
         while True:
             with self._lock:
                 now = self._clock()
-                while self._sent and now - self._sent[0] >= self.window:
+                while self._sent and now - self._sent[0] >= self.window - _EPSILON:
                     self._sent.popleft()
                 if len(self._sent) < self.limit:
                     self._sent.append(now)
                     return waited
-                delay = self.window - (now - self._sent[0])
+                delay = max(self.window - (now - self._sent[0]), _EPSILON)
             self._sleep(delay)
             waited += delay

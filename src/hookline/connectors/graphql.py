@@ -125,7 +125,9 @@ def query_problem(query: str) -> tuple[str, int, int] | None:
     except GraphQLSyntaxError as exc:
         loc = exc.locations[0] if exc.locations else None
         line, col = (loc.line, loc.column) if loc else (1, 1)
-        return f"GraphQL syntax error: {exc.message}", line, col
+        reason = exc.message.removeprefix("Syntax Error: ").rstrip(".")
+        reason = reason.replace("<EOF>", "the end of the query")
+        return f"GraphQL syntax error: {reason}", line, col
     return None
 
 
@@ -139,7 +141,12 @@ def build(
         found = query_problem(query)
         if found:
             message, line, col = found
-            builder.error((*path, "query"), f"{message} (line {line}, column {col} of the query)")
+            if "\n" in query.rstrip("\n"):
+                builder.error(
+                    (*path, "query"), f"{message} (line {line}, column {col} of the query)"
+                )
+            else:  # one line: point at the fault itself
+                builder.error((*path, "query"), message, offset=max(col - 1, 0))
     name = raw.get("operation_name")
     return GraphqlStepSpec(
         connection=builder.connection_ref((*path, "connection"), "graphql"),

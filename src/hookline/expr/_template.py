@@ -12,6 +12,7 @@ functions; a run only evaluates the compiled JMESPath. Rules (docs/expressions.m
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,59 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+# JMESPath's token names, as they are written.
+_TOKEN_TEXT = {
+    "colon": "':'",
+    "comma": "','",
+    "rbracket": "']'",
+    "rbrace": "'}'",
+    "rparen": "')'",
+    "lbracket": "'['",
+    "lbrace": "'{'",
+    "dot": "'.'",
+    "quoted_identifier": "a field name",
+    "unquoted_identifier": "a field name",
+}
+
+
+def _parse_error_words(exc: jexc.ParseError) -> str:
+    """What a JMESPath parse error means, without the library's token jargon."""
+    if isinstance(exc, jexc.IncompleteExpressionError) or str(exc.token_type).lower() == "eof":
+        return "the expression is incomplete"
+    found = f"'{exc.token_value}'"
+    msg = getattr(exc, "msg", "") or ""
+    if msg.startswith("Expecting: ["):  # after a '.'
+        return f"expected a field name, '[' or '{{' after '.', found {found}"
+    if msg.startswith("Expecting: "):
+        wanted = msg[len("Expecting: ") :].split(",")[0].strip()
+        return f"expected {_TOKEN_TEXT.get(wanted, wanted)}, found {found}"
+    if found == "'='":
+        return "'=' is not an operator: write '==' to compare"
+    if str(exc.token_type).lower() == "number":
+        return f"unexpected {found} here (a number is written in backticks: `{exc.token_value}`)"
+    return f"unexpected {found} here"
+
+
+def _lexer_error_words(exc: jexc.LexerError) -> str:
+    message = str(exc.message)
+    if message.startswith("Unclosed "):
+        quote = message.split()[1]
+        kind = {"'": "string", "`": "literal", '"': "quoted field name"}.get(quote, "quote")
+        return f"this {kind} is not closed: add the closing {quote}"
+    if message == "Unknown token '='":
+        return "'=' is not an operator: write '==' to compare"
+    if message.startswith("Bad token"):
+        return (
+            "this `literal` is not JSON: write text as 'text' (or `\"text\"`), numbers "
+            "and true/false/null as they are in JSON"
+        )
+    if message.startswith("Invalid \\escape"):
+        return "invalid escape in a quoted field name (write '\\\\' for a backslash)"
+    if message.startswith("Unknown token"):
+        return f"'{exc.lexer_value}' cannot be used here"
+    return message[:1].lower() + message[1:]
+
+
 def compile_expression(source: str, offset: int = 0, where: str = "") -> Expression:
     """Compile bare JMESPath; raise TemplateSyntaxError with the column of the fault."""
     text = source.strip()
@@ -73,22 +127,27 @@ def compile_expression(source: str, offset: int = 0, where: str = "") -> Express
     if not text:
         raise TemplateSyntaxError("empty expression", offset)
     try:
-        parsed = jmespath.compile(text)
+        with warnings.catch_warnings():
+            # `foo` (not JSON) is read as a string only for backward compatibility: refuse it.
+            warnings.simplefilter("error", PendingDeprecationWarning)
+            parsed = jmespath.compile(text)
+    except PendingDeprecationWarning:
+        pos = text.find("`")
+        raise TemplateSyntaxError(
+            f"invalid expression '{text}': this `literal` is not JSON: write text as 'text' "
+            '(or `"text"`)',
+            offset + lead + max(pos, 0),
+        ) from None
+    except jexc.LexerError as exc:  # a ParseError too: test it first
+        pos = exc.lex_position if isinstance(exc.lex_position, int) else 0
+        raise TemplateSyntaxError(
+            f"invalid expression '{text}': {_lexer_error_words(exc)}", offset + lead + pos
+        ) from None
     except jexc.ParseError as exc:
         pos = exc.lex_position if isinstance(exc.lex_position, int) else 0
-        msg = exc.msg if hasattr(exc, "msg") else str(exc)
-        token = exc.token_value if exc.token_value not in (None, "") else "end of expression"
-        if isinstance(exc, jexc.IncompleteExpressionError):
-            detail = "the expression is incomplete"
-        else:
-            detail = f"{msg.rstrip(':').lower()} near {token!r}"
         raise TemplateSyntaxError(
-            f"invalid expression '{text}': {detail}", offset + lead + max(pos, 0)
-        ) from None
-    except jexc.LexerError as exc:
-        pos = exc.lex_position if isinstance(exc.lex_position, int) else 0
-        raise TemplateSyntaxError(
-            f"invalid expression '{text}': {exc.message}", offset + lead + pos
+            f"invalid expression '{text}': {_parse_error_words(exc)}",
+            offset + lead + max(pos, 0),
         ) from None
     return Expression(text, parsed, offset + lead, where)
 
@@ -146,6 +205,9 @@ def split_template(text: str) -> Iterator[tuple[str, int]]:
         if text.startswith(OPEN, i):
             close = _find_close(text, i + 3)
             if close < 0:
+                end = text.find("}}", i + 3)
+                if end >= 0:  # closed, but a quote inside is not: report where
+                    compile_expression(text[i + 3 : end], i + 3)
                 raise TemplateSyntaxError("'${{' is not closed: add '}}'", i)
             if buf:
                 yield "L" + "".join(buf), buf_start

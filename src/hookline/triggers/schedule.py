@@ -34,20 +34,73 @@ SCHEMA: Schema = prop(
 )
 
 
+_FIELDS = (  # name, lowest, highest, names allowed
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    (
+        "month",
+        1,
+        12,
+        tuple(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]),
+    ),
+    ("weekday", 0, 7, tuple(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])),
+)
+_NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def _field_problem(text: str, index: int) -> str | None:
+    """Why one cron field is wrong, in words, or None when it looks right."""
+    name, low, high, names = _FIELDS[index]
+    for item in text.split(","):
+        base, _, step = item.partition("/")
+        if step and (not step.isdigit() or int(step) == 0):
+            return f"the step '/{step}' in the {name} field must be a whole number of 1 or more"
+        if base in ("*", "?", "L") or "#" in base or base.endswith("L"):
+            continue
+        for part in base.split("-") if base else [""]:
+            if not part:
+                return f"the {name} field has an empty value (a stray ',' or '-'?)"
+            if part.isdigit():
+                if not low <= int(part) <= high:
+                    return f"{name} {part} is out of range ({low}-{high})"
+            elif part.lower() not in names:
+                kinds = f"a number {low}-{high}" + (
+                    f" or a name ({names[0]}-{names[-1]})" if names else ""
+                )
+                return f"'{part}' in the {name} field is not {kinds}"
+    return None
+
+
 def cron_problem(expression: str) -> str | None:
     """Why croniter rejects ``expression``, or None when it is valid."""
     from croniter import croniter  # imported only for pipelines that have a schedule
 
     fields = expression.split()
     if len(fields) != 5:
+        nickname = _NICKNAMES.get(expression.strip().lower())
+        hint = f"; for {expression.strip()} write '{nickname}'" if nickname else ""
         return (
             f"invalid cron expression '{expression}': expected 5 fields "
-            f"(minute hour day month weekday), got {len(fields)}"
+            f"(minute hour day month weekday), got {len(fields)}{hint}"
         )
+    for index, text in enumerate(fields):
+        problem = _field_problem(text, index)
+        if problem:
+            return f"invalid cron expression '{expression}': {problem}"
     try:
         croniter(expression)
     except (ValueError, KeyError) as exc:
-        return f"invalid cron expression '{expression}': {exc}"
+        reason = str(exc).replace(f"[{expression}] ", "").strip()
+        return f"invalid cron expression '{expression}': {reason}"
     return None
 
 
