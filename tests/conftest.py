@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from hookline.cli import main, run_pipeline_main
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -54,17 +52,6 @@ def write(tmp_path: Path) -> Callable[[str, str], str]:
         return str(path)
 
     return _write
-
-
-def lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def strip_dir(text: str, directory: str | Path) -> str:
-    return text.replace(str(directory) + "/", "")
-
-
-__all__: Sequence[str] = ["ROOT", "Result", "lines", "strip_dir"]
 
 
 @pytest.fixture(autouse=True)

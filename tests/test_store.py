@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ROOT
+from support import ROOT
 
 SEED = str(ROOT / "pipelines" / "reshape-call-fields.yaml")
 CALL = '[{"name":"Nombre","value":"John"}]'

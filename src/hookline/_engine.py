@@ -60,7 +60,9 @@ def execute_steps(steps: tuple[Step, ...], context: dict[str, Any], runtime: Run
 def _attempts(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
     """Run the step's kind; kinds that do not retry themselves are retried here."""
     kind = STEP_KINDS[step.kind]
-    if step.retry is None or getattr(kind, "HANDLES_RETRY", False):
+    # Connectors retry by their own rules (status codes, idempotency); a fail step fails on
+    # purpose, so running it again cannot help.
+    if step.retry is None or getattr(kind, "HANDLES_RETRY", False) or step.kind == "fail":
         return kind.run(step.spec, step, context, runtime)
     backoff = Backoff(step.retry)
     while True:
@@ -107,7 +109,7 @@ def _handle_failure(
     if mode == "fail":
         runtime.record_step(step.id, "failed", elapsed, error=exc.reason)
         raise exc
-    error = error_object(step.id, exc)
+    error = error_object(exc.step_id, exc)  # an inner step, when a for_each failed
     if mode == "continue":
         runtime.record_step(step.id, "failed, continuing", elapsed, error=exc.reason)
         return {"error": error}
@@ -176,6 +178,8 @@ def _run_on_failure(
     if not pipeline.on_failure:
         return
     error = error_object(failed_step or "", exc)
+    if failed_step is None:
+        error["step"] = None  # vars or output failed, not a step
     error["message"] = runtime.redactor.text(str(error["message"]))
     try:
         execute_steps(pipeline.on_failure, {**context, "error": error}, runtime)

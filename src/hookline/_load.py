@@ -8,7 +8,7 @@ from pathlib import Path
 from ._errors import PipelineInvalid, Problem, UsageError
 from ._model import Pipeline
 from ._plan import build_pipeline
-from ._validate import schema_problems
+from ._validate import describe, schema_problems
 from ._yamlpos import load_yaml
 
 
@@ -36,7 +36,11 @@ def load_pipeline(path: str | os.PathLike[str], source: bytes | None = None) -> 
     problems: list[Problem] = list(doc.problems)
     if not isinstance(doc.data, dict):
         problems.append(
-            Problem(name, 1, 1, "a pipeline is a mapping with at least version, name and steps")
+            doc.problem(
+                (),
+                "a pipeline is a mapping ('key: value' lines) with at least version, name "
+                f"and steps; this file holds {describe(doc.data)}",
+            )
         )
         raise PipelineInvalid(problems)
     problems += schema_problems(doc)

@@ -33,7 +33,7 @@ from .expr import (
     compile_value,
     strip_wrapper,
 )
-from .expr._refs import calls, references
+from .expr._refs import calls, negation_traps, references
 from .steps import STEP_KINDS
 from .triggers import schedule as schedule_trigger
 
@@ -76,6 +76,7 @@ class Builder:
     var_names: frozenset[str] = frozenset()
     step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
     reads: list[set[str]] = field(default_factory=lambda: [set()])  # step ids read, per step
+    loaded: dict[str, Any] = field(default_factory=dict)  # files a connector read, by name
     _seen_ids: dict[str, int] = field(default_factory=dict)
 
     # --- where and what -------------------------------------------------------------
@@ -97,6 +98,14 @@ class Builder:
         m = self.doc.mark(path)
         return f"{self.doc.file}:{m.line}:{m.col}"
 
+    def where_at(self, path: DocPath, offset: int) -> str:
+        """``file:line:col`` of the character ``offset`` into the string at ``path``."""
+        m = self.doc.mark(path)
+        col = m.col + offset + (1 if m.style in ("'", '"') else 0)
+        if m.style not in (None, "'", '"'):
+            col = m.col  # block scalars: the column is not knowable from the offset
+        return f"{self.doc.file}:{m.line}:{col}"
+
     def error(self, path: DocPath, message: str, *, at_key: bool = False, offset: int = 0) -> None:
         m = self.doc.key_mark(path) if at_key else self.doc.mark(path)
         col = m.col
@@ -110,9 +119,8 @@ class Builder:
         """Compile the value at ``path`` as a template, checking every expression in it."""
 
         def leaf(text: str, sub: tuple[Any, ...]) -> Any:
-            where = self.where(sub)
             try:
-                render, exprs = compile_string(text, where)
+                render, exprs = compile_string(text, lambda off: self.where_at(sub, off))
             except TemplateSyntaxError as exc:
                 self.error(sub, str(exc), offset=exc.offset)
                 return (lambda _ctx: None), []
@@ -142,7 +150,7 @@ class Builder:
             return None
         body, offset = strip_wrapper(source)
         try:
-            expr = compile_expression(body, offset, self.where(path))
+            expr = compile_expression(body, offset, self.where_at(path, offset))
         except TemplateSyntaxError as exc:
             self.error(path, str(exc), offset=exc.offset)
             return None
@@ -173,6 +181,17 @@ class Builder:
                     f"{'' if wanted == '1' else 's'}, got {call.nargs}",
                     offset=expr.offset + max(expr.source.find(call.name), 0),
                 )
+        for name in negation_traps(ast):
+            found = re.search(
+                r"!\s*(" + re.escape(name) + r"(?:\.[A-Za-z_]\w*|\[[^\]]*\])+)", expr.source
+            )
+            whole = found.group(1) if found else f"{name}..."
+            self.error(
+                path,
+                f"'!{whole}' negates '{name}' before the rest is read, so it is always "
+                f"null: write '!({whole})'",
+                offset=expr.offset + (found.start() if found else 0),
+            )
         if scope is None:
             return
         for ref in references(ast):
@@ -194,6 +213,14 @@ class Builder:
                 )
             elif root in CONTEXT_NAMES:
                 self.error(path, f"'{root}' cannot be used {scope.what}", offset=at(root))
+            elif root == "item" and "index" in scope.names:  # in a loop that renamed it
+                loop = sorted(scope.names - set(CONTEXT_NAMES) - {"index", "error"})
+                self.error(
+                    path,
+                    f"'item' is not defined here: this for_each calls its element "
+                    f"'{loop[0] if loop else '?'}' (as: {loop[0] if loop else '?'})",
+                    offset=at(root),
+                )
             elif root in ("item", "index"):
                 self.error(
                     path,
@@ -232,6 +259,13 @@ class Builder:
                 )
             elif line is None:
                 hint = did_you_mean(member, sorted(scope.steps))
+                if not hint:
+                    readable = ", ".join(sorted(scope.steps))
+                    hint = (
+                        f" (steps it can read here: {readable})"
+                        if readable
+                        else " (no step runs before this one)"
+                    )
                 self.error(path, f"unknown step '{member}'{hint}", offset=pos)
             elif line >= self.doc.mark(path).line:
                 self.error(
@@ -255,6 +289,9 @@ class Builder:
             )
         elif root == "vars" and member not in self.var_names:
             hint = did_you_mean(member, sorted(self.var_names))
+            if not hint:
+                names = ", ".join(sorted(self.var_names))
+                hint = f" (vars: {names})" if names else ": no vars are defined; add it under 'vars:'"
             self.error(
                 path,
                 f"unknown var '{member}'{hint}",
@@ -268,9 +305,12 @@ class Builder:
         if value is None:
             return None
         try:
-            return parse_duration(value)
+            seconds = parse_duration(value)
         except ValueError:
             return None  # the schema reports it
+        if seconds <= 0 and isinstance(value, str):
+            self.error(path, f"'{value}' is not a usable duration: it must be more than 0")
+        return seconds
 
     def retry(self, path: DocPath) -> RetryPolicy | None:
         raw = self.get(path)
@@ -422,7 +462,7 @@ class Builder:
                 if message:
                     self.error(("trigger", "schedule", "timezone"), message)
         if kind == "webhook":
-            scope = Scope(names=frozenset({"secrets"}), what="in a webhook's settings")
+            scope = Scope(names=frozenset({"secrets"}), what="in a webhook's signature or token (they read only secrets)")
             for part in ("signature", "token"):
                 if isinstance(config.get(part), dict):
                     self.template(("trigger", "webhook", part), scope)

@@ -1,6 +1,7 @@
 """The retry policy, shared by every connector: when to try again, and after how long.
 
-Exponential backoff with full jitter, bounded by ``max_delay`` and by ``max_elapsed``
+Exponential backoff with jitter (a random wait between half and all of the computed
+delay), bounded by ``max_delay`` and by ``max_elapsed``
 since the first attempt; a server's ``Retry-After`` (seconds or an HTTP date) wins over
 the computed delay when it is longer.
 """

@@ -70,7 +70,7 @@ def _step() -> Schema:
         "if": prop(
             EXPRESSION,
             "Run the step only when this expression is truthy; otherwise its result is null.",
-            "input.email != null",
+            "input.email != `null`",
             "length(steps.fetch.items) > `0`",
         ),
         "extract": prop(

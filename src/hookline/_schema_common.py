@@ -31,7 +31,8 @@ RETRY: Schema = prop(
             "max_delay": prop(DURATION, "Longest delay between two attempts (default 30s).", "30s"),
             "multiplier": prop(
                 {"type": "number", "minimum": 1},
-                "Each delay is the previous one times this, with full jitter (default 2).",
+                "Each delay is the previous one times this (default 2); the actual wait is a "
+                "random time between half and all of it, so that clients do not retry in step.",
                 2,
             ),
             "max_elapsed": prop(

@@ -59,8 +59,9 @@ def _literal(value: Any) -> str:
     return f"'{value}'" if isinstance(value, str) else json.dumps(value)
 
 
-def _one_or_list(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+def _one_or_list(names: list[str], last: str = "or") -> str:
+    """'a', 'a or b', 'a, b or c' (or with another word before the last)."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {last} {names[-1]}"
 
 
 def _homes(key: str, schema: dict[str, Any]) -> list[str]:
@@ -115,6 +116,7 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
             if key in allowed:
                 continue
             homes = _homes(key, error.schema)
+            homes = [h for h in homes if h in value] or homes  # the kind the object has
             hint = did_you_mean(key, allowed)
             if not hint and homes:
                 inside = _one_or_list([f"'{h}'" for h in homes])
@@ -131,12 +133,9 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
         present = [k for k in keys if k in value]
         what = _what(path)
         allowed = error.schema.get("properties", {})
-        misplaced = [
-            k
-            for k in value
-            if k not in allowed and (did_you_mean(k, keys) or _homes(k, error.schema))
-        ]
-        if not present and misplaced:
+        unknown = [k for k in value if k not in allowed]
+        misplaced = [k for k in unknown if did_you_mean(k, keys) or _homes(k, error.schema)]
+        if not present and (misplaced or (unknown and set(allowed) <= set(keys))):
             return  # the unknown-key message says what to write instead
         if not present:
             yield path, f"{prefix}{what} needs exactly one of: {', '.join(keys)}", bool(path)
@@ -144,7 +143,7 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
             yield (
                 path,
                 f"{prefix}{what} needs exactly one of: {', '.join(keys)}; this one has "
-                + " and ".join(present),
+                + _one_or_list(present, "and"),
                 bool(path),
             )
     elif keyword == "type":
@@ -158,13 +157,16 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
         )
         yield path, f"{prefix}expected {names}, got {describe(value)}", False
     elif keyword == "enum":
-        choices = ", ".join(str(c) for c in error.validator_value)
+        choices = ", ".join(c if isinstance(c, str) else _literal(c) for c in error.validator_value)
         hint = did_you_mean(str(value), [str(c) for c in error.validator_value])
         yield path, f"{prefix}{describe(value)} is not one of {choices}{hint}", False
     elif keyword == "const":
         const = error.validator_value
         hint = "; write it without quotes" if isinstance(value, str) and value == str(const) else ""
         yield path, f"{prefix}must be {_literal(const)}, got {describe(value)}{hint}", False
+    elif keyword == "pattern" and "propertyNames" in error.absolute_schema_path:
+        words = _PATTERN_WORDS["id"].replace("step id", "name")
+        yield (*path, str(value)), f"{prefix}'{value}' {words}", True
     elif keyword == "pattern":
         yield (
             path,
@@ -178,17 +180,23 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
             keyword
         ]
         yield path, f"{prefix}must be {sign} {error.validator_value}, got {value}", False
-    elif keyword == "uniqueItems":
-        yield path, f"{prefix}has the same value more than once", False
+    elif keyword == "uniqueItems" and isinstance(value, list):
+        seen: list[Any] = []
+        for i, item in enumerate(value):
+            if item in seen:
+                first = where((*path, seen.index(item)))
+                yield (*path, i), f"{prefix}{describe(item)} is already listed ({first})", False
+            seen.append(item)
     elif keyword == "propertyNames":
         yield path, f"{prefix}invalid name {describe(value)}", False
     elif keyword == "maxLength":
         yield path, f"{prefix}is longer than {error.validator_value} characters", False
-    elif keyword == "not" and isinstance(value, dict):
-        pairs = _conflicts(error, value)
-        for first, second in pairs:
-            yield (*path, second), f"{prefix}use only one of '{first}' and '{second}'", True
-        if not pairs:
+    elif keyword == "not":
+        groups = _conflicts(error, value) if isinstance(value, dict) else []
+        for group in groups:
+            keys = _one_or_list([f"'{k}'" for k in group], "and")
+            yield (*path, group[1]), f"{prefix}use only one of {keys}", True
+        if not groups:
             yield path, f"{prefix}{_not_words(error, value)}", False
     elif keyword in ("oneOf", "anyOf"):
         yield from _one_of(error, path, prefix)
@@ -223,19 +231,25 @@ def _pattern_words(path: Path, pattern: str) -> str:
 _FORMAT_WORDS = {"regex": "regular expression", "uri": "URI", "email": "email address"}
 
 
-def _conflicts(error: ValidationError, value: dict[str, Any]) -> list[tuple[str, str]]:
-    """The pairs of keys, both present, that a ``not: {anyOf: [{required: [a, b]}]}`` forbids."""
-    pairs = []
+def _conflicts(error: ValidationError, value: dict[str, Any]) -> list[list[str]]:
+    """Keys present together that a ``not: {anyOf: [{required: [a, b]}, ...]}`` forbids.
+
+    Pairs that share a key are merged ('json', 'form' and 'body': one request body), and
+    each group lists its keys in the order of the file.
+    """
+    groups: list[set[str]] = []
     for sub in error.validator_value.get("anyOf", []):
         keys = sub.get("required", [])
         if len(keys) == 2 and all(k in value for k in keys):
-            pairs.append((keys[0], keys[1]))
-    return pairs
+            joined = {*keys}.union(*[g for g in groups if g & {*keys}])
+            groups = [g for g in groups if not g & {*keys}] + [joined]
+    order = list(value)
+    return sorted((sorted(g, key=order.index) for g in groups), key=lambda g: order.index(g[1]))
 
 
-def _not_words(error: ValidationError, value: dict[str, Any]) -> str:
+def _not_words(error: ValidationError, value: Any) -> str:
     if "enum" in error.validator_value:
-        return f"{describe(value)} is a reserved name"
+        return f"{describe(value)} is a reserved name: choose another"
     return "is not allowed here"
 
 
@@ -275,6 +289,13 @@ def schema_problems(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
     for error in _validator().iter_errors(doc.data):
         for path, message, at_key in _messages(error):
+            word = doc.written(path) if "(a boolean)" in message else ""
+            if word and word.lower() not in ("true", "false"):  # yes, no, on, off
+                read = "true" if word.lower() in ("yes", "on", "y") else "false"
+                message = message.replace(
+                    f"{read} (a boolean)",
+                    f"{read} (YAML reads {word} as {read}: write '{word}' in quotes for the text)",
+                )
             problems.append(doc.problem(path, message, at_key=at_key))
     return problems
 

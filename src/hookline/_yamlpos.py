@@ -38,6 +38,7 @@ class Document:
     values: dict[Path, Mark] = field(default_factory=dict)
     keys: dict[Path, Mark] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # found while loading, not fatal
+    lines: list[str] = field(default_factory=list)  # the text, for what a value looked like
 
     def mark(self, path: Path) -> Mark:
         """The position of the value at ``path``, or of its nearest located ancestor."""
@@ -48,6 +49,14 @@ class Document:
     def key_mark(self, path: Path) -> Mark:
         """The position of the key that introduces ``path`` (falls back to its value)."""
         return self.keys.get(path) or self.mark(path)
+
+    def written(self, path: Path) -> str:
+        """The plain word written for the scalar at ``path`` (``yes`` for true, say)."""
+        m = self.values.get(path)
+        if m is None or m.style is not None or not 0 < m.line <= len(self.lines):
+            return ""
+        rest = self.lines[m.line - 1][m.col - 1 :]
+        return rest.split("#")[0].strip().split(",")[0].split("}")[0].split("]")[0].strip()
 
     def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
         m = self.key_mark(path) if at_key else self.mark(path)
@@ -75,34 +84,84 @@ def _tag_name(tag: str) -> str:
     return "!!" + tag[len(_YAML_TAG) :] if tag.startswith(_YAML_TAG) else tag
 
 
+class _Alias(yaml.Node):
+    """An alias (``*name``) where it is used; ``target`` is the anchored node it repeats.
+
+    PyYAML hands back the anchored node itself, which would place every problem inside a
+    repeated part at the anchor; keeping the alias lets them point at the alias instead.
+    """
+
+    id = "alias"
+
+    def __init__(self, target: yaml.Node, start_mark: Any, end_mark: Any) -> None:
+        super().__init__(target.tag, target.value, start_mark, end_mark)
+        self.target = target
+
+
+def _unalias(node: yaml.Node) -> yaml.Node:
+    return node.target if isinstance(node, _Alias) else node
+
+
+class _Loader(yaml.SafeLoader):
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = super().compose_node(parent, index)  # reports an undefined alias
+            return _Alias(node, event.start_mark, event.end_mark)
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # '<<' takes the anchored mappings themselves (also in the mappings it merges).
+        merge = _YAML_TAG + "merge"
+        for i, (key, value) in enumerate(node.value):
+            if key.tag == merge:
+                if isinstance(value, yaml.SequenceNode):
+                    value.value = [_unalias(v) for v in value.value]
+                node.value[i] = (key, _unalias(value))
+        super().flatten_mapping(node)
+
+
 class _Builder:
-    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, file: str, loader: _Loader) -> None:
         self.doc = Document(file, None)
         self.loader = loader
         self.problems: list[Problem] = []
         self._active: set[int] = set()
         self._count = 0
         self._own: dict[int, set[int]] = {}  # per mapping node: its pairs before '<<' merges
+        self._alias_mark: Mark | None = None  # set while building what an alias repeats
+
+    def _report(self, problem: Problem) -> None:
+        # What an alias repeats was checked where its anchor is: report YAML problems once.
+        if self._alias_mark is None:
+            self.problems.append(problem)
 
     def _problem(self, node: yaml.Node, message: str) -> None:
         m = _mark(node)
-        self.problems.append(Problem(self.doc.file, m.line, m.col, message))
+        self._report(Problem(self.doc.file, m.line, m.col, message))
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self._count += 1
         if self._count > MAX_VALUES:
             raise _TooLarge
-        self.doc.values.setdefault(path, _mark(node))
+        if isinstance(node, _Alias):
+            if id(node.target) in self._active:
+                self._problem(node, "a YAML alias refers to itself")
+                return None
+            # Everything an alias repeats is located at the alias ("*" keeps column
+            # offsets, which count in the anchored text, from being added to it).
+            outer = self._alias_mark
+            alias = _mark(node)
+            self._alias_mark = outer or Mark(alias.line, alias.col, "*")
+            try:
+                return self.build(node.target, path)
+            finally:
+                self._alias_mark = outer
+        self.doc.values.setdefault(path, self._alias_mark or _mark(node))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node)
         if node.tag not in _COLLECTION_TAGS:
             self._problem(node, _unsupported_tag(node.tag))
-        if id(node) in self._active:  # an alias that contains itself
-            m = _mark(node)
-            self.problems.append(
-                Problem(self.doc.file, m.line, m.col, "a YAML alias refers to itself")
-            )
-            return None
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -140,7 +199,7 @@ class _Builder:
         except yaml.constructor.ConstructorError as exc:
             at = exc.problem_mark
             m = _mark(node) if at is None else Mark(at.line + 1, at.column + 1)
-            self.problems.append(
+            self._report(
                 Problem(
                     self.doc.file,
                     m.line,
@@ -153,17 +212,17 @@ class _Builder:
         result: dict[str, Any] = {}
         merged: set[str] = set()  # keys that came in through '<<': later keys override them
         for pair in node.value:
-            key_node, value_node = pair
-            km = _mark(key_node)
+            key_node, value_node = _unalias(pair[0]), pair[1]
+            km = self._alias_mark or _mark(key_node)
             key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
-                self.problems.append(
+                self._report(
                     Problem(self.doc.file, km.line, km.col, _bad_key(key_node, key))
                 )
                 continue
             if key in result and key not in merged:
                 first = self.doc.keys[(*path, key)]
-                self.problems.append(
+                self._report(
                     Problem(
                         self.doc.file,
                         km.line,
@@ -353,12 +412,14 @@ def _yaml_error(file: str, exc: yaml.YAMLError, text: str) -> Problem:
             return at(cmark, f"this '{opener}' is never closed: add '{closer}'")
         if closer:
             cline, ccol = _at(cmark)
+            found = _words(problem.split("but got ", 1)[-1]) if "but got" in problem else ""
             return Problem(
                 file,
                 line,
                 col,
-                f"{_words(problem)} in the '{opener}' that starts at line {cline}, column "
-                f"{ccol} (a ',' missing?)",
+                f"expected ',' or '{closer}' here{', found ' + found if found else ''}: is a "
+                f"',' missing, or is the '{opener}' at line {cline}, column {ccol} never "
+                "closed?",
             )
     if problem.startswith("found undefined alias"):
         name = problem.split("'")[1] if problem.count("'") >= 2 else "?"
@@ -429,7 +490,7 @@ def load_yaml(file: str, raw: bytes | str) -> Document:
     if not text.strip():
         raise PipelineInvalid([Problem(file, 1, 1, "the file is empty")])
     try:
-        loader = yaml.SafeLoader(text)  # checks every character first
+        loader = _Loader(text)  # checks every character first
     except yaml.reader.ReaderError as exc:
         raise PipelineInvalid([_reader_error(file, exc, text)]) from None
     try:
@@ -476,4 +537,5 @@ def load_yaml(file: str, raw: bytes | str) -> Document:
     finally:
         loader.dispose()
     builder.doc.problems = builder.problems
+    builder.doc.lines = text.splitlines()
     return builder.doc

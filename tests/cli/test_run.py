@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import ROOT
+from support import ROOT
 
 SEED = str(ROOT / "pipelines" / "reshape-call-fields.yaml")
 CALL = '[{"name":"Nombre","value":"John"},{"name":"Email","value":"john@example.com"}]'

@@ -169,5 +169,5 @@ def test_expression_errors_at_run_time_name_the_step_and_location(tmp_path):
     )
     assert not result.ok
     assert result.error.startswith("step 'shout' failed: ")
-    assert "p.yaml:6:10: expression 'upper(input.count)': In function upper()" in result.error
+    assert "p.yaml:6:14: expression 'upper(input.count)': In function upper()" in result.error
     assert "upper" in result.error

@@ -78,6 +78,8 @@ def handle(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.file)
     source = read_input(args.input, sys.stdin)
     value = parse_input(*source) if source else None
+    if source is None and pipeline.trigger.kind == "schedule":
+        value = pipeline.trigger.config.get("input", {})  # what a scheduled run receives
     check_input(pipeline, value, source)
     overrides = parse_overrides(args.var, [name for name, _ in pipeline.vars])
     secrets = read_secrets(pipeline, os.environ)

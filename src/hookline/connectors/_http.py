@@ -46,6 +46,15 @@ class HttpRequest:
     body: str | None = None
 
 
+def header_text(value: Any) -> str:
+    """A header or parameter value as text: true/false, numbers, JSON for the rest."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def status_matches(status: int, expect: tuple[int | str, ...]) -> bool:
     for want in expect:
         if isinstance(want, int) and status == want:
@@ -139,7 +148,7 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = USER_AGENT
-        self.headers = {str(k): str(v) for k, v in (headers or {}).items()}
+        self.headers = {str(k): header_text(v) for k, v in (headers or {}).items() if v is not None}
         self.query_auth: list[tuple[str, str]] = []
         self.tokens: TokenSource | None = None
         self._apply_auth(auth or {})
@@ -197,10 +206,11 @@ class HttpClient:
         refreshed = False
         while True:
             self.runtime.check_cancelled()
-            if self.limiter is not None:
-                self.limiter.acquire()
-            started = time.monotonic()
+            slot = self.limiter.acquire() if self.limiter is not None else None
             token = self.tokens.token(step_id) if self.tokens else None
+            if self.limiter is not None and slot is not None:
+                self.limiter.sent(slot)
+            started = time.monotonic()
             try:
                 resp = self._request(req, limit, token)
             except requests.RequestException as exc:

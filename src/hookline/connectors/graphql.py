@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
@@ -10,7 +11,8 @@ from .._model import RetryPolicy
 from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
-from .rest import DEFAULT_TIMEOUT, VERIFY, parse_rate
+from ._common import beside, connection_fields
+from .rest import VERIFY
 
 if TYPE_CHECKING:
     from .._engine import Runtime
@@ -101,19 +103,48 @@ def build_connection(
 ) -> GraphqlConnectionSpec | None:
     if not isinstance(raw, dict):
         return None
-    rate = raw.get("rate_limit")
-    verify = raw.get("verify", True)
+    if isinstance(raw.get("schema"), str):
+        builder.loaded[f"graphql:{path[1]}"] = _load_schema(builder, (*path, "schema"))
     return GraphqlConnectionSpec(
-        name=str(path[1]),
         url=builder.template((*path, "url"), scope),
         schema=raw.get("schema"),
-        headers=builder.maybe_template((*path, "headers"), scope),
-        auth=builder.maybe_template((*path, "auth"), scope),
-        timeout=builder.duration((*path, "timeout")) or DEFAULT_TIMEOUT,
-        verify=verify if isinstance(verify, bool | str) else True,
-        retry=builder.retry((*path, "retry")),
-        rate_limit=parse_rate(rate) if isinstance(rate, str) and "/" in rate else None,
+        **connection_fields(raw, builder, path, scope),
     )
+
+
+def _load_schema(builder: Builder, path: tuple[Any, ...]) -> Any:
+    """The GraphQL schema of an SDL file beside the pipeline, or None (problem reported)."""
+    from graphql import GraphQLError, build_schema
+
+    file = beside(builder, str(builder.get(path)))
+    try:
+        sdl = Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        builder.error(
+            path, f"cannot read the GraphQL schema file {builder.get(path)!r}: {exc.strerror}"
+        )
+        return None
+    try:
+        return build_schema(sdl)
+    except (GraphQLError, TypeError) as exc:
+        builder.error(
+            path,
+            f"the GraphQL schema file {builder.get(path)!r} is invalid: {str(exc).splitlines()[0]}",
+        )
+        return None
+
+
+def schema_problems(schema: Any, query: str) -> list[str]:
+    """Why ``query`` does not fit ``schema`` ("Cannot query field ...; did you mean ..."),
+    each with its line and column in the query."""
+    from graphql import parse, validate
+
+    out = []
+    for error in validate(schema, parse(query)):
+        loc = error.locations[0] if error.locations else None
+        where = f" (line {loc.line}, column {loc.column} of the query)" if loc else ""
+        out.append(f"GraphQL: {error.message}{where}")
+    return out
 
 
 def query_problem(query: str) -> tuple[str, int, int] | None:
@@ -137,8 +168,10 @@ def build(
     if not isinstance(raw, dict):
         return None
     query = raw.get("query")
+    connection = builder.connection_ref((*path, "connection"), "graphql")
     if isinstance(query, str):
         found = query_problem(query)
+        schema = builder.loaded.get(f"graphql:{connection}")
         if found:
             message, line, col = found
             if "\n" in query.rstrip("\n"):
@@ -147,13 +180,19 @@ def build(
                 )
             else:  # one line: point at the fault itself
                 builder.error((*path, "query"), message, offset=max(col - 1, 0))
+        elif schema is not None:
+            for message in schema_problems(schema, query):
+                builder.error((*path, "query"), message)
     name = raw.get("operation_name")
     return GraphqlStepSpec(
-        connection=builder.connection_ref((*path, "connection"), "graphql"),
+        connection=connection,
         query=str(query),
         variables=builder.maybe_template((*path, "variables"), scope),
         operation_name=name if isinstance(name, str) else None,
     )
+
+
+HANDLES_RETRY = True  # the connector applies the retry policy itself
 
 
 def run(spec: GraphqlStepSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:

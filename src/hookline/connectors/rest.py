@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 from .._model import RetryPolicy
 from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
 from .._schemabits import EXPRESSION, Schema, exactly_one, obj, prop
-from ..expr import Expression, Template, as_text
-from ._http import HttpClient, HttpRequest
+from ..expr import Expression, Template
+from ._common import connection_fields
+from ._http import HttpClient, HttpRequest, header_text
 from ._paginate import fetch_all
 
 if TYPE_CHECKING:
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from .._model import Step
     from .._plan import Builder, Scope
 
-DEFAULT_TIMEOUT = 30.0
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 VERIFY: Schema = prop(
@@ -277,40 +277,14 @@ class RestStepSpec:
     paginate: PaginateSpec | None
 
 
-_RATE_UNITS = {
-    "s": 1.0,
-    "sec": 1.0,
-    "second": 1.0,
-    "m": 60.0,
-    "min": 60.0,
-    "minute": 60.0,
-    "h": 3600.0,
-    "hour": 3600.0,
-}
-
-
-def parse_rate(text: str) -> tuple[float, float]:
-    """'5/s' → (5.0, 1.0): so many requests per so many seconds."""
-    count, unit = text.split("/")
-    return float(count), _RATE_UNITS[unit]
-
-
 def build_connection(
     raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope
 ) -> RestConnectionSpec | None:
     if not isinstance(raw, dict):
         return None
-    rate = raw.get("rate_limit")
-    verify = raw.get("verify", True)
     return RestConnectionSpec(
-        name=str(path[1]),
         base_url=builder.template((*path, "base_url"), scope),
-        headers=builder.maybe_template((*path, "headers"), scope),
-        auth=builder.maybe_template((*path, "auth"), scope),
-        timeout=builder.duration((*path, "timeout")) or DEFAULT_TIMEOUT,
-        verify=verify if isinstance(verify, bool | str) else True,
-        retry=builder.retry((*path, "retry")),
-        rate_limit=parse_rate(rate) if isinstance(rate, str) and "/" in rate else None,
+        **connection_fields(raw, builder, path, scope),
     )
 
 
@@ -407,14 +381,6 @@ def _client(name: str | None, runtime: Runtime) -> HttpClient:
     return runtime.client(name, lambda: open_client(spec, runtime))
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    return as_text(value)
-
-
 def _params(value: Any) -> list[tuple[str, str]]:
     if not isinstance(value, dict):
         return []
@@ -422,7 +388,7 @@ def _params(value: Any) -> list[tuple[str, str]]:
     for key, item in value.items():
         for one in item if isinstance(item, list) else [item]:
             if one is not None:
-                out.append((str(key), _text(one)))
+                out.append((str(key), header_text(one)))
     return out
 
 
@@ -436,14 +402,14 @@ def render_request(spec: RestStepSpec, client: HttpClient, context: dict[str, An
         req.params = _params(spec.params.render(context))
     if spec.headers is not None:
         rendered = spec.headers.render(context) or {}
-        req.headers = {str(k): _text(v) for k, v in rendered.items() if v is not None}
+        req.headers = {str(k): header_text(v) for k, v in rendered.items() if v is not None}
     if spec.json is not None:
         req.json, req.has_json = spec.json.render(context), True
     elif spec.form is not None:
         form = spec.form.render(context) or {}
-        req.form = {str(k): _text(v) for k, v in form.items() if v is not None}
+        req.form = {str(k): header_text(v) for k, v in form.items() if v is not None}
     elif spec.body is not None:
-        req.body = _text(spec.body.render(context))
+        req.body = header_text(spec.body.render(context))
     return req
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
@@ -10,7 +11,8 @@ from .._model import RetryPolicy
 from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
-from .rest import DEFAULT_TIMEOUT, VERIFY, parse_rate
+from ._common import beside, connection_fields
+from .rest import VERIFY
 
 if TYPE_CHECKING:
     from .._engine import Runtime
@@ -107,31 +109,66 @@ def build_connection(
 ) -> SoapConnectionSpec | None:
     if not isinstance(raw, dict):
         return None
-    rate = raw.get("rate_limit")
-    verify = raw.get("verify", True)
+    wsdl = raw.get("wsdl")
+    if isinstance(wsdl, str) and "://" not in wsdl:
+        builder.loaded[f"soap:{path[1]}"] = _operations(builder, (*path, "wsdl"))
     return SoapConnectionSpec(
-        name=str(path[1]),
-        wsdl=str(raw.get("wsdl")),
+        wsdl=beside(builder, str(wsdl)),
         address=builder.maybe_template((*path, "address"), scope),
         service=raw.get("service"),
         port=raw.get("port"),
-        headers=builder.maybe_template((*path, "headers"), scope),
-        auth=builder.maybe_template((*path, "auth"), scope),
-        timeout=builder.duration((*path, "timeout")) or DEFAULT_TIMEOUT,
-        verify=verify if isinstance(verify, bool | str) else True,
-        retry=builder.retry((*path, "retry")),
-        rate_limit=parse_rate(rate) if isinstance(rate, str) and "/" in rate else None,
+        **connection_fields(raw, builder, path, scope),
+    )
+
+
+def _operations(builder: Builder, path: tuple[Any, ...]) -> frozenset[str] | None:
+    """The operations a local WSDL file declares, or None (the problem is reported)."""
+    written = str(builder.get(path))
+    file = beside(builder, written)
+    if not Path(file).is_file():
+        builder.error(
+            path, f"WSDL file {written!r} not found (paths are relative to the pipeline file)"
+        )
+        return None
+    from zeep import Client  # only for pipelines with a SOAP connection
+    from zeep.exceptions import Error as ZeepError
+
+    try:
+        client = Client(file)
+    except (ZeepError, OSError, ValueError) as exc:
+        builder.error(path, f"cannot read WSDL file {written!r}: {str(exc).splitlines()[0]}")
+        return None
+    return frozenset(
+        name
+        for service in client.wsdl.services.values()
+        for port in service.ports.values()
+        for name in port.binding._operations
     )
 
 
 def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> SoapStepSpec | None:
     if not isinstance(raw, dict):
         return None
+    connection = builder.connection_ref((*path, "connection"), "soap")
+    operations = builder.loaded.get(f"soap:{connection}")
+    operation = raw.get("operation")
+    if operations is not None and isinstance(operation, str) and operation not in operations:
+        from .._plan import did_you_mean
+
+        hint = did_you_mean(operation, sorted(operations))
+        builder.error(
+            (*path, "operation"),
+            f"the WSDL of connection '{connection}' has no operation '{operation}'{hint} "
+            f"(it has: {', '.join(sorted(operations))})",
+        )
     return SoapStepSpec(
-        connection=builder.connection_ref((*path, "connection"), "soap"),
+        connection=connection,
         operation=str(raw.get("operation")),
         args=builder.maybe_template((*path, "args"), scope),
     )
+
+
+HANDLES_RETRY = True  # the connector applies the retry policy itself
 
 
 def run(spec: SoapStepSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:

@@ -98,6 +98,25 @@ def references(ast: dict[str, Any]) -> list[Reference]:
     return found
 
 
+def negation_traps(ast: dict[str, Any]) -> list[str]:
+    """Names in ``!a.b`` forms: JMESPath reads them as ``(!a).b``, which is always null.
+
+    Returns the name right after each ``!`` that a field access follows.
+    """
+    found: list[str] = []
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        children = [c for c in node.get("children", []) if isinstance(c, dict)]
+        if node.get("type") in ("subexpression", "index_expression") and children:
+            head = children[0]
+            if head.get("type") == "not_expression":
+                inner = head["children"][0]
+                found.append(str(inner.get("value", "")) if inner.get("type") == "field" else "")
+        stack.extend(children)
+    return found
+
+
 def calls(ast: dict[str, Any]) -> list[Call]:
     """Every function call anywhere in the expression."""
     out: list[Call] = []

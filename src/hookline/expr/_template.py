@@ -255,8 +255,14 @@ class Template:
         return f"Template({self.raw!r})"
 
 
-def compile_string(text: str, where: str = "") -> tuple[Render, list[Expression]]:
-    """Compile one string; raise TemplateSyntaxError on the first fault."""
+def compile_string(
+    text: str, where: str | Callable[[int], str] = ""
+) -> tuple[Render, list[Expression]]:
+    """Compile one string; raise TemplateSyntaxError on the first fault.
+
+    ``where`` names the place for errors at run time: a text, or a function of the
+    expression's offset in ``text`` that gives one.
+    """
     if OPEN not in text:
         return (lambda _ctx: text), []
     parts = list(split_template(text))
@@ -265,7 +271,7 @@ def compile_string(text: str, where: str = "") -> tuple[Render, list[Expression]
     for part, offset in parts:
         if part[0] == "E":
             source, off = part[1:], offset
-            expr = compile_expression(source, off, where)
+            expr = compile_expression(source, off, where(off) if callable(where) else where)
             exprs.append(expr)
             pieces.append(expr)
         else:

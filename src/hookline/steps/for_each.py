@@ -8,6 +8,7 @@ of its last inner step.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -131,11 +132,17 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
     groups = _groups(items, spec.batch)
 
     stop = threading.Event()  # set when one iteration failed: the others stop early
+    deadline = time.monotonic() + step.timeout if step.timeout else None
 
     def iteration(index: int, item: Any) -> Any:
         if stop.is_set():
             return None
         runtime.check_cancelled()
+        if deadline is not None and time.monotonic() > deadline:
+            raise StepFailed(
+                step.id,
+                f"timed out after {step.timeout:g}s, before iteration {index + 1} of {len(groups)}",
+            )
         scope = {**context, "steps": dict(context["steps"]), spec.name: item, "index": index}
         last = execute_steps(spec.steps, scope, runtime)
         return spec.output.render(scope) if spec.output else last

@@ -1,0 +1,51 @@
+"""What every connection kind shares at load time: headers, auth, timeout, TLS
+verification, retry policy and rate limit, compiled the same way for each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._plan import Builder, Scope
+
+DEFAULT_TIMEOUT = 30.0
+
+_RATE_UNITS = {
+    "s": 1.0, "sec": 1.0, "second": 1.0,
+    "m": 60.0, "min": 60.0, "minute": 60.0,
+    "h": 3600.0, "hour": 3600.0,
+}  # fmt: skip
+
+
+def parse_rate(text: str) -> tuple[float, float]:
+    """'5/s' → (5.0, 1.0): so many requests per so many seconds."""
+    count, unit = text.split("/")
+    return float(count), _RATE_UNITS[unit]
+
+
+def beside(builder: Builder, value: str) -> str:
+    """A path written in the pipeline, taken relative to the pipeline file."""
+    if "://" in value or Path(value).is_absolute():
+        return value
+    return str(Path(builder.doc.file).parent / value)
+
+
+def connection_fields(
+    raw: dict[str, Any], builder: Builder, path: tuple[Any, ...], scope: Scope
+) -> dict[str, Any]:
+    """The shared fields of a connection spec, as keyword arguments."""
+    rate = raw.get("rate_limit")
+    verify = raw.get("verify", True)
+    if isinstance(verify, str):
+        verify = beside(builder, verify)
+    timeout = builder.duration((*path, "timeout"))
+    return {
+        "name": str(path[1]),
+        "headers": builder.maybe_template((*path, "headers"), scope),
+        "auth": builder.maybe_template((*path, "auth"), scope),
+        "timeout": DEFAULT_TIMEOUT if timeout is None else timeout,
+        "verify": verify if isinstance(verify, bool | str) else True,
+        "retry": builder.retry((*path, "retry")),
+        "rate_limit": parse_rate(rate) if isinstance(rate, str) and "/" in rate else None,
+    }
