@@ -54,7 +54,8 @@ def parse_duration(value: Any) -> float:
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     same = [c for c in choices if c.lower() == word.lower()]  # 'get' for 'GET'
-    close = same or difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    start = [c for c in choices if len(word) >= 3 and c.startswith(word)]  # 'sig'
+    close = same or difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6) or start[:1]
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
@@ -291,7 +292,11 @@ class Builder:
             hint = did_you_mean(member, sorted(self.var_names))
             if not hint:
                 names = ", ".join(sorted(self.var_names))
-                hint = f" (vars: {names})" if names else ": no vars are defined; add it under 'vars:'"
+                hint = (
+                    f" (defined: {names})"
+                    if names
+                    else ": no vars are defined; add it under 'vars:'"
+                )
             self.error(
                 path,
                 f"unknown var '{member}'{hint}",
@@ -462,7 +467,10 @@ class Builder:
                 if message:
                     self.error(("trigger", "schedule", "timezone"), message)
         if kind == "webhook":
-            scope = Scope(names=frozenset({"secrets"}), what="in a webhook's signature or token (they read only secrets)")
+            scope = Scope(
+                names=frozenset({"secrets"}),
+                what="in a webhook's signature or token (they read only secrets)",
+            )
             for part in ("signature", "token"):
                 if isinstance(config.get(part), dict):
                     self.template(("trigger", "webhook", part), scope)

@@ -216,9 +216,7 @@ class _Builder:
             km = self._alias_mark or _mark(key_node)
             key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, str):
-                self._report(
-                    Problem(self.doc.file, km.line, km.col, _bad_key(key_node, key))
-                )
+                self._report(Problem(self.doc.file, km.line, km.col, _bad_key(key_node, key)))
                 continue
             if key in result and key not in merged:
                 first = self.doc.keys[(*path, key)]

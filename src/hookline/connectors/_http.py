@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ from .._model import RetryPolicy
 from .._retry import NO_RETRY, Backoff, parse_retry_after
 from ._oauth import TokenSource
 from ._ratelimit import RateLimiter
+from ._request import HttpRequest, header_text, status_matches
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
@@ -32,36 +32,6 @@ MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "s
 BODY_LIMIT = 64 * 1024
 POOL_SIZE = 64
 USER_AGENT = "hookline/0.1"
-
-
-@dataclass
-class HttpRequest:
-    method: str
-    url: str
-    params: list[tuple[str, str]] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    json: Any = None
-    has_json: bool = False
-    form: dict[str, Any] | None = None
-    body: str | None = None
-
-
-def header_text(value: Any) -> str:
-    """A header or parameter value as text: true/false, numbers, JSON for the rest."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def status_matches(status: int, expect: tuple[int | str, ...]) -> bool:
-    for want in expect:
-        if isinstance(want, int) and status == want:
-            return True
-        if isinstance(want, str) and want[0] == str(status)[0]:
-            return True
-    return False
 
 
 def _is_json(content_type: str) -> bool:

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from .._errors import ConnectorError
-from ._http import HttpClient, HttpRequest
+from ._request import HttpRequest
 
 if TYPE_CHECKING:
     from .._model import Step
     from .._runtime import Runtime
+    from ._http import HttpClient
     from .rest import PaginateSpec, RestStepSpec
 
 _LINK = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?([^",;]+)"?', re.IGNORECASE)

@@ -10,13 +10,13 @@ from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
 from .._schemabits import EXPRESSION, Schema, exactly_one, obj, prop
 from ..expr import Expression, Template
 from ._common import connection_fields
-from ._http import HttpClient, HttpRequest, header_text
-from ._paginate import fetch_all
+from ._request import HttpRequest, header_text
 
 if TYPE_CHECKING:
     from .._engine import Runtime
     from .._model import Step
     from .._plan import Builder, Scope
+    from ._http import HttpClient
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -360,6 +360,8 @@ ANONYMOUS = "(url)"  # the client of steps that give a whole url and no connecti
 
 def open_client(spec: RestConnectionSpec, runtime: Runtime) -> HttpClient:
     """The connection's HTTP client; its templates see secrets, vars, input and run."""
+    from ._http import HttpClient  # requests is imported on the first REST call only
+
     ctx = runtime.connection_context
     return HttpClient(
         spec.name,
@@ -375,6 +377,8 @@ def open_client(spec: RestConnectionSpec, runtime: Runtime) -> HttpClient:
 
 
 def _client(name: str | None, runtime: Runtime) -> HttpClient:
+    from ._http import HttpClient
+
     if name is None:
         return runtime.client(ANONYMOUS, lambda: HttpClient(ANONYMOUS, runtime))
     spec = runtime.pipeline.connections[name].spec
@@ -434,5 +438,7 @@ def run(spec: RestStepSpec, step: Step, context: dict[str, Any], runtime: Runtim
         )
         return None
     if spec.paginate is not None:
+        from ._paginate import fetch_all
+
         return fetch_all(client, step, spec, req, runtime)
     return client.send(step.id, req, timeout=step.timeout, retry=step.retry, expect=spec.expect)

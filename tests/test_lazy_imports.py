@@ -1,0 +1,110 @@
+"""Heavy client libraries load only for the pipelines that need them.
+
+Each case runs in a fresh interpreter (``sys.executable -c``), so that modules imported
+by other tests in this process cannot hide or fake an import.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from support import ROOT
+
+HEAVY = ("zeep", "gql", "graphql", "croniter", "requests")
+SEED = ROOT / "pipelines" / "reshape-call-fields.yaml"
+CALL = ROOT / "pipelines" / "inputs" / "call.json"
+
+_PROBE = textwrap.dedent(
+    """
+    import contextlib, io, json, sys
+    from hookline.cli import main, run_pipeline_main
+    entry = main if sys.argv[1] == "hookline" else run_pipeline_main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = entry(sys.argv[2:])
+    heavy = {name: name in sys.modules for name in HEAVY}
+    print(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(),
+                      "imported": heavy}))
+    """
+).replace("HEAVY", repr(HEAVY))
+
+
+def imports_after(prog: str, *argv: str) -> dict[str, bool]:
+    """Run ``prog argv`` in a new interpreter; which heavy modules did it import?"""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, prog, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["code"] == 0, report["err"]
+    return report["imported"]
+
+
+def test_a_pure_pipeline_runs_without_any_heavy_client_library() -> None:
+    imported = imports_after("run-pipeline", str(SEED), "--input", f"@{CALL}")
+    assert imported == dict.fromkeys(HEAVY, False)
+
+
+def test_checking_a_pure_pipeline_imports_none_either() -> None:
+    imported = imports_after("hookline", "check", str(SEED))
+    assert imported == dict.fromkeys(HEAVY, False)
+
+
+def test_a_graphql_step_imports_graphql_but_not_zeep(tmp_path: Path) -> None:
+    pipeline = tmp_path / "orders.yaml"
+    pipeline.write_text(
+        textwrap.dedent(
+            """\
+            version: 1
+            name: fetch-order
+            secrets: [SHOP_TOKEN]
+            connections:
+              shop:
+                graphql:
+                  url: https://shop.example.com/graphql
+                  auth: {bearer: "${{ secrets.SHOP_TOKEN }}"}
+            steps:
+              - id: order
+                graphql:
+                  connection: shop
+                  query: "query Order($id: ID!) { order(id: $id) { id total } }"
+                  variables: {id: "${{ input.order_id }}"}
+            output: "${{ steps.order }}"
+            """
+        ),
+        encoding="utf-8",
+    )
+    imported = imports_after("hookline", "check", str(pipeline))
+    assert imported["graphql"], "the check parses the query with graphql-core"
+    assert not imported["zeep"]
+
+
+def test_a_schedule_trigger_imports_croniter_but_no_client_library(tmp_path: Path) -> None:
+    pipeline = tmp_path / "nightly.yaml"
+    pipeline.write_text(
+        textwrap.dedent(
+            """\
+            version: 1
+            name: nightly
+            trigger:
+              schedule: {cron: "0 3 * * *", timezone: Europe/Madrid}
+            steps:
+              - id: stamp
+                set: {at: "${{ run.started_at }}"}
+            """
+        ),
+        encoding="utf-8",
+    )
+    imported = imports_after("hookline", "check", str(pipeline))
+    assert imported["croniter"], "the check validates the cron string with croniter"
+    assert not imported["zeep"]
+    assert not imported["gql"]
+    assert not imported["graphql"]
