@@ -156,3 +156,22 @@ AUTH: Schema = prop(
     "How to authenticate: exactly one of bearer, basic, api_key, oauth2.",
     {"bearer": "${{ secrets.API_TOKEN }}"},
 )
+
+
+VERIFY: Schema = prop(
+    {"type": ["boolean", "string"]},
+    "TLS verification: true (default), false, or the path of a CA bundle file (relative to "
+    "the pipeline file).",
+    True,
+    "certs/internal-ca.pem",
+)
+
+CONNECTION_SETTINGS: dict[str, Schema] = {
+    "headers": HEADERS,
+    "auth": AUTH,
+    "timeout": TIMEOUT,
+    "verify": VERIFY,
+    "retry": RETRY,
+    "rate_limit": RATE_LIMIT,
+}
+"""The keys every connection kind has besides its own."""

@@ -3,8 +3,12 @@ verification, retry policy and rate limit, compiled the same way for each."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .._model import RetryPolicy
+from ..expr import Template
 
 if TYPE_CHECKING:
     from .._plan import Builder, Scope
@@ -31,21 +35,34 @@ def beside(builder: Builder, value: str) -> str:
     return str(Path(builder.doc.file).parent / value)
 
 
-def connection_fields(
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """What every kind of connection has: see CONNECTION_SETTINGS in the schema."""
+
+    name: str
+    headers: Template | None
+    auth: Template | None
+    timeout: float
+    verify: bool | str
+    retry: RetryPolicy | None
+    rate_limit: tuple[float, float] | None  # (requests, per seconds)
+
+
+def connection_settings(
     raw: dict[str, Any], builder: Builder, path: tuple[Any, ...], scope: Scope
-) -> dict[str, Any]:
-    """The shared fields of a connection spec, as keyword arguments."""
+) -> ConnectionSettings:
+    """Compile the keys every connection kind shares."""
     rate = raw.get("rate_limit")
     verify = raw.get("verify", True)
     if isinstance(verify, str):
         verify = beside(builder, verify)
     timeout = builder.duration((*path, "timeout"))
-    return {
-        "name": str(path[1]),
-        "headers": builder.maybe_template((*path, "headers"), scope),
-        "auth": builder.maybe_template((*path, "auth"), scope),
-        "timeout": DEFAULT_TIMEOUT if timeout is None else timeout,
-        "verify": verify if isinstance(verify, bool | str) else True,
-        "retry": builder.retry((*path, "retry")),
-        "rate_limit": parse_rate(rate) if isinstance(rate, str) and "/" in rate else None,
-    }
+    return ConnectionSettings(
+        name=str(path[1]),
+        headers=builder.maybe_template((*path, "headers"), scope),
+        auth=builder.maybe_template((*path, "auth"), scope),
+        timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+        verify=verify if isinstance(verify, bool | str) else True,
+        retry=builder.retry((*path, "retry")),
+        rate_limit=parse_rate(rate) if isinstance(rate, str) and "/" in rate else None,
+    )

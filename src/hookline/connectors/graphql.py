@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
-from .._model import RetryPolicy
-from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
+from .._schema_common import CONNECTION_SETTINGS
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
-from ._common import beside, connection_fields
-from .rest import VERIFY
+from ._common import ConnectionSettings, beside, connection_settings
 
 if TYPE_CHECKING:
     from .._engine import Runtime
@@ -33,12 +31,7 @@ CONNECTION_SCHEMA: Schema = prop(
                 "against before running.",
                 "graphql/shop.graphql",
             ),
-            "headers": HEADERS,
-            "auth": AUTH,
-            "timeout": TIMEOUT,
-            "verify": VERIFY,
-            "retry": RETRY,
-            "rate_limit": RATE_LIMIT,
+            **CONNECTION_SETTINGS,
         },
         required=["url"],
     ),
@@ -79,15 +72,9 @@ STEP_SCHEMA: Schema = prop(
 
 @dataclass(frozen=True)
 class GraphqlConnectionSpec:
-    name: str
     url: Template
     schema: str | None
-    headers: Template | None
-    auth: Template | None
-    timeout: float
-    verify: bool | str
-    retry: RetryPolicy | None
-    rate_limit: tuple[float, float] | None
+    settings: ConnectionSettings
 
 
 @dataclass(frozen=True)
@@ -108,7 +95,7 @@ def build_connection(
     return GraphqlConnectionSpec(
         url=builder.template((*path, "url"), scope),
         schema=raw.get("schema"),
-        **connection_fields(raw, builder, path, scope),
+        settings=connection_settings(raw, builder, path, scope),
     )
 
 
@@ -119,10 +106,15 @@ def _load_schema(builder: Builder, path: tuple[Any, ...]) -> Any:
     file = beside(builder, str(builder.get(path)))
     try:
         sdl = Path(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        builder.error(
-            path, f"cannot read the GraphQL schema file {builder.get(path)!r}: {exc.strerror}"
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the name
+        reason = (
+            exc.strerror
+            if isinstance(exc, OSError)
+            else "it is not UTF-8 text"
+            if isinstance(exc, UnicodeDecodeError)
+            else "not a valid file name"
         )
+        builder.error(path, f"cannot read the GraphQL schema file {builder.get(path)!r}: {reason}")
         return None
     try:
         return build_schema(sdl)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._model import RetryPolicy
-from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
+from .._schema_common import CONNECTION_SETTINGS, HEADERS
 from .._schemabits import EXPRESSION, Schema, exactly_one, obj, prop
 from ..expr import Expression, Template
-from ._common import connection_fields
+from ._common import ConnectionSettings, connection_settings
 from ._request import HttpRequest, header_text
 
 if TYPE_CHECKING:
@@ -20,13 +19,6 @@ if TYPE_CHECKING:
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
-VERIFY: Schema = prop(
-    {"type": ["boolean", "string"]},
-    "TLS verification: true (default), false, or the path of a CA bundle file.",
-    True,
-    "certs/internal-ca.pem",
-)
-
 CONNECTION_SCHEMA: Schema = prop(
     obj(
         {
@@ -35,12 +27,7 @@ CONNECTION_SCHEMA: Schema = prop(
                 "Every step's `path` is appended to this URL.",
                 "https://api.airtable.com/v0/appXXXX",
             ),
-            "headers": HEADERS,
-            "auth": AUTH,
-            "timeout": TIMEOUT,
-            "verify": VERIFY,
-            "retry": RETRY,
-            "rate_limit": RATE_LIMIT,
+            **CONNECTION_SETTINGS,
         },
         required=["base_url"],
     ),
@@ -238,14 +225,8 @@ STEP_SCHEMA: Schema = prop(
 
 @dataclass(frozen=True)
 class RestConnectionSpec:
-    name: str
     base_url: Template
-    headers: Template | None
-    auth: Template | None
-    timeout: float
-    verify: bool | str
-    retry: RetryPolicy | None
-    rate_limit: tuple[float, float] | None  # (requests, per seconds)
+    settings: ConnectionSettings
 
 
 @dataclass(frozen=True)
@@ -284,7 +265,7 @@ def build_connection(
         return None
     return RestConnectionSpec(
         base_url=builder.template((*path, "base_url"), scope),
-        **connection_fields(raw, builder, path, scope),
+        settings=connection_settings(raw, builder, path, scope),
     )
 
 
@@ -363,16 +344,17 @@ def open_client(spec: RestConnectionSpec, runtime: Runtime) -> HttpClient:
     from ._http import HttpClient  # requests is imported on the first REST call only
 
     ctx = runtime.connection_context
+    s = spec.settings
     return HttpClient(
-        spec.name,
+        s.name,
         runtime,
         base_url=str(spec.base_url.render(ctx)),
-        headers=spec.headers.render(ctx) if spec.headers else None,
-        auth=spec.auth.render(ctx) if spec.auth else None,
-        timeout=spec.timeout,
-        verify=spec.verify,
-        retry=spec.retry,
-        rate_limit=spec.rate_limit,
+        headers=s.headers.render(ctx) if s.headers else None,
+        auth=s.auth.render(ctx) if s.auth else None,
+        timeout=s.timeout,
+        verify=s.verify,
+        retry=s.retry,
+        rate_limit=s.rate_limit,
     )
 
 

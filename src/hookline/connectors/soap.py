@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
-from .._model import RetryPolicy
-from .._schema_common import AUTH, HEADERS, RATE_LIMIT, RETRY, TIMEOUT
+from .._schema_common import CONNECTION_SETTINGS
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
-from ._common import beside, connection_fields
-from .rest import VERIFY
+from ._common import ConnectionSettings, beside, connection_settings
 
 if TYPE_CHECKING:
     from .._engine import Runtime
@@ -43,12 +41,7 @@ CONNECTION_SCHEMA: Schema = prop(
                 "Port name in the WSDL, when the service has several.",
                 "CrmPort",
             ),
-            "headers": HEADERS,
-            "auth": AUTH,
-            "timeout": TIMEOUT,
-            "verify": VERIFY,
-            "retry": RETRY,
-            "rate_limit": RATE_LIMIT,
+            **CONNECTION_SETTINGS,
         },
         required=["wsdl"],
     ),
@@ -84,17 +77,11 @@ STEP_SCHEMA: Schema = prop(
 
 @dataclass(frozen=True)
 class SoapConnectionSpec:
-    name: str
     wsdl: str
     address: Template | None
     service: str | None
     port: str | None
-    headers: Template | None
-    auth: Template | None
-    timeout: float
-    verify: bool | str
-    retry: RetryPolicy | None
-    rate_limit: tuple[float, float] | None
+    settings: ConnectionSettings
 
 
 @dataclass(frozen=True)
@@ -117,7 +104,7 @@ def build_connection(
         address=builder.maybe_template((*path, "address"), scope),
         service=raw.get("service"),
         port=raw.get("port"),
-        **connection_fields(raw, builder, path, scope),
+        settings=connection_settings(raw, builder, path, scope),
     )
 
 

@@ -109,6 +109,6 @@ def timezone_problem(name: Any) -> str | None:
 
     try:
         ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Europe' is a folder
         return f"unknown time zone '{name}' (use an IANA name such as 'Europe/Madrid' or 'UTC')"
     return None
