@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from ._errors import HooklineError, RunFailed
@@ -107,6 +107,7 @@ class Runtime:
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
         self.run_id = ""
+        self._local = threading.local()
         # What connection templates see: set by the engine once vars are computed.
         self.connection_context: dict[str, Any] = {}
         self.dry_requests: list[dict[str, Any]] = []
@@ -122,6 +123,20 @@ class Runtime:
         """Hand one connector attempt (request, response, error) to the run history."""
         self.recorder.step_attempt(self.run_id, step_id, self.redactor.value(record))
 
+    @property
+    def nested(self) -> bool:
+        """True inside a for_each iteration (on this thread)."""
+        return getattr(self._local, "depth", 0) > 0
+
+    @contextmanager
+    def iteration(self) -> Iterator[None]:
+        """Mark this thread as running a for_each iteration."""
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.depth -= 1
+
     def record_step(
         self,
         step_id: str,
@@ -132,7 +147,10 @@ class Runtime:
     ) -> None:
         """Log the step's line and hand its outcome to the run history, redacted."""
         note = f"- {error}" if error else ("(if was false)" if status == "skipped" else "")
-        self.log.step(step_id, status, seconds, note)
+        if error or not self.nested:
+            self.log.step(step_id, status, seconds, note)
+        else:  # a for_each's inner steps: one line each only with --verbose
+            self.log.detail(f"{step_id}: {status} {note}".rstrip() + f" ({seconds:.2f}s)")
         self.recorder.step_finished(
             self.run_id,
             step_id,

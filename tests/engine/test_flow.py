@@ -171,3 +171,25 @@ def test_expression_errors_at_run_time_name_the_step_and_location(tmp_path):
     assert result.error.startswith("step 'shout' failed: ")
     assert "p.yaml:6:14: expression 'upper(input.count)': In function upper()" in result.error
     assert "upper" in result.error
+
+
+def test_a_loop_logs_one_line_not_one_per_item_and_no_bar_off_a_terminal(tmp_path):
+    result, log = run(
+        tmp_path,
+        """
+        version: 1
+        name: quiet-loop
+        steps:
+          - id: loop
+            for_each:
+              items: input
+              steps:
+                - id: each
+                  set: "${{ item }}"
+    """,
+        list(range(50)),
+    )
+    assert result.ok
+    assert log.splitlines()[0].startswith("loop: ok (")
+    assert len(log.splitlines()) == 1
+    assert "[#" not in log and "\r" not in log

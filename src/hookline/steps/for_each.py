@@ -144,7 +144,8 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
                 f"timed out after {step.timeout:g}s, before iteration {index + 1} of {len(groups)}",
             )
         scope = {**context, "steps": dict(context["steps"]), spec.name: item, "index": index}
-        last = execute_steps(spec.steps, scope, runtime)
+        with runtime.iteration():
+            last = execute_steps(spec.steps, scope, runtime)
         return spec.output.render(scope) if spec.output else last
 
     with runtime.progress(step.id, len(groups)) as advance:
