@@ -66,9 +66,7 @@ def _describe_failure(exc: requests.RequestException, timeout: float) -> str:
     if isinstance(exc, requests.Timeout):
         return f"no answer within {timeout:g}s (timeout)"
     if isinstance(exc, requests.exceptions.SSLError):
-        return (
-            "TLS verification failed (set 'verify' to a CA bundle if the server uses a private CA)"
-        )
+        return "TLS verification failed (set 'verify' to a CA bundle for a private CA)"
     if isinstance(exc, requests.ConnectionError):
         return "the connection was refused" if _never_sent(exc) else "the connection broke"
     return type(exc).__name__
