@@ -147,7 +147,7 @@ class Builder:
         names are data fields and are not checked.
         """
         source = self.get(path) if text is None else text
-        if not isinstance(source, str):
+        if not isinstance(source, str) or not source:  # not a string, or empty: the schema says
             return None
         body, offset = strip_wrapper(source)
         try:
@@ -291,10 +291,10 @@ class Builder:
         elif root == "vars" and member not in self.var_names:
             hint = did_you_mean(member, sorted(self.var_names))
             if not hint:
-                names = ", ".join(sorted(self.var_names))
+                defined = ", ".join(sorted(self.var_names))
                 hint = (
-                    f" (defined: {names})"
-                    if names
+                    f" (defined: {defined})"
+                    if defined
                     else ": no vars are defined; add it under 'vars:'"
                 )
             self.error(

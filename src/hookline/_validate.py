@@ -128,6 +128,8 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
         missing = [k for k in error.validator_value if k not in value]
         for key in missing:
             yield path, f"{prefix}missing required key '{key}'", bool(path)
+    elif keyword == "oneOf" and _kind_keys(error) is not None and not isinstance(value, dict):
+        return  # not a mapping at all: its "type" error says so
     elif keyword == "oneOf" and _kind_keys(error) is not None and isinstance(value, dict):
         keys = _kind_keys(error) or []
         present = [k for k in keys if k in value]
@@ -158,8 +160,11 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
         yield path, f"{prefix}expected {names}, got {describe(value)}", False
     elif keyword == "enum":
         choices = ", ".join(c if isinstance(c, str) else _literal(c) for c in error.validator_value)
-        hint = did_you_mean(str(value), [str(c) for c in error.validator_value])
-        yield path, f"{prefix}{describe(value)} is not one of {choices}{hint}", False
+        if isinstance(value, dict | list):
+            yield path, f"{prefix}expected one of {choices}, got {describe(value)}", False
+        else:
+            hint = did_you_mean(str(value), [str(c) for c in error.validator_value])
+            yield path, f"{prefix}{describe(value)} is not one of {choices}{hint}", False
     elif keyword == "const":
         const = error.validator_value
         hint = "; write it without quotes" if isinstance(value, str) and value == str(const) else ""
@@ -194,8 +199,8 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
     elif keyword == "not":
         groups = _conflicts(error, value) if isinstance(value, dict) else []
         for group in groups:
-            keys = _one_or_list([f"'{k}'" for k in group], "and")
-            yield (*path, group[1]), f"{prefix}use only one of {keys}", True
+            listed = _one_or_list([f"'{k}'" for k in group], "and")
+            yield (*path, group[1]), f"{prefix}use only one of {listed}", True
         if not groups:
             yield path, f"{prefix}{_not_words(error, value)}", False
     elif keyword in ("oneOf", "anyOf"):
@@ -256,16 +261,24 @@ def _not_words(error: ValidationError, value: Any) -> str:
 def _one_of(error: ValidationError, path: Path, prefix: str) -> Iterator[tuple[Path, str, bool]]:
     """A oneOf between shapes (a string or a mapping, say): report the closest branch."""
     value = error.instance
-    # Prefer the branch of the value's own type: its errors are the useful ones.
+    # Prefer the branch of the value's own type: its errors are the useful ones. A branch
+    # that wants another type altogether fails right at the value, with "type" (or with
+    # "enum" when it lists words and the value is a mapping or list).
     same_type = [
         e
         for e in error.context or []
-        if e.validator != "type"
-        and not (e.validator in ("enum", "const") and isinstance(e.instance, dict | list))
+        if e.relative_path
+        or (
+            e.validator != "type"
+            and not (e.validator in ("enum", "const") and isinstance(e.instance, dict | list))
+        )
     ]
     if same_type:
         deepest = max(same_type, key=lambda e: len(e.absolute_path))
-        yield from _messages(deepest)
+        branch = deepest.relative_schema_path[0]
+        for e in same_type:
+            if e.relative_schema_path[0] == branch:
+                yield from _messages(e)
         return
     kinds = []
     for sub in error.validator_value:
@@ -280,7 +293,8 @@ def _one_of(error: ValidationError, path: Path, prefix: str) -> Iterator[tuple[P
         if best is not None and best is not error:
             yield from _messages(best)
             return
-        kinds = ["something else"]
+        yield path, f"{prefix}{describe(value)} is not allowed here", False
+        return
     yield path, f"{prefix}expected {' or '.join(kinds)}, got {describe(value)}", False
 
 
@@ -387,7 +401,15 @@ def _keyword_typos(schema: Any, path: Path) -> Iterator[tuple[Path, str, bool]]:
     if not isinstance(schema, dict):
         return
     for key, value in schema.items():
-        if key not in _KEYWORDS:
+        if key == "$ref" and isinstance(value, str) and not value.startswith("#"):
+            prefix = f"{where(path)}: " if path else ""
+            yield (
+                (*path, key),
+                f"{prefix}'$ref: {value}' points outside this schema; hookline does not fetch "
+                "schemas: write it here, under $defs, and refer to it as '#/$defs/NAME'",
+                False,
+            )
+        elif key not in _KEYWORDS:
             hint = did_you_mean(key, sorted(_KEYWORDS))
             if hint:
                 prefix = f"{where(path)}: " if path else ""

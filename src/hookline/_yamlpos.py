@@ -107,8 +107,11 @@ class _Loader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             node = super().compose_node(parent, index)  # reports an undefined alias
+            assert node is not None
             return _Alias(node, event.start_mark, event.end_mark)
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        node = super().compose_node(parent, index)
+        assert node is not None
+        return node
 
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
         # '<<' takes the anchored mappings themselves (also in the mappings it merges).
@@ -441,10 +444,42 @@ def _yaml_error(file: str, exc: yaml.YAMLError, text: str) -> Problem:
             "unexpected text after the end of the YAML document (a stray closing bracket, or "
             "a wrong indentation?)",
         )
+    construct = context.removeprefix("while ").split(" a ")[-1].split(" an ")[-1]
+    special = _SPECIAL_STARTS.get(construct)
+    if special and construct != "block scalar" and cmark is not None:
+        # Point at the '*', '&' or '!' itself, and show the text quoted.
+        end = text.find("\n", cmark.index)
+        written = text[cmark.index : len(text) if end < 0 else end].split(" #")[0].strip()
+        if written and '"' not in written and len(written) <= 60:
+            special += f': "{written}"'
+        return at(cmark, special)
+    if special:
+        return Problem(file, line, col, special)
+    if problem.startswith("expected the node content"):
+        found = _words(problem.split("but found ", 1)[-1])
+        return Problem(
+            file, line, col, f"expected a value here, found {found}: if it is text, quote it"
+        )
+    if problem == "mapping keys are not allowed here":
+        return Problem(
+            file, line, col, "'? ' (a YAML complex key) is not allowed here: put the text in quotes"
+        )
     message = _words(problem)
     if context:
         message = f"{message} ({_words(context)})"
     return Problem(file, line, col, f"invalid YAML: {message}")
+
+
+# The YAML syntax a character starts, and what to write when it was meant as text.
+_SPECIAL_STARTS = {
+    "block scalar": "after '|' or '>' only '-', '+' or an indentation digit may follow on the "
+    "same line: the text itself starts on the next line",
+    "alias": "'*' starts a YAML alias, written '*name': if it is text, put it in quotes",
+    "anchor": "'&' starts a YAML anchor, written '&name': if it is text, put it in quotes",
+    "tag": "'!' starts a YAML tag: if it is text, put it in quotes",
+    "directive": "'%' at the start of a line starts a YAML directive: if it is text, put it "
+    "in quotes",
+}
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .._schemabits import Schema, obj, prop
@@ -64,8 +65,10 @@ def _field_problem(text: str, index: int) -> str | None:
         base, _, step = item.partition("/")
         if step and (not step.isdigit() or int(step) == 0):
             return f"the step '/{step}' in the {name} field must be a whole number of 1 or more"
-        if base in ("*", "?", "L") or "#" in base or base.endswith("L"):
+        if base in ("*", "?", "L") or "#" in base:
             continue
+        if base.endswith(("L", "l")) and base[:-1].isdigit():  # 5L: the last friday
+            base = base[:-1]
         for part in base.split("-") if base else [""]:
             if not part:
                 return f"the {name} field has an empty value (a stray ',' or '-'?)"
@@ -99,8 +102,11 @@ def cron_problem(expression: str) -> str | None:
     try:
         croniter(expression)
     except (ValueError, KeyError) as exc:
-        reason = str(exc).replace(f"[{expression}] ", "").strip()
-        return f"invalid cron expression '{expression}': {reason}"
+        reason = re.sub(r"^\[[^\]]*\]\s*", "", str(exc)).strip()  # croniter repeats it
+        reason = reason.removeprefix("is not acceptable").lstrip(". ")
+        return f"invalid cron expression '{expression}'" + (
+            f": {reason}" if reason else " (fields: minute hour day month weekday)"
+        )
     return None
 
 
@@ -110,5 +116,19 @@ def timezone_problem(name: Any) -> str | None:
     try:
         ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: 'Europe' is a folder
-        return f"unknown time zone '{name}' (use an IANA name such as 'Europe/Madrid' or 'UTC')"
+        from zoneinfo import available_timezones
+
+        from .._plan import did_you_mean
+
+        zones = sorted(available_timezones())
+        inside = [z for z in zones if z.startswith(f"{name}/")]
+        if inside:  # 'Europe'
+            return (
+                f"unknown time zone '{name}': it is a region; name a place in it, such as "
+                f"'{inside[0]}'"
+            )
+        hint = did_you_mean(str(name), zones)
+        return (
+            f"unknown time zone '{name}'{hint} (use an IANA name such as 'Europe/Madrid' or 'UTC')"
+        )
     return None
