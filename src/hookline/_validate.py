@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from ._errors import Problem
@@ -35,7 +35,46 @@ _TYPE_NAMES = {
 
 @cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(schema())
+    """A validator of the published schema, with one shortcut.
+
+    Every "exactly one of these keys" rule is written as a ``oneOf`` of ``required``
+    branches, which editors understand; jsonschema checks it by trying each branch and
+    making an error object for every miss (five per step). The internal copy of the
+    schema states the same rule as one keyword, checked by counting keys; it reports
+    the very error the ``oneOf`` would, so messages do not change.
+    """
+    cls = validators.extend(Draft202012Validator, {_EXACTLY_ONE: _exactly_one})
+    return cls(_internal(schema()))  # type: ignore[no-any-return]
+
+
+_EXACTLY_ONE = "x-hookline-exactly-one"
+
+
+def _internal(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_internal(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _internal(value) for key, value in node.items()}
+    branches = node.get("oneOf")
+    if isinstance(branches, list) and all(
+        isinstance(b, dict) and set(b) == {"required"} and len(b["required"]) == 1 for b in branches
+    ):
+        del out["oneOf"]
+        out[_EXACTLY_ONE] = branches
+    return out
+
+
+def _exactly_one(
+    validator: Any, branches: list[dict[str, list[str]]], instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    if not isinstance(instance, dict):
+        return
+    present = sum(1 for branch in branches if branch["required"][0] in instance)
+    if present != 1:
+        yield ValidationError(
+            "needs exactly one of the keys", validator="oneOf", validator_value=branches
+        )
 
 
 def describe(value: Any) -> str:

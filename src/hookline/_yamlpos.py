@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -20,8 +20,7 @@ from ._errors import PipelineInvalid, Problem
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):  # a tuple: tens of thousands are made per large file
     """A 1-based position, plus what the scalar looked like in the file."""
 
     line: int
@@ -74,6 +73,7 @@ def _mark(node: yaml.Node) -> Mark:
 MAX_VALUES = 100_000
 
 _YAML_TAG = "tag:yaml.org,2002:"
+_STR_TAG = _YAML_TAG + "str"
 _COLLECTION_TAGS = {_YAML_TAG + "map", _YAML_TAG + "seq"}
 
 
@@ -186,6 +186,8 @@ class _Builder:
             self._active.discard(id(node))
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _STR_TAG:  # most values: plain text, nothing to construct
+            return node.value
         # Timestamps and binary are not JSON: keep what the author wrote (unchecked, so
         # that a date-like '2024-13-45' is text, not a crash).
         if node.tag in (_YAML_TAG + "timestamp", _YAML_TAG + "binary"):

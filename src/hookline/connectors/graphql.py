@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -139,6 +140,7 @@ def schema_problems(schema: Any, query: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=256)  # the same query often stands in many steps and files
 def query_problem(query: str) -> tuple[str, int, int] | None:
     """Why ``query`` does not parse as GraphQL: (message, line, column) in the query."""
     from graphql import GraphQLSyntaxError, parse  # only for pipelines with graphql steps
