@@ -101,6 +101,8 @@ class Runtime:
         for value in secrets.values():
             self.redactor.add(value)
         self.recorder: Recorder = recorder or NullRecorder()
+        # Building and redacting history records costs; skip it when nobody keeps them.
+        self.keeps_history = not isinstance(self.recorder, NullRecorder)
         self.dry_run = dry_run
         self._sleep = sleep
         self._cancel = threading.Event()
@@ -121,6 +123,8 @@ class Runtime:
 
     def record_attempt(self, step_id: str, record: dict[str, Any]) -> None:
         """Hand one connector attempt (request, response, error) to the run history."""
+        if not self.keeps_history:
+            return
         self.recorder.step_attempt(self.run_id, step_id, self.redactor.value(record))
 
     @property
@@ -149,8 +153,10 @@ class Runtime:
         note = f"- {error}" if error else ("(if was false)" if status == "skipped" else "")
         if error or not self.nested:
             self.log.step(step_id, status, seconds, note)
-        else:  # a for_each's inner steps: one line each only with --verbose
+        elif self.log.level == "verbose":  # a for_each's inner steps: only with --verbose
             self.log.detail(f"{step_id}: {status} {note}".rstrip() + f" ({seconds:.2f}s)")
+        if not self.keeps_history:
+            return
         self.recorder.step_finished(
             self.run_id,
             step_id,

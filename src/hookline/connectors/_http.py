@@ -290,6 +290,8 @@ class HttpClient:
         error: str | None,
         result: dict[str, Any] | None = None,
     ) -> None:
+        if not self.runtime.keeps_history and self.runtime.log.level != "verbose":
+            return  # nobody reads the record: do not build it
         sent = resp.request if resp is not None else None
         headers = dict(sent.headers) if sent is not None else {**self.headers, **req.headers}
         record: dict[str, Any] = {

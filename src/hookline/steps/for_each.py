@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -155,41 +154,40 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
                 results.append(iteration(i, group))
                 advance()
             return results
-        return list(_concurrent(iteration, groups, spec.concurrency, stop, advance))
+        return _concurrent(iteration, groups, spec.concurrency, stop, advance)
 
 
 def _concurrent(
     fn: Any, groups: list[Any], workers: int, stop: threading.Event, advance: Any
-) -> Iterator[Any]:
-    """Run ``fn(index, group)`` on a bounded pool; on the first failure stop the rest."""
+) -> list[Any]:
+    """Run ``fn(index, group)`` on ``workers`` threads that take the next group as they
+    finish one; on the first failure the others stop taking, and it is raised."""
     results: list[Any] = [None] * len(groups)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="for_each") as pool:
-        pending: set[Future[Any]] = set()
-        index_of: dict[Future[Any], int] = {}
-        feed = iter(enumerate(groups))
-        failure: BaseException | None = None
-        while True:
-            while failure is None and len(pending) < workers * 2:
+    feed = iter(enumerate(groups))
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        while not stop.is_set():
+            with lock:
                 nxt = next(feed, None)
-                if nxt is None:
-                    break
-                fut = pool.submit(fn, *nxt)
-                index_of[fut] = nxt[0]
-                pending.add(fut)
-            if not pending:
-                break
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for fut in done:
-                exc = fut.exception()
-                if exc is not None and failure is None:
-                    failure = exc
-                    stop.set()
-                elif exc is None:
-                    results[index_of[fut]] = fut.result()
-                    advance()
-        if failure is not None:
-            raise failure
-    yield from results
+            if nxt is None:
+                return
+            try:
+                results[nxt[0]] = fn(*nxt)
+            except BaseException as exc:  # handed to the caller's thread below
+                with lock:
+                    failures.append(exc)
+                stop.set()
+                return
+            advance()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="for_each") as pool:
+        for _ in range(min(workers, len(groups))):
+            pool.submit(worker)
+    if failures:
+        raise failures[0]
+    return results
 
 
 def _json_type(value: Any) -> str:
