@@ -6,13 +6,9 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from ._errors import InputInvalid, Problem, UsageError
 from ._load import read_source
 from ._model import Pipeline
-from ._validate import _messages
 from ._yamlpos import load_yaml
 
 
@@ -48,6 +44,11 @@ def check_input(pipeline: Pipeline, value: Any, source: tuple[str, str] | None) 
     schema = pipeline.trigger.input_schema
     if schema is None:
         return
+    from jsonschema import Draft202012Validator  # only for pipelines with an input_schema
+    from jsonschema.exceptions import SchemaError
+
+    from ._validate import _messages
+
     name = source[0] if source else "<input>"
     if source is None:
         raise InputInvalid(

@@ -1,14 +1,20 @@
-"""Load a pipeline file: YAML with positions → schema → plan. Nothing runs here."""
+"""Load a pipeline file: YAML with positions → schema → plan. Nothing runs here.
+
+A run (not ``hookline check``) may pass a ``cache`` directory: a file that passed every
+check once is remembered there by the SHA-256 of its bytes, of hookline's version and of
+the schema, and its next loads skip the JSON Schema pass (and the import of jsonschema),
+which is a third of a cron run's start-up. The meaning checks and compilation still run.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 from ._errors import PipelineInvalid, Problem, UsageError
 from ._model import Pipeline
 from ._plan import build_pipeline
-from ._validate import describe, schema_problems
 from ._yamlpos import load_yaml
 
 
@@ -25,13 +31,42 @@ def read_source(path: str | os.PathLike[str]) -> bytes:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def load_pipeline(path: str | os.PathLike[str], source: bytes | None = None) -> Pipeline:
+def _validated_marker(cache: Path, raw: bytes) -> Path:
+    from . import __version__
+    from ._schema import dumps, schema
+
+    key = hashlib.sha256()
+    for part in (raw, __version__.encode(), dumps(schema()).encode()):
+        key.update(hashlib.sha256(part).digest())
+    return cache / "validated" / key.hexdigest()
+
+
+def load_pipeline(
+    path: str | os.PathLike[str], source: bytes | None = None, *, cache: Path | None = None
+) -> Pipeline:
     """Validate the file completely and return its compiled plan.
 
     Raises PipelineInvalid carrying every problem found, each at file:line:col.
     """
     name = os.fspath(path)
     raw = read_source(path) if source is None else source
+    marker = _validated_marker(cache, raw) if cache is not None else None
+    if marker is not None and marker.exists():
+        doc = load_yaml(name, raw)
+        return build_pipeline(doc, raw, list(doc.problems))
+    pipeline = _load_checked(name, raw)
+    if marker is not None:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # a read-only home only costs the next run the schema pass
+    return pipeline
+
+
+def _load_checked(name: str, raw: bytes) -> Pipeline:
+    from ._validate import describe, schema_problems  # imports jsonschema
+
     doc = load_yaml(name, raw)
     problems: list[Problem] = list(doc.problems)
     if not isinstance(doc.data, dict):

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from .._engine import run_pipeline
 from .._errors import UsageError
@@ -75,7 +76,8 @@ def parse_overrides(items: list[str], known: list[str]) -> dict[str, str]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    pipeline = load_pipeline(args.file)
+    home = Path(args.db).parent if args.db else default_path().parent
+    pipeline = load_pipeline(args.file, cache=None if args.dry_run else home)
     source = read_input(args.input, sys.stdin)
     value = parse_input(*source) if source else None
     if source is None and pipeline.trigger.kind == "schedule":
