@@ -46,9 +46,32 @@ def test_runs_are_listed_filtered_and_shown(cli, tmp_path, write):
 
 
 def test_unknown_run_id_is_a_usage_error(cli, tmp_path):
-    result = cli("runs", "show", "doesnotexist", "--db", str(tmp_path / "h.db"))
+    db = str(tmp_path / "h.db")
+    assert cli("run", SEED, "--input", CALL, "--db", db).code == 0
+    result = cli("runs", "show", "doesnotexist", "--db", db)
     assert result.code == 2
     assert "no run with id 'doesnotexist'" in result.err
+
+
+def test_reading_history_never_creates_it(cli, tmp_path):
+    db = tmp_path / "none" / "h.db"
+    listed = cli("runs", "--db", str(db))
+    assert listed.code == 0
+    assert listed.err.strip() == f"no runs recorded: no run history at {db}"
+    shown = cli("runs", "show", "abc", "--db", str(db))
+    assert shown.code == 2
+    assert not db.parent.exists()
+
+
+def test_history_file_is_private_and_an_unwritable_home_is_exit_2(cli, tmp_path, monkeypatch):
+    db = tmp_path / "h.db"
+    assert cli("run", SEED, "--input", CALL, "--db", str(db)).code == 0
+    assert db.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("HOOKLINE_HOME", "/proc/no-such-place")
+    result = cli("run", SEED, "--input", CALL)
+    assert result.code == 2
+    assert "cannot open the run history" in result.err
+    assert "HOOKLINE_HOME or --db" in result.err
 
 
 def test_default_location_follows_hookline_home(cli, tmp_path, monkeypatch):

@@ -163,6 +163,12 @@ def run_pipeline(
         _run_on_failure(pipeline, context, runtime, failed_step, exc)
         runtime.recorder.run_finished(run_id, "failed", None, message)
         return RunResult(run_id, "failed", None, message, failed_step)
+    except BaseException as exc:
+        # Ctrl-C or a bug: the history must not show the run as running forever.
+        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        message = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
+        runtime.recorder.run_finished(run_id, status, None, message)
+        raise
     output = runtime.redactor.value(output)
     runtime.recorder.run_finished(run_id, "succeeded", output, None)
     return RunResult(run_id, "succeeded", output)

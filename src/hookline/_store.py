@@ -89,9 +89,12 @@ class Store:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists()
             self._db = sqlite3.connect(
                 self.path, timeout=30, check_same_thread=False, isolation_level=None
             )
+            if new:  # redacted, but it holds what APIs answered: for its owner only
+                os.chmod(self.path, 0o600)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -104,6 +107,11 @@ class Store:
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{self.path}: cannot open the run history: {exc}") from None
+        except OSError as exc:
+            raise UsageError(
+                f"{self.path}: cannot open the run history: {exc.strerror}; point "
+                "HOOKLINE_HOME or --db at a writable place"
+            ) from None
         self._lock = threading.Lock()
         self._seq: dict[str, int] = {}
         self._started: dict[str, float] = {}

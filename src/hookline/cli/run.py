@@ -104,5 +104,15 @@ def handle(args: argparse.Namespace) -> int:
     if not result.ok:
         log.error(result.error or "the run failed", event="run_failed", run_id=result.run_id)
         return 1
-    sys.stdout.write(json.dumps(result.output, indent=2, ensure_ascii=False) + "\n")
+    try:
+        text = json.dumps(result.output, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        log.error("the output holds NaN or Infinity, which JSON cannot carry", event="run_failed")
+        return 1
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except OSError as exc:
+        log.error(f"cannot write the output: {exc.strerror}", event="run_failed")
+        return 1
     return 0

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
+from .._errors import UsageError
 from .._store import Store, default_path
 
 
@@ -32,7 +34,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def handle(args: argparse.Namespace) -> int:
-    store = Store(args.db or default_path())
+    path = Path(args.db) if args.db else default_path()
+    if not path.exists():  # reading history must not create it
+        if args.runs_command == "show":
+            raise UsageError(f"no run history at {path} (set HOOKLINE_HOME or --db)")
+        print(f"no runs recorded: no run history at {path}", file=sys.stderr)
+        return 0
+    store = Store(path)
     try:
         if args.runs_command == "show":
             run = store.get_run(args.run_id)

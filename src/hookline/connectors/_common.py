@@ -53,9 +53,17 @@ def connection_settings(
 ) -> ConnectionSettings:
     """Compile the keys every connection kind shares."""
     rate = raw.get("rate_limit")
+    limit = parse_rate(rate) if isinstance(rate, str) and "/" in rate else None
+    if limit is not None and limit[0] <= 0:
+        builder.error((*path, "rate_limit"), f"'{rate}' would never send a request: the "
+                      "count must be more than 0, e.g. '5/s'")  # fmt: skip
+        limit = None
     verify = raw.get("verify", True)
     if isinstance(verify, str):
-        verify = beside(builder, verify)
+        written, verify = verify, beside(builder, verify)
+        if not Path(verify).is_file():
+            builder.error((*path, "verify"), f"CA bundle file '{written}' not found (paths "
+                          "are relative to the pipeline file)")  # fmt: skip
     timeout = builder.duration((*path, "timeout"))
     return ConnectionSettings(
         name=str(path[1]),
@@ -64,5 +72,5 @@ def connection_settings(
         timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
         verify=verify if isinstance(verify, bool | str) else True,
         retry=builder.retry((*path, "retry")),
-        rate_limit=parse_rate(rate) if isinstance(rate, str) and "/" in rate else None,
+        rate_limit=limit,
     )

@@ -60,7 +60,25 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
+# Requests that cannot be sent as written: trying again cannot help.
+_INVALID = (
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.InvalidJSONError,
+)
+
+
 def _describe_failure(exc: requests.RequestException, timeout: float) -> str:
+    if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema):
+        return "not an http:// or https:// URL"
+    if isinstance(exc, requests.exceptions.InvalidURL):
+        return "not a valid URL"
+    if isinstance(exc, requests.exceptions.InvalidHeader):
+        return "a header value is not valid (does a secret or header hold a line break?)"
+    if isinstance(exc, requests.exceptions.InvalidJSONError):
+        return "the JSON body holds a number JSON cannot carry (NaN or Infinity)"
     if isinstance(exc, requests.ConnectTimeout):
         return f"could not connect within {timeout:g}s"
     if isinstance(exc, requests.Timeout):
@@ -185,12 +203,12 @@ class HttpClient:
                 elapsed = time.monotonic() - started
                 reason = _describe_failure(exc, limit)
                 self._record(step_id, backoff.attempt, req, None, elapsed, reason)
-                retryable = _never_sent(exc) or safe_method
+                retryable = (_never_sent(exc) or safe_method) and not isinstance(exc, _INVALID)
                 delay = backoff.next_delay() if retryable else None
                 if delay is None:
                     hint = (
                         ""
-                        if retryable or policy.attempts == 1
+                        if retryable or policy.attempts == 1 or isinstance(exc, _INVALID)
                         else (
                             f" (not retried: a {req.method} may have reached the server; "
                             "set idempotent: true if repeating it is safe)"
@@ -202,6 +220,8 @@ class HttpClient:
                 self._log_retry(step_id, backoff, reason, delay)
                 self.runtime.sleep(delay)
                 continue
+            except OSError as exc:  # a CA bundle that vanished since the file was checked
+                raise ConnectorError(step_id, f"{req.method} {self._show(req.url)}: {exc}") from exc
             elapsed = time.monotonic() - started
             result = self._result(step_id, req, resp)
             self._record(step_id, backoff.attempt, req, resp, elapsed, None, result)

@@ -263,6 +263,16 @@ def build_connection(
 ) -> RestConnectionSpec | None:
     if not isinstance(raw, dict):
         return None
+    base_url = raw.get("base_url")
+    if (
+        isinstance(base_url, str)
+        and "${{" not in base_url
+        and not base_url.startswith(("http://", "https://"))
+    ):
+        builder.error(
+            (*path, "base_url"),
+            f"'{base_url}' is not an http:// or https:// URL",
+        )
     return RestConnectionSpec(
         base_url=builder.template((*path, "base_url"), scope),
         settings=connection_settings(raw, builder, path, scope),
