@@ -22,7 +22,7 @@ def read_input(arg: str | None, stdin: IO[str]) -> tuple[str, str] | None:
         path = arg[1:]
         if not path:
             raise UsageError("--input @FILE needs a file name after '@'")
-        raw = read_source(path)
+        raw = read_source(path, "an input file")
         try:
             return path, raw.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -31,12 +31,20 @@ def read_input(arg: str | None, stdin: IO[str]) -> tuple[str, str] | None:
 
 
 def parse_input(name: str, text: str) -> Any:
+    def no_constants(word: str) -> Any:
+        raise ValueError(f"{word} is not JSON")
+
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
+        hint = ""
+        if name == "<input>" and text.strip() and " " not in text.strip():
+            hint = f" (to read the file {text.strip()}, write --input @{text.strip()})"
         raise InputInvalid(
-            [Problem(name, exc.lineno, exc.colno, f"the input is not valid JSON: {exc.msg}")]
+            [Problem(name, exc.lineno, exc.colno, f"the input is not valid JSON: {exc.msg}{hint}")]
         ) from None
+    except ValueError as exc:
+        raise InputInvalid([Problem(name, 1, 1, f"the input is not valid JSON: {exc}")]) from None
 
 
 def check_input(pipeline: Pipeline, value: Any, source: tuple[str, str] | None) -> None:

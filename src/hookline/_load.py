@@ -18,7 +18,7 @@ from ._plan import build_pipeline
 from ._yamlpos import load_yaml
 
 
-def read_source(path: str | os.PathLike[str]) -> bytes:
+def read_source(path: str | os.PathLike[str], what: str = "a pipeline file") -> bytes:
     """The file's bytes; a missing or unreadable file is a usage error (exit 2)."""
     p = Path(path)
     try:
@@ -26,7 +26,7 @@ def read_source(path: str | os.PathLike[str]) -> bytes:
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a pipeline file") from None
+        raise UsageError(f"{path}: is a directory, not {what}") from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
 

@@ -33,7 +33,7 @@ from .expr import (
     compile_value,
     strip_wrapper,
 )
-from .expr._refs import calls, negation_traps, references
+from .expr._refs import calls, compared_fields, fields_named, negation_traps, references
 from .steps import STEP_KINDS
 from .triggers import schedule as schedule_trigger
 
@@ -182,6 +182,24 @@ class Builder:
                     f"{'' if wanted == '1' else 's'}, got {call.nargs}",
                     offset=expr.offset + max(expr.source.find(call.name), 0),
                 )
+        for word in sorted(set(fields_named(ast, {"true", "false", "null"}))):
+            bare = re.search(r"(?<![\w\"'`.])" + word + r"(?![\w\"'`])", expr.source)
+            if bare:
+                self.error(
+                    path,
+                    f"'{word}' here is a field name, not the JSON value: JMESPath writes "
+                    f"literals in backticks, `{word}`",
+                    offset=expr.offset + bare.start(),
+                )
+        for name in compared_fields(ast):
+            quoted = expr.source.find(f'"{name}"')
+            if quoted >= 0:
+                self.error(
+                    path,
+                    f'"{name}" in double quotes is a field name in JMESPath, so this compares '
+                    f"with the field {name}: write text in single quotes, '{name}'",
+                    offset=expr.offset + quoted,
+                )
         for name in negation_traps(ast):
             found = re.search(
                 r"!\s*(" + re.escape(name) + r"(?:\.[A-Za-z_]\w*|\[[^\]]*\])+)", expr.source
@@ -205,13 +223,8 @@ class Builder:
             return expr.offset + max(expr.source.find(word), 0)
 
         if root not in scope.names:
-            if root in ("null", "true", "false"):
-                self.error(
-                    path,
-                    f"'{root}' here is a field name, not the JSON value: JMESPath writes "
-                    f"literals in backticks, `{root}`",
-                    offset=at(root),
-                )
+            if root in ("null", "true", "false") or f'"{root}"' in expr.source:
+                pass  # reported by check_expression, with the fix
             elif root in CONTEXT_NAMES:
                 self.error(path, f"'{root}' cannot be used {scope.what}", offset=at(root))
             elif root == "item" and "index" in scope.names:  # in a loop that renamed it

@@ -286,6 +286,11 @@ def _mustache(node: yaml.Node) -> str | None:
 
 
 def _unsupported_tag(tag: str) -> str:
+    if not tag.startswith(_YAML_TAG) and any(c in tag for c in "(.[=&|"):  # an expression
+        return (
+            f"'{tag}' at the start of a value is read by YAML as a tag: if it is text or an "
+            f'expression, quote the whole value, e.g. "{tag}"'
+        )
     return (
         f"the YAML tag '{_tag_name(tag)}' is not supported (a pipeline is plain YAML data): "
         "remove it"

@@ -86,3 +86,18 @@ def test_usage_error_exits_2(cli):
     result = cli("--log-format", "xml", SEED, prog="run-pipeline")
     assert result.code == 2
     assert "invalid choice: 'xml'" in result.err
+
+
+def test_input_that_names_a_file_gets_the_at_hint(cli):
+    result = cli(SEED, "--input", "call.json", prog="run-pipeline")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "<input>:1:1: the input is not valid JSON: Expecting value "
+        "(to read the file call.json, write --input @call.json)"
+    )
+
+
+def test_nan_is_not_json(cli):
+    result = cli(SEED, "--input", '[{"name": "n", "value": NaN}]', prog="run-pipeline")
+    assert result.code == 2
+    assert result.err.strip() == "<input>:1:1: the input is not valid JSON: NaN is not JSON"

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .._errors import HooklineError, PipelineInvalid, Problem, UsageError
+from .._errors import HooklineError, PipelineInvalid, Problem
 from .._load import load_pipeline
 
 
@@ -23,9 +23,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=handle)
 
 
-def expand(paths: list[str]) -> list[str]:
-    """Files as given, and every *.yaml / *.yml under each directory, sorted."""
+def expand(paths: list[str]) -> tuple[list[str], list[str]]:
+    """Files as given and every *.yaml / *.yml under each directory, sorted; and what
+    could not be used (the rest are still checked)."""
     files: list[str] = []
+    unusable: list[str] = []
     for arg in paths:
         p = Path(arg)
         if p.is_dir():
@@ -33,13 +35,13 @@ def expand(paths: list[str]) -> list[str]:
                 str(f) for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()
             )
             if not found:
-                raise UsageError(f"{arg}: no *.yaml or *.yml files in this directory")
+                unusable.append(f"{arg}: no *.yaml or *.yml files in this directory")
             files.extend(found)
         elif p.exists():
             files.append(arg)
         else:
-            raise UsageError(f"{arg}: no such file or directory")
-    return files
+            unusable.append(f"{arg}: no such file or directory")
+    return files, unusable
 
 
 def check_file(path: str) -> list[Problem]:
@@ -54,24 +56,28 @@ def check_file(path: str) -> list[Problem]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    results = {path: check_file(path) for path in expand(args.paths)}
+    files, unusable = expand(args.paths)
+    results = {path: check_file(path) for path in files}
     bad = {p: probs for p, probs in results.items() if probs}
     if args.format == "json":
         report = {
-            "valid": not bad,
+            "valid": not bad and not unusable,
             "files": [
                 {"file": p, "valid": not probs, "problems": [x.as_dict() for x in probs]}
                 for p, probs in results.items()
             ],
+            "errors": unusable,
         }
         print(json.dumps(report, indent=2))
     else:
         for probs in bad.values():
             for problem in probs:
                 print(problem)
+        for message in unusable:
+            print(f"error: {message}", file=sys.stderr)
         count = sum(len(p) for p in bad.values())
         summary = f"{len(results)} file{'s' if len(results) != 1 else ''} checked: " + (
             f"{count} problem{'s' if count != 1 else ''} in {len(bad)}" if bad else "all valid"
         )
         print(summary, file=sys.stderr)
-    return 2 if bad else 0
+    return 2 if bad or unusable else 0

@@ -117,6 +117,33 @@ def negation_traps(ast: dict[str, Any]) -> list[str]:
     return found
 
 
+def fields_named(ast: dict[str, Any], names: set[str]) -> list[str]:
+    """Field names in ``names`` anywhere in the expression (``true`` read as a field)."""
+    found = []
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "field" and node.get("value") in names:
+            found.append(str(node["value"]))
+        stack.extend(c for c in node.get("children", []) if isinstance(c, dict))
+    return found
+
+
+def compared_fields(ast: dict[str, Any]) -> list[str]:
+    """Fields compared with something that is not a literal: ``x == "a"`` reads field a."""
+    found = []
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        children = [c for c in node.get("children", []) if isinstance(c, dict)]
+        if node.get("type") == "comparator" and len(children) == 2:
+            for one, other in ((children[0], children[1]), (children[1], children[0])):
+                if one.get("type") == "field" and other.get("type") != "literal":
+                    found.append(str(one["value"]))
+        stack.extend(children)
+    return found
+
+
 def calls(ast: dict[str, Any]) -> list[Call]:
     """Every function call anywhere in the expression."""
     out: list[Call] = []
