@@ -127,7 +127,9 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
     if items is None:
         items = []
     if not isinstance(items, list):
-        raise StepFailed(step.id, f"'items' must give a list, got {_json_type(items)}")
+        raise StepFailed(
+            step.id, f"{spec.items.where}: 'items' must give a list, got {_json_type(items)}"
+        )
     groups = _groups(items, spec.batch)
 
     stop = threading.Event()  # set when one iteration failed: the others stop early
