@@ -96,7 +96,9 @@ def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
         failure = exc if isinstance(exc, StepFailed) else StepFailed(step.id, str(exc))
         result = _handle_failure(step, failure, context, runtime, started)
     else:
-        runtime.record_step(step.id, "ok", time.monotonic() - started, result)
+        sent = not (runtime.dry_run and runtime.was_dry(step.id))
+        status = "ok" if sent else "not sent (dry run)"
+        runtime.record_step(step.id, status, time.monotonic() - started, result)
     context["steps"][step.id] = result
     return result
 

@@ -177,6 +177,11 @@ class Runtime:
             step=step_id,
         )
 
+    def was_dry(self, step_id: str) -> bool:
+        """True when a dry run noted a request of this step instead of sending it."""
+        with self._clients_lock:
+            return any(r["step"] == step_id for r in self.dry_requests)
+
     def check_dry_run(self, step_id: str, reads: frozenset[str]) -> None:
         """Stop a dry run before a step that needs an answer that was never fetched."""
         unsent = {r["step"] for r in self.dry_requests}

@@ -90,4 +90,5 @@ def test_dry_run_prints_the_requests_and_stops_where_answers_are_needed(
         "dry run does not send"
     )
     assert "DRYRUN" not in out + err
+    assert "contacts: not sent (dry run)" in err
     assert not (tmp_path / "h.db").exists()
