@@ -37,6 +37,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._longest = 0  # length of the longest form, for clip()
         for secret in secrets:
             self.add(secret)
 
@@ -49,6 +50,7 @@ class Redactor:
             if not new:
                 return
             self._forms |= new
+            self._longest = max(len(f) for f in self._forms)
             # Longest first, so that a whole encoded form wins over a part of it.
             ordered = sorted(self._forms, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
@@ -56,6 +58,17 @@ class Redactor:
     def text(self, text: str) -> str:
         pattern = self._pattern
         return pattern.sub(MASK, text) if pattern is not None else text
+
+    def clip(self, text: str, limit: int) -> str:
+        """``text`` redacted, then cut to at most ``limit`` characters (plus a note of the
+        original length). Redaction comes first so that no part of a secret survives a cut:
+        only a prefix long enough to hold any secret form starting before ``limit`` is
+        redacted, so clipping a huge text costs no more than clipping a short one."""
+        head = text[: limit + self._longest]
+        shown = self.text(head)
+        if len(head) == len(text) and len(shown) <= limit:
+            return shown
+        return f"{shown[:limit]}… (truncated: {len(text)} characters in all)"
 
     def value(self, value: Any) -> Any:
         """A copy of JSON-like data with every secret form masked (keys included)."""

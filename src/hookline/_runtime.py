@@ -141,6 +141,43 @@ class Runtime:
         finally:
             self._local.depth -= 1
 
+    # --- deadlines ---------------------------------------------------------------------
+    # A step's ``timeout`` bounds the whole step (retries, pages, iterations included).
+    # Deadlines nest: an inner step never gets more time than the step around it. They are
+    # kept per thread; a for_each hands its deadline to its worker threads with
+    # ``deadline_scope(at=...)``.
+
+    @property
+    def deadline(self) -> float | None:
+        """The earliest deadline in force on this thread (``time.monotonic()`` clock)."""
+        stack = getattr(self._local, "deadlines", None)
+        return stack[-1] if stack else None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline in force, or None when there is none."""
+        deadline = self.deadline
+        return None if deadline is None else deadline - time.monotonic()
+
+    @contextmanager
+    def deadline_scope(
+        self, seconds: float | None = None, *, at: float | None = None
+    ) -> Iterator[float | None]:
+        """Bound what runs inside to ``seconds`` from now (or to the instant ``at``), and
+        never beyond a deadline already in force. Yields the deadline now in force."""
+        current = self.deadline
+        candidates = [d for d in (current, at) if d is not None]
+        if seconds is not None:
+            candidates.append(time.monotonic() + seconds)
+        new = min(candidates) if candidates else None
+        stack = getattr(self._local, "deadlines", None)
+        if stack is None:
+            stack = self._local.deadlines = []
+        stack.append(new)
+        try:
+            yield new
+        finally:
+            stack.pop()
+
     def record_step(
         self,
         step_id: str,
