@@ -46,6 +46,8 @@ def error_object(step_id: str, exc: Exception) -> dict[str, Any]:
         "message": getattr(exc, "reason", None) or str(exc),
         "status": getattr(exc, "status", None),
         "details": getattr(exc, "detail", None),
+        # what a connector adds for branching, e.g. a SOAP fault: error.fault.code
+        **(getattr(exc, "fields", None) or {}),
     }
 
 

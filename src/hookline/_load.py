@@ -42,7 +42,11 @@ def _validated_marker(cache: Path, raw: bytes) -> Path:
 
 
 def load_pipeline(
-    path: str | os.PathLike[str], source: bytes | None = None, *, cache: Path | None = None
+    path: str | os.PathLike[str],
+    source: bytes | None = None,
+    *,
+    cache: Path | None = None,
+    online: bool = False,
 ) -> Pipeline:
     """Validate the file completely and return its compiled plan.
 
@@ -54,7 +58,7 @@ def load_pipeline(
     if marker is not None and marker.exists():
         doc = load_yaml(name, raw)
         return build_pipeline(doc, raw, list(doc.problems))
-    pipeline = _load_checked(name, raw)
+    pipeline = _load_checked(name, raw, online)
     if marker is not None:
         try:
             marker.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +68,7 @@ def load_pipeline(
     return pipeline
 
 
-def _load_checked(name: str, raw: bytes) -> Pipeline:
+def _load_checked(name: str, raw: bytes, online: bool = False) -> Pipeline:
     from ._validate import describe, schema_problems  # imports jsonschema
 
     doc = load_yaml(name, raw)
@@ -79,4 +83,4 @@ def _load_checked(name: str, raw: bytes) -> Pipeline:
         )
         raise PipelineInvalid(problems)
     problems += schema_problems(doc)
-    return build_pipeline(doc, raw, problems)
+    return build_pipeline(doc, raw, problems, online=online)

@@ -78,6 +78,7 @@ class Builder:
     step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
     reads: list[set[str]] = field(default_factory=lambda: [set()])  # step ids read, per step
     loaded: dict[str, Any] = field(default_factory=dict)  # files a connector read, by name
+    online: bool = False  # `check --online`: connectors may fetch WSDLs and schemas
     _seen_ids: dict[str, int] = field(default_factory=dict)
 
     # --- where and what -------------------------------------------------------------
@@ -567,9 +568,12 @@ class Builder:
         )
 
 
-def build_pipeline(doc: Document, source_bytes: bytes, earlier: list[Problem]) -> Pipeline:
-    """Build the plan, or raise PipelineInvalid with ``earlier`` and every new problem."""
-    builder = Builder(doc)
+def build_pipeline(
+    doc: Document, source_bytes: bytes, earlier: list[Problem], *, online: bool = False
+) -> Pipeline:
+    """Build the plan, or raise PipelineInvalid with ``earlier`` and every new problem.
+    ``online`` lets connectors check against what they fetch (WSDL URLs, introspection)."""
+    builder = Builder(doc, online=online)
     try:
         pipeline = builder.build(source_bytes)
     except (KeyError, TypeError, AttributeError, ValueError):

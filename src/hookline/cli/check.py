@@ -20,6 +20,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("paths", nargs="+", metavar="FILE|DIR")
     p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--online",
+        action="store_true",
+        help="also check against what connections fetch: WSDL URLs, GraphQL introspection",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -44,10 +49,10 @@ def expand(paths: list[str]) -> tuple[list[str], list[str]]:
     return files, unusable
 
 
-def check_file(path: str) -> list[Problem]:
+def check_file(path: str, online: bool = False) -> list[Problem]:
     """Every problem in one file (empty when it is valid)."""
     try:
-        load_pipeline(path)
+        load_pipeline(path, online=online)
     except PipelineInvalid as exc:
         return exc.problems
     except HooklineError as exc:
@@ -57,7 +62,7 @@ def check_file(path: str) -> list[Problem]:
 
 def handle(args: argparse.Namespace) -> int:
     files, unusable = expand(args.paths)
-    results = {path: check_file(path) for path in files}
+    results = {path: check_file(path, args.online) for path in files}
     bad = {p: probs for p, probs in results.items() if probs}
     if args.format == "json":
         report = {
