@@ -67,6 +67,20 @@ class Cancelled(RunFailed):
     """The run was interrupted."""
 
 
+class Interrupted(BaseException):
+    """A signal (SIGTERM, SIGHUP, SIGINT) asks the run to stop now.
+
+    The CLI's signal handler raises it in the main thread; like ``KeyboardInterrupt`` it is
+    a ``BaseException`` so that no ``except Exception`` on the way swallows it.
+    ``run_pipeline`` closes the run in the history as ``interrupted`` with the message
+    "interrupted by SIGTERM" and raises it again; the CLI turns it into its exit code.
+    """
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        self.signal_name = signal_name
+        super().__init__(f"interrupted by {signal_name}")
+
+
 class DryRunStop(HooklineError):
     """A dry run reached a step that needs the answer of a request it did not send."""
 
