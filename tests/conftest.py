@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from hookline.cli import main, run_pipeline_main
+
+# Property tests: under CI the examples are fixed (derandomize), so a red run is
+# reproducible and a green one is not luck; no example database is written, and no
+# per-example deadline trips on a loaded machine. Locally they explore new examples.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @dataclass
