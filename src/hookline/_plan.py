@@ -6,12 +6,13 @@ references to unknown or later steps, undeclared secrets and vars, unknown names
 functions, unknown connections or ones of the wrong kind, invalid cron strings.
 
 It runs even when the schema found problems, so that all of them are reported at once;
-then it only looks at what has the right shape and builds nothing.
+then it only looks at what has the right shape and builds nothing. The checks on what
+each expression reads live in ``_exprchecks`` (``Scope`` and ``did_you_mean`` too, still
+importable from here).
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
@@ -19,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import PipelineInvalid, Problem
+from ._exprchecks import ExpressionChecks, Scope, did_you_mean
 from ._model import Connection, OnError, Pipeline, RetryPolicy, Step, Trigger
 from ._yamlpos import Document
 from ._yamlpos import Path as DocPath
 from .connectors import CONNECTORS
 from .expr import (
-    OPTIONS,
     Expression,
     Template,
     TemplateSyntaxError,
@@ -33,11 +34,11 @@ from .expr import (
     compile_value,
     strip_wrapper,
 )
-from .expr._refs import calls, compared_fields, fields_named, negation_traps, references
 from .steps import STEP_KINDS
 from .triggers import schedule as schedule_trigger
 
-CONTEXT_NAMES = ("input", "steps", "vars", "secrets", "state", "run")
+__all__ = ["Builder", "Scope", "build_pipeline", "did_you_mean", "parse_duration"]
+
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -52,25 +53,8 @@ def parse_duration(value: Any) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    same = [c for c in choices if c.lower() == word.lower()]  # 'get' for 'GET'
-    start = [c for c in choices if len(word) >= 3 and c.startswith(word)]  # 'sig'
-    close = same or difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6) or start[:1]
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What an expression may read at one place in the file."""
-
-    steps: frozenset[str] = frozenset()  # step ids whose results exist here
-    names: frozenset[str] = frozenset(CONTEXT_NAMES)  # top-level names
-    what: str = "here"  # for messages: "in vars", ...
-    enclosing: frozenset[str] = frozenset()  # the step being built and those around it
-
-
 @dataclass
-class Builder:
+class Builder(ExpressionChecks):
     doc: Document
     problems: list[Problem] = field(default_factory=list)
     secrets: frozenset[str] = frozenset()
@@ -158,164 +142,6 @@ class Builder:
             return None
         self.check_expression(expr, path, scope)
         return expr
-
-    def check_expression(self, expr: Expression, path: DocPath, scope: Scope | None) -> None:
-        ast = expr.parsed.parsed
-        table = OPTIONS.custom_functions.FUNCTION_TABLE
-        for call in calls(ast):
-            entry = table.get(call.name)
-            if entry is None:
-                hint = did_you_mean(call.name, sorted(table))
-                self.error(
-                    path,
-                    f"unknown function '{call.name}()'{hint} (see docs/expressions.md)",
-                    offset=expr.offset + max(expr.source.find(call.name), 0),
-                )
-                continue
-            sig = entry["signature"]
-            least = sum(1 for arg in sig if not arg.get("optional"))
-            most = None if any(a.get("variadic") for a in sig) else len(sig)
-            if call.nargs < least or (most is not None and call.nargs > most):
-                wanted = str(least) if most == least else f"{least} to {most or 'any'}"
-                self.error(
-                    path,
-                    f"function '{call.name}()' takes {wanted} argument"
-                    f"{'' if wanted == '1' else 's'}, got {call.nargs}",
-                    offset=expr.offset + max(expr.source.find(call.name), 0),
-                )
-        for word in sorted(set(fields_named(ast, {"true", "false", "null"}))):
-            bare = re.search(r"(?<![\w\"'`.])" + word + r"(?![\w\"'`])", expr.source)
-            if bare:
-                self.error(
-                    path,
-                    f"'{word}' here is a field name, not the JSON value: JMESPath writes "
-                    f"literals in backticks, `{word}`",
-                    offset=expr.offset + bare.start(),
-                )
-        for name in compared_fields(ast):
-            quoted = expr.source.find(f'"{name}"')
-            if quoted >= 0:
-                self.error(
-                    path,
-                    f'"{name}" in double quotes is a field name in JMESPath, so this compares '
-                    f"with the field {name}: write text in single quotes, '{name}'",
-                    offset=expr.offset + quoted,
-                )
-        for name in negation_traps(ast):
-            found = re.search(
-                r"!\s*(" + re.escape(name) + r"(?:\.[A-Za-z_]\w*|\[[^\]]*\])+)", expr.source
-            )
-            whole = found.group(1) if found else f"{name}..."
-            self.error(
-                path,
-                f"'!{whole}' negates '{name}' before the rest is read, so it is always "
-                f"null: write '!({whole})'",
-                offset=expr.offset + (found.start() if found else 0),
-            )
-        if scope is None:
-            return
-        for ref in references(ast):
-            self._check_reference(expr, path, scope, ref.root, ref.member)
-
-    def _check_reference(
-        self, expr: Expression, path: DocPath, scope: Scope, root: str, member: str | None
-    ) -> None:
-        def at(word: str) -> int:
-            return expr.offset + max(expr.source.find(word), 0)
-
-        if root not in scope.names:
-            if root in ("null", "true", "false") or f'"{root}"' in expr.source:
-                pass  # reported by check_expression, with the fix
-            elif root in CONTEXT_NAMES:
-                self.error(path, f"'{root}' cannot be used {scope.what}", offset=at(root))
-            elif root == "item" and "index" in scope.names:  # in a loop that renamed it
-                loop = sorted(scope.names - set(CONTEXT_NAMES) - {"index", "error"})
-                self.error(
-                    path,
-                    f"'item' is not defined here: this for_each calls its element "
-                    f"'{loop[0] if loop else '?'}' (as: {loop[0] if loop else '?'})",
-                    offset=at(root),
-                )
-            elif root in ("item", "index"):
-                self.error(
-                    path,
-                    f"'{root}' exists only inside the steps of a for_each (the current "
-                    f"{'element' if root == 'item' else 'position'})",
-                    offset=at(root),
-                )
-            elif root == "error":
-                self.error(
-                    path,
-                    "'error' exists only in the steps of an on_error or on_failure (the "
-                    "failure being handled)",
-                    offset=at(root),
-                )
-            else:
-                names = sorted(scope.names)
-                self.error(
-                    path,
-                    f"unknown name '{root}'{did_you_mean(root, names)} "
-                    f"(expressions read: {', '.join(names)})",
-                    offset=at(root),
-                )
-            return
-        if member is None:
-            return
-        if root == "steps":
-            self.reads[-1].add(member)
-        if root == "steps" and member not in scope.steps:
-            line = self.step_lines.get(member)
-            pos = at(f"{root}.{member}") + len(root) + 1
-            if member in scope.enclosing:
-                self.error(
-                    path,
-                    f"step '{member}' cannot read its own result (it does not exist yet)",
-                    offset=pos,
-                )
-            elif line is None:
-                hint = did_you_mean(member, sorted(scope.steps))
-                if not hint:
-                    readable = ", ".join(sorted(scope.steps))
-                    hint = (
-                        f" (steps it can read here: {readable})"
-                        if readable
-                        else " (no step runs before this one)"
-                    )
-                self.error(path, f"unknown step '{member}'{hint}", offset=pos)
-            elif line >= self.doc.mark(path).line:
-                self.error(
-                    path,
-                    f"step '{member}' runs later (line {line}): a step can only read the "
-                    "results of steps before it",
-                    offset=pos,
-                )
-            else:
-                self.error(
-                    path,
-                    f"step '{member}' (line {line}) is not visible here: steps inside a "
-                    "for_each or on_error are visible only within it",
-                    offset=pos,
-                )
-        elif root == "secrets" and member not in self.secrets:
-            self.error(
-                path,
-                f"secret '{member}' is not declared: add it to 'secrets:' at the top of the file",
-                offset=at(f"secrets.{member}") + len("secrets."),
-            )
-        elif root == "vars" and member not in self.var_names:
-            hint = did_you_mean(member, sorted(self.var_names))
-            if not hint:
-                defined = ", ".join(sorted(self.var_names))
-                hint = (
-                    f" (defined: {defined})"
-                    if defined
-                    else ": no vars are defined; add it under 'vars:'"
-                )
-            self.error(
-                path,
-                f"unknown var '{member}'{hint}",
-                offset=at(f"vars.{member}") + len("vars."),
-            )
 
     # --- pieces -------------------------------------------------------------------
 
