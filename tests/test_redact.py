@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from urllib.parse import quote, quote_plus
 
 from hookline._redact import MASK, Redactor
@@ -55,3 +56,112 @@ def test_a_longer_secret_wins_over_a_shorter_one_inside_it():
 def test_short_values_are_not_used_as_patterns():
     r = Redactor(["ab"])
     assert r.text("a cab") == "a cab"
+
+
+# --- the forms servers really produce -------------------------------------------------
+
+
+def _masked(r: Redactor, text: str, form: str) -> None:
+    shown = r.text(text)
+    assert form not in shown, (form, shown)
+    assert MASK in shown
+
+
+def test_json_with_escaped_slashes():
+    r = Redactor([SECRET])
+    echoed = json.dumps({"token": SECRET}).replace("/", "\\/")  # PHP's json_encode
+    assert "s3cr3t\\/value" in echoed
+    assert r.text(echoed) == '{"token": "***"}'
+
+
+def test_a_secret_requests_requotes_in_a_url_path():
+    import requests.utils
+
+    secret = "pa ss|wo^rd{x}/é%41"
+    r = Redactor([secret])
+    url = requests.utils.requote_uri(f"http://127.0.0.1/items/{secret}/x")
+    assert secret not in url
+    assert r.text(url) == "http://127.0.0.1/items/***/x"
+    invalid = "bad%zzsecret value"  # an invalid percent-escape: quoted without '%' kept
+    r = Redactor([invalid])
+    url = requests.utils.requote_uri(f"http://127.0.0.1/{invalid}")
+    assert r.text(url) == "http://127.0.0.1/***"
+
+
+def test_lower_case_percent_escapes():
+    r = Redactor([SECRET])
+    lowered = quote_plus(SECRET).replace("%2F", "%2f").replace("%2B", "%2b").replace("%3D", "%3d")
+    assert r.text(f"a={lowered}") == "a=***"
+
+
+def test_non_ascii_secrets_escaped_as_u_escapes_and_echoed_twice():
+    secret = "clé-sécrète/ünï"
+    r = Redactor([secret])
+    ascii_json = json.dumps({"k": secret})  # ensure_ascii=True: \u00e9
+    assert "\\u00e9" in ascii_json
+    assert r.text(ascii_json) == '{"k": "***"}'
+    upper = re.sub(
+        r"\\u[0-9a-f]{4}", lambda m: m.group(0).upper().replace("\\U", "\\u"), ascii_json
+    )
+    assert "\\u00E9" in upper
+    assert r.text(upper) == '{"k": "***"}'
+    inner = json.dumps({"k": secret})
+    twice = json.dumps({"body": inner})  # JSON inside a JSON string: \\u00e9 and \"
+    assert "\\\\u00e9" in twice
+    assert secret not in r.text(twice) and "\\\\u00e9" not in r.text(twice)
+    assert r.text(twice) == json.dumps({"body": '{"k": "***"}'})
+    quoted = 'say "hi" / clé'
+    r = Redactor([quoted])
+    twice = json.dumps({"body": json.dumps({"k": quoted})})
+    assert '\\\\\\"hi' in twice
+    assert r.text(twice) == json.dumps({"body": '{"k": "***"}'})
+
+
+def test_base64_at_every_offset_as_a_hand_built_basic_header():
+    secret = "correct horse battery staple"
+    r = Redactor([secret])
+    for user in ("", "a", "ab", "abc", "user", "admin@example.com"):
+        for tail in ("", "x", "xy"):
+            header = base64.b64encode(f"{user}:{secret}{tail}".encode()).decode()
+            shown = r.text(f"Authorization: Basic {header}")
+            assert MASK in shown, (user, tail)
+            # What is left cannot be decoded back to any 4 characters of the secret.
+            left = shown.split("Basic ", 1)[1]
+            for piece in left.split(MASK):
+                try:
+                    decoded = base64.b64decode(piece + "=" * (-len(piece) % 4)).decode("latin-1")
+                except ValueError:
+                    continue
+                for i in range(len(secret) - 3):
+                    assert secret[i : i + 4] not in decoded, (user, tail, decoded)
+    url_safe = base64.urlsafe_b64encode(b"x:" + b"??>>secret").decode()
+    r = Redactor(["??>>secret"])
+    assert MASK in r.text(url_safe)
+
+
+def test_an_oauth2_token_error_that_echoes_the_form_encoded_client_secret():
+    secret = "cs_live/9f+Qx=="
+    r = Redactor([secret])
+    from urllib.parse import urlencode
+
+    sent = urlencode({"grant_type": "client_credentials", "client_secret": secret})
+    body = json.dumps({"error": "invalid_client", "error_description": f"bad request: {sent}"})
+    shown = r.text(body)
+    assert "client_secret=***" in shown
+    assert secret not in shown and quote_plus(secret) not in shown
+
+
+def test_clip_redacts_before_it_cuts():
+    r = Redactor([SECRET])
+    text = "x" * 95 + SECRET + "y" * 100
+    clipped = r.clip(text, 100)
+    assert SECRET[:5] not in clipped
+    assert clipped.startswith("x" * 95 + "***")
+    assert clipped.endswith(f"(truncated: {len(text)} characters in all)")
+
+
+def test_many_secrets_in_one_pattern_keep_the_longest_form():
+    secrets = [f"secret-number-{i:02d}-" + "k" * i for i in range(20)]
+    r = Redactor(secrets)
+    text = " ".join(secrets) + " " + base64.b64encode(secrets[7].encode()).decode()
+    assert r.text(text) == " ".join([MASK] * 21)

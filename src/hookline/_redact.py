@@ -3,6 +3,14 @@
 Every text that goes to a log line, an error message, the run history or stdout passes
 through ``Redactor.text`` (or ``Redactor.value`` for JSON-like data). Values are known at
 start (declared secrets) and learned during a run (an OAuth2 token, a basic-auth header).
+
+What is covered (``variants``): the value as it is; percent-encoded as a query value, a
+form field (an OAuth2 ``client_secret`` echoed by a token endpoint), a path, and as
+``requests`` re-quotes a URL, in upper- and lower-case hex; inside a JSON string, with
+``\\uXXXX`` escapes or not, ``/`` written ``\\/`` or not, and escaped twice (JSON inside a
+JSON string); base64 and URL-safe base64 at byte offsets 0, 1 and 2, so that a value
+encoded after a prefix (``Basic base64(user:secret)``) is caught too. What cannot be
+covered: a value the pipeline itself transforms (hashes, slices, re-encodes).
 """
 
 from __future__ import annotations
@@ -17,17 +25,105 @@ from urllib.parse import quote, quote_plus
 MASK = "***"
 _MIN_LENGTH = 4  # shorter values would mask ordinary words; they are refused at load
 
+# requests.utils.requote_uri quotes everything but these (with '%' when the value's
+# percent-escapes are valid, without it otherwise).
+_REQUOTE_SAFE = "!#$&'()*+,/:;=?@[]~"
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_HEX_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}|\\u[0-9a-f]{4}")
+
+
+def _requoted(secret: str) -> set[str]:
+    """The forms ``requests.utils.requote_uri`` gives a secret written in a URL."""
+    parts = secret.split("%")
+    out = [parts[0]]
+    valid = True
+    for part in parts[1:]:
+        code = part[:2]
+        if len(code) == 2 and code.isalnum():
+            try:
+                char = chr(int(code, 16))
+            except ValueError:
+                valid = False
+                break
+            out.append(char + part[2:] if char in _UNRESERVED else "%" + part)
+        else:
+            out.append("%" + part)
+    forms = {quote(secret, safe=_REQUOTE_SAFE)}
+    if valid:
+        forms.add(quote("".join(out), safe=_REQUOTE_SAFE + "%"))
+    return forms
+
+
+def _json_forms(secret: str) -> set[str]:
+    """The secret inside a JSON string: ASCII-escaped or not, ``\\/`` or not, and each of
+    those escaped once more (a JSON document held in a JSON string)."""
+    once = {json.dumps(secret, ensure_ascii=a)[1:-1] for a in (True, False)}
+    once |= {f.replace("/", "\\/") for f in once}
+    twice = {json.dumps(f, ensure_ascii=a)[1:-1] for f in once for a in (True, False)}
+    return once | twice
+
+
+def _shifted_base64(raw: bytes) -> set[str]:
+    """The part of base64(prefix + raw + suffix) that depends on ``raw`` alone, for a
+    prefix of 0, 1 or 2 bytes (as GitHub Actions masks): base64 works on 3-byte groups,
+    so only the characters at either end mix in the neighbours' bits."""
+    forms = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode().rstrip("=")
+        start = (0, 2, 3)[offset]  # characters holding bits of the prefix
+        end = len(encoded) - (1 if (offset + len(raw)) % 3 else 0)  # ... of what follows
+        inner = encoded[start:end]
+        forms.add(inner)
+        forms.add(inner.replace("+", "-").replace("/", "_"))
+    full = base64.b64encode(raw).decode()
+    for whole in (full, full.rstrip("=")):
+        forms |= {whole, whole.replace("+", "-").replace("/", "_")}
+    return forms
+
+
+def _lower_hex(form: str) -> str:
+    """``%2F`` as ``%2f`` (and ``\\u00E9`` as ``\\u00e9``'s upper-case twin, see below)."""
+    return _HEX_ESCAPE.sub(lambda m: m.group(0).lower(), form)
+
+
+def _upper_hex(form: str) -> str:
+    return re.sub(r"\\u[0-9a-f]{4}", lambda m: "\\u" + m.group(0)[2:].upper(), form)
+
 
 def variants(secret: str) -> set[str]:
-    """The forms a secret takes on the wire and in logs."""
+    """The forms a secret takes on the wire and in logs (see the module docstring)."""
     forms = {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
-    raw = secret.encode()
-    for enc in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-        text = enc.decode()
-        forms.add(text)
-        forms.add(text.rstrip("="))
-    forms.add(json.dumps(secret)[1:-1])  # as it appears inside a JSON string
+    forms |= _requoted(secret)
+    forms |= {_lower_hex(f) for f in forms}
+    forms |= _json_forms(secret)
+    forms |= {_upper_hex(f) for f in forms}
+    forms |= _shifted_base64(secret.encode())
     return {f for f in forms if len(f) >= _MIN_LENGTH}
+
+
+def _trie_pattern(forms: set[str]) -> str:
+    """One regular expression matching every form, built as a prefix tree so that the
+    engine tries one branch per character instead of every form in turn (hundreds of forms
+    for 20 secrets). At each node the longer continuation is tried before stopping, so the
+    longest form at a position wins: a whole encoded form over a part of it."""
+    trie: dict[str, Any] = {}
+    for form in forms:
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        ends = "" in node
+        branches = [re.escape(c) + build(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if ends:
+            return f"(?:{body})?"
+        return body
+
+    return build(trie)
 
 
 class Redactor:
@@ -37,6 +133,7 @@ class Redactor:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False  # forms were added since the pattern was compiled
         self._longest = 0  # length of the longest form, for clip()
         for secret in secrets:
             self.add(secret)
@@ -51,12 +148,19 @@ class Redactor:
                 return
             self._forms |= new
             self._longest = max(len(f) for f in self._forms)
-            # Longest first, so that a whole encoded form wins over a part of it.
-            ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(f) for f in ordered))
+            # Compiled on the next use, so that adding 20 secrets compiles once, not 20 times.
+            self._stale = True
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        if self._stale:
+            with self._lock:
+                if self._stale:
+                    self._pattern = re.compile(_trie_pattern(self._forms))
+                    self._stale = False
+        return self._pattern
 
     def text(self, text: str) -> str:
-        pattern = self._pattern
+        pattern = self._compiled()
         return pattern.sub(MASK, text) if pattern is not None else text
 
     def clip(self, text: str, limit: int) -> str:
@@ -72,7 +176,7 @@ class Redactor:
 
     def value(self, value: Any) -> Any:
         """A copy of JSON-like data with every secret form masked (keys included)."""
-        if self._pattern is None:
+        if self._compiled() is None:
             return value
         if isinstance(value, str):
             return self.text(value)
