@@ -1,4 +1,7 @@
-"""The SOAP connector: schema fragments for ``soap`` connections and steps."""
+"""The SOAP connector: schema fragments for ``soap`` connections and steps, the checks
+made against a local WSDL (or, with ``check --online``, a WSDL URL) while the plan is
+built, and the step's run. Loading WSDLs is in ``_soap_wsdl``, calls in ``_soap_call``,
+the JSON form of replies and faults in ``_soap_result``; zeep is imported only there."""
 
 from __future__ import annotations
 
@@ -8,23 +11,27 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
 from .._schema_common import CONNECTION_SETTINGS
-from .._schemabits import Schema, obj, prop
+from .._schemabits import DURATION, Schema, obj, prop
 from ..expr import Template
 from ._common import ConnectionSettings, beside, connection_settings
+from ._soap_wsdl import CACHE_LIFETIME, PortInfo, WsdlError, is_url, pick_port, ports
 
 if TYPE_CHECKING:
     from .._engine import Runtime
     from .._model import Step
     from .._plan import Builder, Scope
+    from ._soap_call import SoapClient
 
 CONNECTION_SCHEMA: Schema = prop(
     obj(
         {
             "wsdl": prop(
                 {"type": "string", "minLength": 1},
-                "The WSDL: a file path (relative to the pipeline file) or a URL.",
+                "The WSDL: a file path (relative to the pipeline file) or an http(s) URL; "
+                "a URL may hold `${{ }}` (vars, secrets, env).",
                 "wsdl/crm.wsdl",
                 "https://crm.example.com/service?wsdl",
+                "${{ vars.crm_url }}/service?wsdl",
             ),
             "address": prop(
                 {"type": "string", "minLength": 1},
@@ -40,6 +47,39 @@ CONNECTION_SCHEMA: Schema = prop(
                 {"type": "string", "minLength": 1},
                 "Port name in the WSDL, when the service has several.",
                 "CrmPort",
+            ),
+            "wsse": prop(
+                obj(
+                    {
+                        "username": prop(
+                            {"type": "string", "minLength": 1},
+                            "User name.",
+                            "${{ secrets.CRM_USER }}",
+                        ),
+                        "password": prop(
+                            {"type": "string"},
+                            "Password; never logged nor kept in the run history.",
+                            "${{ secrets.CRM_PASSWORD }}",
+                        ),
+                        "digest": prop(
+                            {"type": "boolean"},
+                            "Send the password as a digest (PasswordDigest, with a nonce and "
+                            "a creation time) instead of as text (default false).",
+                            True,
+                        ),
+                    },
+                    required=["username", "password"],
+                ),
+                "WS-Security UsernameToken in the SOAP header of every call.",
+                {"username": "${{ secrets.CRM_USER }}", "password": "${{ secrets.CRM_PASSWORD }}"},
+            ),
+            "wsdl_cache": prop(
+                DURATION,
+                "How long a WSDL fetched by URL (and the XSDs it imports) is kept in the "
+                "hookline home before it is fetched again (default 24h; 0 fetches it on "
+                "every run).",
+                "24h",
+                "10m",
             ),
             **CONNECTION_SETTINGS,
         },
@@ -77,10 +117,14 @@ STEP_SCHEMA: Schema = prop(
 
 @dataclass(frozen=True)
 class SoapConnectionSpec:
-    wsdl: str
+    wsdl: str  # a local path as written, or a URL without `${{ }}`
+    wsdl_template: Template | None  # a URL to render at run time
+    base_dir: Path  # relative paths are taken from here
     address: Template | None
     service: str | None
     port: str | None
+    wsse: Template | None
+    wsdl_cache: float
     settings: ConnectionSettings
 
 
@@ -91,63 +135,114 @@ class SoapStepSpec:
     args: Template | None
 
 
+# --- building: the checks against the WSDL -------------------------------------------
+
+
 def build_connection(
     raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope
 ) -> SoapConnectionSpec | None:
     if not isinstance(raw, dict):
         return None
-    wsdl = raw.get("wsdl")
-    if isinstance(wsdl, str) and "://" not in wsdl:
-        builder.loaded[f"soap:{path[1]}"] = _operations(builder, (*path, "wsdl"))
+    wsdl = str(raw.get("wsdl"))
+    templated = "${{" in wsdl or is_url(wsdl)
+    settings = connection_settings(raw, builder, path, scope)
+    cache = builder.duration((*path, "wsdl_cache"))
+    lifetime = CACHE_LIFETIME if cache is None else cache
+    declared = None
+    if not templated:
+        declared = _declared(builder, (*path, "wsdl"), beside(builder, wsdl), None)
+    elif builder.online and "${{" not in wsdl:
+        declared = _declared(builder, (*path, "wsdl"), wsdl, (settings, lifetime))
+    builder.loaded[f"soap:{path[1]}"] = _port(builder, path, raw, declared)
     return SoapConnectionSpec(
-        wsdl=beside(builder, str(wsdl)),
+        wsdl=wsdl,
+        wsdl_template=builder.template((*path, "wsdl"), scope) if templated else None,
+        base_dir=Path(builder.doc.file).parent,
         address=builder.maybe_template((*path, "address"), scope),
         service=raw.get("service"),
         port=raw.get("port"),
-        settings=connection_settings(raw, builder, path, scope),
+        wsse=builder.maybe_template((*path, "wsse"), scope),
+        wsdl_cache=lifetime,
+        settings=settings,
     )
 
 
-def _operations(builder: Builder, path: tuple[Any, ...]) -> frozenset[str] | None:
-    """The operations a local WSDL file declares, or None (the problem is reported)."""
+def _declared(
+    builder: Builder,
+    path: tuple[Any, ...],
+    source: str,
+    online: tuple[ConnectionSettings, float] | None,
+) -> dict[str, dict[str, PortInfo]] | None:
+    """What the WSDL declares (service → port → operations), or None (reported)."""
+    from ._soap_wsdl import load
+
     written = str(builder.get(path))
-    file = beside(builder, written)
-    if not Path(file).is_file():
+    if online is None and not Path(source).is_file():
         builder.error(
             path, f"WSDL file {written!r} not found (paths are relative to the pipeline file)"
         )
         return None
-    from zeep import Client  # only for pipelines with a SOAP connection
-    from zeep.exceptions import Error as ZeepError
-
     try:
-        client = Client(file)
-    except (ZeepError, OSError, ValueError) as exc:
-        builder.error(path, f"cannot read WSDL file {written!r}: {str(exc).splitlines()[0]}")
+        if online is None:
+            document = load(source)
+        else:
+            from ._soap_online import fetch_for_check
+
+            document = fetch_for_check(source, *online)
+    except (WsdlError, StepFailed) as exc:
+        reason = exc.reason if isinstance(exc, StepFailed) else str(exc)
+        builder.error(path, f"cannot read WSDL {written!r}: {reason}")
         return None
-    return frozenset(
-        name
-        for service in client.wsdl.services.values()
-        for port in service.ports.values()
-        for name in port.binding._operations
-    )
+    return ports(document)
+
+
+def _port(
+    builder: Builder,
+    path: tuple[Any, ...],
+    raw: dict[str, Any],
+    declared: dict[str, dict[str, PortInfo]] | None,
+) -> PortInfo | None:
+    """The port the connection binds to; a wrong `service` or `port` is reported."""
+    from .._plan import did_you_mean
+
+    if declared is None:
+        return None
+    service, port = raw.get("service"), raw.get("port")
+    if isinstance(service, str) and service not in declared:
+        names = sorted(declared)
+        builder.error(
+            (*path, "service"),
+            f"the WSDL has no service '{service}'{did_you_mean(service, names)} "
+            f"(it has: {', '.join(names)})",
+        )
+        return None
+    if isinstance(port, str):
+        within = (
+            declared[service]
+            if isinstance(service, str)
+            else {name: info for found in declared.values() for name, info in found.items()}
+        )
+        if port not in within:
+            names = sorted(within)
+            where = f"service '{service}'" if isinstance(service, str) else "WSDL"
+            builder.error(
+                (*path, "port"),
+                f"the {where} has no port '{port}'{did_you_mean(port, names)} "
+                f"(it has: {', '.join(names)})",
+            )
+            return None
+    chosen = pick_port(declared, service, port)
+    return declared[chosen[0]][chosen[1]] if chosen else None
 
 
 def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> SoapStepSpec | None:
     if not isinstance(raw, dict):
         return None
     connection = builder.connection_ref((*path, "connection"), "soap")
-    operations = builder.loaded.get(f"soap:{connection}")
+    port = builder.loaded.get(f"soap:{connection}")
     operation = raw.get("operation")
-    if operations is not None and isinstance(operation, str) and operation not in operations:
-        from .._plan import did_you_mean
-
-        hint = did_you_mean(operation, sorted(operations))
-        builder.error(
-            (*path, "operation"),
-            f"the WSDL of connection '{connection}' has no operation '{operation}'{hint} "
-            f"(it has: {', '.join(sorted(operations))})",
-        )
+    if isinstance(port, PortInfo) and isinstance(operation, str):
+        _check_call(builder, path, raw, connection, port, operation)
     return SoapStepSpec(
         connection=connection,
         operation=str(raw.get("operation")),
@@ -155,8 +250,89 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> So
     )
 
 
-HANDLES_RETRY = True  # the connector applies the retry policy itself
+def _check_call(
+    builder: Builder,
+    path: tuple[Any, ...],
+    raw: dict[str, Any],
+    connection: str | None,
+    port: PortInfo,
+    operation: str,
+) -> None:
+    from .._plan import did_you_mean
+
+    operations = sorted(port.operations)
+    if operation not in port.operations:
+        builder.error(
+            (*path, "operation"),
+            f"the WSDL of connection '{connection}' has no operation '{operation}'"
+            f"{did_you_mean(operation, operations)} (it has: {', '.join(operations)})",
+        )
+        return
+    expected = port.operations[operation]
+    args = raw.get("args", {})
+    if expected is None or not isinstance(args, dict):
+        return  # arguments zeep cannot name, or args given by one expression
+    names = [a.name for a in expected]
+    takes = ", ".join(names) or "no arguments"
+    for key in args:
+        if key not in names:
+            builder.error(
+                (*path, "args", key),
+                f"operation '{operation}' has no argument '{key}'{did_you_mean(str(key), names)}"
+                f" (it takes: {takes})",
+                at_key=True,
+            )
+    missing = [a.name for a in expected if a.required and a.name not in args]
+    if missing:
+        where = (*path, "args") if "args" in raw else (*path, "operation")
+        builder.error(
+            where,
+            f"operation '{operation}' needs argument{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(repr(m) for m in missing)} (required by the WSDL)",
+            at_key="args" in raw,
+        )
+
+
+# --- running ------------------------------------------------------------------------
+
+HANDLES_RETRY = True  # the HTTP client applies the retry policy itself
+
+
+def _client(name: str, runtime: Runtime, step_id: str) -> SoapClient:
+    from ._soap_call import SoapClient
+
+    spec = runtime.pipeline.connections[name].spec
+    client: SoapClient = runtime.client(name, lambda: SoapClient(spec, runtime, step_id))
+    return client
 
 
 def run(spec: SoapStepSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
-    raise StepFailed(step.id, "SOAP steps do not run in this version of hookline yet")
+    assert spec.connection is not None  # the schema requires it
+    args = spec.args.render(context) if spec.args is not None else {}
+    if not isinstance(args, dict):
+        raise StepFailed(step.id, f"args must be an object of arguments, not {_kind(args)}")
+    if runtime.dry_run:
+        return _dry_run(spec, step, args, runtime)
+    client = _client(spec.connection, runtime, step.id)
+    return client.call(step, spec.operation, args)
+
+
+def _dry_run(spec: SoapStepSpec, step: Step, args: dict[str, Any], runtime: Runtime) -> None:
+    """Note the envelope a call would send. A WSDL by URL is not fetched in a dry run."""
+    assert spec.connection is not None
+    conn: SoapConnectionSpec = runtime.pipeline.connections[spec.connection].spec
+    shown: dict[str, Any] = {"method": "POST", "operation": spec.operation, "args": args}
+    if conn.wsdl_template is None:
+        client = _client(spec.connection, runtime, step.id)
+        req = client.envelope(step.id, spec.operation, args)
+        shown.update(url=req.url, headers={**client.http.headers, **req.headers}, body=req.body)
+    else:
+        address = conn.address.render(runtime.connection_context) if conn.address else None
+        shown.update(url=str(address or "(the address in the WSDL)"), body=None)
+    runtime.dry_request(step.id, shown)
+    return None
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -1,0 +1,215 @@
+"""Calling SOAP operations: zeep builds the envelope and reads the reply, hookline's HTTP
+client sends it (pooling, auth, retry rules, rate limit, limits, redaction, history).
+
+One ``SoapClient`` per connection and run, made on first use by ``runtime.client``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from .._errors import ConnectorError
+from ._request import HttpRequest, status_matches
+from ._soap_result import fault_fields, to_json
+from ._soap_wsdl import WsdlError, as_bytes, is_url, load, settings
+
+if TYPE_CHECKING:
+    from .._model import Step
+    from .._runtime import Runtime
+    from ._http import HttpClient
+    from .soap import SoapConnectionSpec
+
+SNIPPET = 300  # characters of an unreadable reply quoted in an error message
+# SOAP 1.1 sends a Fault with 500; SOAP 1.2 with 400 (Sender) or 500 (Receiver).
+FAULT_STATUSES: tuple[int | str, ...] = ("2xx", 400, 500)
+
+
+@dataclass
+class _Reply:
+    """What zeep's ``process_reply`` reads of a requests.Response."""
+
+    status_code: int
+    content: bytes
+    headers: Any
+    encoding: str | None = "utf-8"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def home() -> Path:
+    """The hookline home, where fetched WSDLs are cached."""
+    from .._store import default_path
+
+    return default_path().parent
+
+
+class SoapClient:
+    """A connection's zeep client and HTTP client, for one run."""
+
+    def __init__(self, spec: SoapConnectionSpec, runtime: Runtime, step_id: str) -> None:
+        from zeep import Client
+
+        from ._http import HttpClient
+
+        self.runtime = runtime
+        ctx = runtime.connection_context
+        s = spec.settings
+        self.name = s.name
+        headers = s.headers.render(ctx) if s.headers else None
+        auth = s.auth.render(ctx) if s.auth else None
+        source = spec.wsdl if spec.wsdl_template is None else str(spec.wsdl_template.render(ctx))
+        if not is_url(source):
+            source = str(spec.base_dir / source)
+        self._wsdl_http: HttpClient | None = None
+        if is_url(source):
+            # The WSDL URL is an origin of its own, declared where it is written.
+            self._wsdl_http = HttpClient(
+                f"{s.name} (WSDL)",
+                runtime,
+                base_url=source,
+                headers=headers,
+                auth=auth,
+                timeout=s.timeout,
+                verify=s.verify,
+                retry=s.retry,
+            )
+        self._step_id = step_id
+        try:
+            document = load(source, fetch=self._fetch, home=home(), lifetime=spec.wsdl_cache)
+        except WsdlError as exc:
+            where = _show(source) if is_url(source) else Path(source).name
+            raise ConnectorError(
+                step_id, f"cannot read the WSDL of connection '{s.name}' ({where}): {exc}"
+            ) from None
+        wsse = None
+        if spec.wsse is not None:
+            from zeep.wsse.username import UsernameToken
+
+            conf = spec.wsse.render(ctx)
+            runtime.redactor.add(str(conf["password"]))
+            wsse = UsernameToken(
+                str(conf["username"]), str(conf["password"]), use_digest=bool(conf.get("digest"))
+            )
+        self.zeep = Client(document, settings=settings(replies=True), wsse=wsse)
+        try:
+            self.service = self.zeep.bind(spec.service, spec.port)
+        except (ValueError, LookupError) as exc:
+            raise ConnectorError(step_id, f"connection '{s.name}': {exc}") from None
+        if self.service is None:
+            raise ConnectorError(step_id, f"the WSDL of connection '{s.name}' has no service")
+        self.binding = self.service._binding
+        written = str(spec.address.render(ctx)) if spec.address is not None else None
+        self.address = written or self.service._binding_options["address"]
+        self.options = {"address": self.address}
+        self.http = HttpClient(
+            s.name,
+            runtime,
+            base_url=self.address,
+            headers=headers,
+            auth=auth,
+            timeout=s.timeout,
+            verify=s.verify,
+            retry=s.retry,
+            rate_limit=s.rate_limit,
+        )
+
+    def _fetch(self, url: str) -> bytes:
+        """One WSDL or XSD download, through the HTTP client (limits, origin rules)."""
+        assert self._wsdl_http is not None  # local WSDLs refuse URLs before this
+        result = self._wsdl_http.send(self._step_id, HttpRequest("GET", url), expect=("2xx",))
+        body = result["body"]
+        if not isinstance(body, str):
+            raise WsdlError(f"{_show(url)} did not answer with XML")
+        return as_bytes(body, result["headers"].get("content-type", ""))
+
+    def close(self) -> None:
+        self.http.close()
+        if self._wsdl_http is not None:
+            self._wsdl_http.close()
+
+    # --- one call -------------------------------------------------------------------
+
+    def envelope(self, step_id: str, operation: str, args: dict[str, Any]) -> HttpRequest:
+        """The HTTP request of one call: zeep's envelope and SOAP headers."""
+        from zeep.exceptions import Error as ZeepError
+        from zeep.wsdl.utils import etree_to_string
+
+        try:
+            envelope, headers = self.binding._create(
+                operation, (), args, client=self.zeep, options=self.options
+            )
+        except (ZeepError, TypeError, ValueError, LookupError) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConnectorError(
+                step_id,
+                f"cannot build the {operation} request: {self.runtime.redactor.clip(message, 300)}",
+            ) from None
+        body = etree_to_string(envelope).decode("utf-8")
+        return HttpRequest("POST", self.address, headers=dict(headers), body=body)
+
+    def call(self, step: Step, operation: str, args: dict[str, Any]) -> Any:
+        req = self.envelope(step.id, operation, args)
+        result = self.http.send(
+            step.id, req, timeout=step.timeout, retry=step.retry, expect=FAULT_STATUSES
+        )
+        return self._reply(step.id, operation, result)
+
+    def _reply(self, step_id: str, operation: str, result: dict[str, Any]) -> Any:
+        from requests.structures import CaseInsensitiveDict
+        from zeep.exceptions import (
+            DTDForbidden,
+            EntitiesForbidden,
+            ExternalReferenceForbidden,
+            Fault,
+        )
+        from zeep.exceptions import Error as ZeepError
+
+        status = int(result["status"])
+        headers = result["headers"]
+        body = result["body"]
+        text = body if isinstance(body, str) else ""
+        content = as_bytes(text, headers.get("content-type", "")) if text else b""
+        reply = _Reply(status, content, CaseInsensitiveDict(headers))
+        try:
+            value = self.binding.process_reply(self.zeep, self.binding.get(operation), reply)
+        except Fault as fault:
+            fields = fault_fields(fault)
+            error = ConnectorError(
+                step_id,
+                f"{operation}: SOAP fault {fields['code']}: {fields['message']}",
+                status=status,
+            )
+            error.fields = {"fault": fields}  # type: ignore[attr-defined]  # see error_object
+            raise error from None
+        except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as exc:
+            what = {
+                DTDForbidden: "a DTD (<!DOCTYPE>)",
+                EntitiesForbidden: "an entity declaration",
+                ExternalReferenceForbidden: "an external reference",
+            }[type(exc)]
+            raise ConnectorError(
+                step_id,
+                f"{operation}: the reply holds {what}, which hookline refuses in XML from "
+                "the network",
+                status=status,
+            ) from None
+        except (ZeepError, ValueError, LookupError, TypeError, AttributeError) as exc:
+            raise ConnectorError(step_id, self._unreadable(operation, status, text, exc)) from None
+        return to_json(value)
+
+    def _unreadable(self, operation: str, status: int, text: str, exc: Exception) -> str:
+        snippet = self.runtime.redactor.clip(" ".join(text.split()), SNIPPET)
+        shown = f": {snippet}" if snippet else " with an empty body"
+        if not status_matches(status, ("2xx",)):
+            return f"POST {_show(self.address)} answered {status}{shown}"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = self.runtime.redactor.clip(reason, SNIPPET)
+        return f"{operation}: the reply is not a SOAP answer hookline can read ({reason})"
+
+
+def _show(url: str) -> str:
+    """A URL for messages: without its query, which may carry a key."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
