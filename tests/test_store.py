@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 
 from support import ROOT
 
@@ -63,15 +65,10 @@ def test_reading_history_never_creates_it(cli, tmp_path):
     assert not db.parent.exists()
 
 
-def test_history_file_is_private_and_an_unwritable_home_is_exit_2(cli, tmp_path, monkeypatch):
+def test_history_file_is_private(cli, tmp_path):
     db = tmp_path / "h.db"
     assert cli("run", SEED, "--input", CALL, "--db", str(db)).code == 0
     assert db.stat().st_mode & 0o777 == 0o600
-    monkeypatch.setenv("HOOKLINE_HOME", "/proc/no-such-place")
-    result = cli("run", SEED, "--input", CALL)
-    assert result.code == 2
-    assert "cannot open the run history" in result.err
-    assert "HOOKLINE_HOME or --db" in result.err
 
 
 def test_default_location_follows_hookline_home(cli, tmp_path, monkeypatch):
@@ -103,9 +100,9 @@ def test_concurrent_runs_in_several_processes_all_land(tmp_path):
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
+    # closing(): a sqlite3 connection's own "with" commits but does not close it, and an
+    # unclosed connection is a ResourceWarning (an error here) on Python 3.13.
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         statuses = conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall()

@@ -14,13 +14,15 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .._errors import HooklineError, PipelineInvalid
+from .._runtime import Interrupted
 from . import check, run, runs, schema
+from ._signals import exit_code
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_INVALID = 2
 EXIT_INTERNAL = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); SIGTERM exits 143 and SIGHUP 129 (128 + signal)
 
 COMMANDS: dict[str, object] = {"run": run, "check": check, "runs": runs, "schema": schema}
 
@@ -57,6 +59,9 @@ def _guard(fn: Callable[[], int], debug: bool) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Interrupted as exc:
+        print(f"interrupted by {exc.signal_name}", file=sys.stderr)
+        return exit_code(exc.signal_name)
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:

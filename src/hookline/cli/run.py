@@ -10,12 +10,14 @@ from pathlib import Path
 
 from .._engine import run_pipeline
 from .._errors import UsageError
+from .._home import default_home
 from .._inputs import check_input, parse_input, read_input
 from .._load import load_pipeline
 from .._log import Level, RunLog
 from .._runtime import Runtime
 from .._secrets import read_secrets
-from .._store import Store, default_path
+from .._store import Store, settings_from_env
+from ._signals import stop_on_signals
 
 DESCRIPTION = (
     "Validate a pipeline, run it once and print its output as JSON on stdout; the log goes "
@@ -45,8 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
         metavar="PATH",
-        help="run history database (default $HOOKLINE_HOME/hookline.db, "
-        "else .hookline/hookline.db)",
+        help="run history database (default hookline.db in $HOOKLINE_HOME, else in the "
+        "user state directory, e.g. ~/.local/state/hookline)",
     )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     noise = p.add_mutually_exclusive_group()
@@ -76,7 +78,8 @@ def parse_overrides(items: list[str], known: list[str]) -> dict[str, str]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    home = Path(args.db).parent if args.db else default_path().parent
+    home = default_home()
+    history = settings_from_env()
     pipeline = load_pipeline(args.file, cache=None if args.dry_run else home)
     source = read_input(args.input, sys.stdin)
     value = parse_input(*source) if source else None
@@ -87,14 +90,24 @@ def handle(args: argparse.Namespace) -> int:
     secrets = read_secrets(pipeline, os.environ)
     level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
     log = RunLog(sys.stderr, fmt=args.log_format, level=level)
-    store = None if args.dry_run else Store(args.db or default_path())
-    runtime = Runtime(pipeline, secrets, log=log, recorder=store, dry_run=args.dry_run)
-    try:
-        result = run_pipeline(pipeline, value, runtime=runtime, overrides=overrides)
-    finally:
-        runtime.close()
-        if store is not None:
-            store.close()
+    with stop_on_signals():
+        store = None
+        if not args.dry_run:
+            store = Store(
+                Path(args.db) if args.db else home / "hookline.db",
+                warn=lambda message: log.warning(message, event="history_off"),
+                busy_timeout=history["busy_timeout"],
+                max_mb=history["max_mb"],
+            )
+        try:
+            runtime = Runtime(pipeline, secrets, log=log, recorder=store, dry_run=args.dry_run)
+            try:
+                result = run_pipeline(pipeline, value, runtime=runtime, overrides=overrides)
+            finally:
+                runtime.close()
+        finally:
+            if store is not None:
+                store.close()
     if args.dry_run:
         report = {"requests": runtime.dry_requests, "stopped": result.error}
         if result.error:

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
-from .._store import Store, default_path
+from .._home import default_db
+from .._store import RUN_STATUSES, settings_from_env
+from .._store_read import History
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +24,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--db", metavar="PATH", help="run history database")
     p.add_argument("--pipeline", metavar="NAME", help="only runs of this pipeline")
-    p.add_argument("--status", choices=["succeeded", "failed", "running"])
+    p.add_argument(
+        "--status",
+        choices=RUN_STATUSES,
+        help="only runs with this status: " + ", ".join(RUN_STATUSES),
+    )
     p.add_argument("--limit", type=int, default=20, metavar="N")
     p.add_argument("--format", choices=["text", "json"], default="text")
     inner = p.add_subparsers(dest="runs_command", metavar="show")
@@ -34,13 +40,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def handle(args: argparse.Namespace) -> int:
-    path = Path(args.db) if args.db else default_path()
+    path = Path(args.db) if args.db else default_db()
     if not path.exists():  # reading history must not create it
         if args.runs_command == "show":
             raise UsageError(f"no run history at {path} (set HOOKLINE_HOME or --db)")
         print(f"no runs recorded: no run history at {path}", file=sys.stderr)
         return 0
-    store = Store(path)
+    store = History(path, busy_timeout=settings_from_env()["busy_timeout"])
     try:
         if args.runs_command == "show":
             run = store.get_run(args.run_id)

@@ -1,0 +1,54 @@
+"""JSON text for the run history, cut at a limit while it is being encoded.
+
+Serialising a 100 MB result whole to keep its first 64 KiB would cost 100 MB of string;
+the streaming encoder stops as soon as the limit is passed, and each string is cut to
+the limit before it is escaped, so the cost is bounded by the limit, not by the value.
+"""
+
+from __future__ import annotations
+
+import json
+import json.encoder
+from collections.abc import Callable, Iterator
+from typing import Any
+
+# The standard library's streaming encoder, the one JSONEncoder.iterencode uses. Called
+# directly so that strings can be cut before they are escaped (one chunk per string).
+_make_iterencode: Callable[..., Callable[[Any, int], Iterator[str]]] = getattr(  # noqa: B009
+    json.encoder, "_make_iterencode"
+)
+_escape: Callable[[str], str] = json.encoder.encode_basestring
+_FLOAT = json.JSONEncoder(ensure_ascii=False).iterencode  # only for its float rules
+
+
+def _floatstr(value: float) -> str:
+    return "".join(_FLOAT(value))
+
+
+def history_json(value: Any, limit: int | None = None) -> str | None:
+    """``value`` as JSON text; past ``limit`` characters, a small JSON object
+    ``{"truncated": true, "limit": N, "start": "<the first N characters>"}``.
+
+    ``value`` is already redacted: cutting after redaction cannot leave part of a secret.
+    """
+    if value is None:
+        return None
+    if limit is None:
+        return json.dumps(value, ensure_ascii=False, default=str)
+
+    def escape(text: str) -> str:
+        # One character past the limit is enough to know the text must be cut.
+        return _escape(text[: limit + 1])
+
+    chunks = _make_iterencode({}, str, escape, None, _floatstr, ": ", ", ", False, False, False)(
+        value, 0
+    )
+    parts: list[str] = []
+    size = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            start = "".join(parts)[:limit]
+            return json.dumps({"truncated": True, "limit": limit, "start": start})
+    return "".join(parts)

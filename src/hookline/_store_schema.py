@@ -1,0 +1,153 @@
+"""The run history's tables, their migrations, the statuses a run can hold, and the rule
+that tells a live run from one whose process died.
+
+Schema versions (``PRAGMA user_version``):
+
+1. runs, steps, attempts.
+2. runs gain ``pid``, ``host`` and ``heartbeat_at`` so a run whose process died is shown
+   as ``lost`` instead of ``running`` forever.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = 2
+
+#: Every status a run can hold in the history, in the order the docs list them.
+RUN_STATUSES = ("running", "succeeded", "failed", "interrupted", "lost", "dry-run")
+
+#: A live run's process refreshes ``heartbeat_at`` this often (seconds).
+HEARTBEAT_SECONDS = 10.0
+#: A running run whose last sign of life is older than this (seconds) is lost.
+STALE_SECONDS = 60.0
+
+_RUNS = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    file TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    input TEXT,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    duration_ms REAL,
+    output TEXT,
+    error TEXT,
+    pid INTEGER,
+    host TEXT,
+    heartbeat_at REAL
+)"""
+_REST = [
+    "CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, started_at)",
+    "CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)",
+    "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status)",
+    """CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    seq INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    duration_ms REAL,
+    result TEXT,
+    error TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS steps_by_run ON steps (run_id, seq)",
+    """CREATE TABLE IF NOT EXISTS attempts (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    seq INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    duration_ms REAL,
+    request TEXT,
+    response TEXT,
+    error TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run_id, seq)",
+]
+_ADDED_IN_2 = (("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat_at", "REAL"))
+
+
+class NewerSchema(Exception):
+    """The database was written by a newer hookline."""
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Create the tables, or bring an older database up to SCHEMA_VERSION.
+
+    One IMMEDIATE transaction, so two processes opening an old database at once do not
+    both add the columns. Nothing is written when the database is already current: a
+    reader of a locked database must not need the write lock.
+    """
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise NewerSchema(version)
+    if version == SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            db.execute(_RUNS)
+            have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for name, kind in _ADDED_IN_2:
+                if name not in have:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+            for statement in _REST:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+HOST = socket.gethostname()
+
+
+def _pid_gone(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill(pid, 0) would terminate the process there
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # EPERM: it exists, run by another user
+        return False
+    return False
+
+
+def _started_epoch(started_at: str) -> float | None:
+    try:
+        return (
+            datetime.strptime(started_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def lost_reason(run: dict[str, Any], now: float | None = None) -> str | None:
+    """Why a run recorded as ``running`` is in fact lost, or None while it may be alive.
+
+    Lost when its process is gone from this host, or when its last heartbeat (else its
+    start, for runs recorded before heartbeats existed) is older than STALE_SECONDS.
+    """
+    if run.get("status") != "running":
+        return None
+    pid, host = run.get("pid"), run.get("host")
+    if pid is not None and host == HOST and _pid_gone(int(pid)):
+        return f"its process (pid {pid} on {host}) ended without closing the run"
+    now = time.time() if now is None else now
+    beat = run.get("heartbeat_at")
+    seen = float(beat) if beat is not None else _started_epoch(run.get("started_at", ""))
+    if seen is not None and now - seen > STALE_SECONDS:
+        where = f" (pid {pid} on {host})" if pid is not None else ""
+        return f"no sign of life from its process{where} for {now - seen:.0f}s"
+    return None
