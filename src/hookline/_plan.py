@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import PipelineInvalid, Problem
-from ._exprchecks import ExpressionChecks, Scope, did_you_mean
+from ._exprchecks import ExpressionChecks, Scope, StepsBefore, did_you_mean
 from ._model import Connection, OnError, Pipeline, RetryPolicy, Step, Trigger
 from ._yamlpos import Document
 from ._yamlpos import Path as DocPath
@@ -70,12 +70,16 @@ class Builder(ExpressionChecks):
     def get(self, path: DocPath) -> Any:
         value: Any = self.doc.data
         for part in path:
+            # Never `part in value` on a list: that scans it, and made every step of a
+            # long list cost the length of the list (quadratic validation).
             if isinstance(part, int):
-                if not isinstance(value, list) or part >= len(value):
+                if not isinstance(value, list) or not 0 <= part < len(value):
                     return None
-            elif not isinstance(value, dict):
+                value = value[part]
+            elif isinstance(value, dict):
+                value = value.get(part)
+            else:
                 return None
-            value = value[part] if part in value or isinstance(part, int) else None
             if value is None:
                 return None
         return value
@@ -229,14 +233,15 @@ class Builder(ExpressionChecks):
         raw_steps = self.get(path)
         if not isinstance(raw_steps, list):
             return ()
-        built: list[Step] = []
-        visible = set(scope.steps)
+        first: dict[str, int] = {}  # id → the position of the first step using it
         for i, raw in enumerate(raw_steps):
-            step = self.step((*path, i), replace(scope, steps=frozenset(visible)))
+            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+                first.setdefault(raw["id"], i)
+        built: list[Step] = []
+        for i in range(len(raw_steps)):
+            step = self.step((*path, i), replace(scope, steps=StepsBefore(scope.steps, first, i)))
             if step is not None:
                 built.append(step)
-            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-                visible.add(raw["id"])
         return tuple(built)
 
     def step(self, path: DocPath, scope: Scope) -> Step | None:
