@@ -1,9 +1,11 @@
-"""The GraphQL connector: schema fragments for ``graphql`` connections and steps."""
+"""The GraphQL connector: ``graphql`` connections and steps, their schema fragments, the
+checks made before anything runs (syntax, operation, variables, Relay path, schema), and
+the run, which goes through gql over the connection's HttpClient (``_graphql_transport``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,11 +14,22 @@ from .._schema_common import CONNECTION_SETTINGS
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
 from ._common import ConnectionSettings, beside, connection_settings
+from ._graphql_document import (
+    Operation,
+    choose_operation,
+    operations,
+    parse_document,
+    relay_problem,
+)
 
 if TYPE_CHECKING:
     from .._engine import Runtime
     from .._model import Step
     from .._plan import Builder, Scope
+    from ._graphql_transport import GraphqlClient
+
+QUERY_FILE_LIMIT = 1024 * 1024  # bytes of a query_file: a query, not a data set
+DEFAULT_MAX_PAGES = 100
 
 CONNECTION_SCHEMA: Schema = prop(
     obj(
@@ -40,33 +53,88 @@ CONNECTION_SCHEMA: Schema = prop(
     {"url": "https://shop.example.com/graphql", "auth": {"bearer": "${{ secrets.SHOP_TOKEN }}"}},
 )
 
-STEP_SCHEMA: Schema = prop(
+_RELAY: Schema = prop(
     obj(
         {
-            "connection": prop(
+            "path": prop(
                 {"type": "string", "minLength": 1},
-                "Name of a `graphql` connection.",
-                "shop",
+                "Dotted path in `data` to the Relay connection (field names or aliases): "
+                "it has `edges { node }` and `pageInfo { hasNextPage endCursor }`.",
+                "products",
+                "shop.orders",
             ),
-            "query": prop(
+            "cursor_variable": prop(
                 {"type": "string", "minLength": 1},
-                "The query or mutation document.",
-                "query Order($id: ID!) { order(id: $id) { id total } }",
-            ),
-            "variables": prop(
-                {"type": "object"},
-                "Variables by name; values may hold `${{ }}`.",
-                {"id": "${{ input.order_id }}"},
-            ),
-            "operation_name": prop(
-                {"type": "string", "minLength": 1},
-                "Which operation of the document to run, when it holds several.",
-                "Order",
+                "The query variable each next page's cursor (`pageInfo.endCursor`) is sent "
+                "in; the first page sends the value given in `variables`, or none.",
+                "after",
             ),
         },
-        required=["connection", "query"],
+        required=["path", "cursor_variable"],
     ),
-    "Run one GraphQL query or mutation. The result is the response's `data`.",
+    "Relay cursor pagination.",
+    {"path": "products", "cursor_variable": "after"},
+)
+
+STEP_SCHEMA: Schema = prop(
+    {
+        **obj(
+            {
+                "connection": prop(
+                    {"type": "string", "minLength": 1},
+                    "Name of a `graphql` connection.",
+                    "shop",
+                ),
+                "query": prop(
+                    {"type": "string", "minLength": 1},
+                    "The query or mutation document.",
+                    "query Order($id: ID!) { order(id: $id) { id total } }",
+                ),
+                "query_file": prop(
+                    {"type": "string", "minLength": 1},
+                    "A file holding the query or mutation (relative to the pipeline file), "
+                    "instead of `query`.",
+                    "graphql/products.graphql",
+                ),
+                "variables": prop(
+                    {"type": "object"},
+                    "Variables by name; values may hold `${{ }}`.",
+                    {"id": "${{ input.order_id }}"},
+                ),
+                "operation_name": prop(
+                    {"type": "string", "minLength": 1},
+                    "Which operation of the document to run, when it holds several.",
+                    "Order",
+                ),
+                "allow_partial": prop(
+                    {"type": "boolean"},
+                    "Accept `data` that comes with `errors` (default false: any error fails "
+                    "the step); the errors are logged as a warning and kept in the history.",
+                    True,
+                ),
+                "paginate": prop(
+                    obj(
+                        {
+                            "relay": _RELAY,
+                            "max_pages": prop(
+                                {"type": "integer", "minimum": 1},
+                                "Stop after this many pages (default 100); stopping while "
+                                "more pages exist is a warning in the log.",
+                                50,
+                            ),
+                        },
+                        required=["relay"],
+                    ),
+                    "Fetch every page of a Relay connection. The result is {items, pages, "
+                    "data}: every page's nodes, the number of pages, the last page's data.",
+                    {"relay": {"path": "products", "cursor_variable": "after"}, "max_pages": 50},
+                ),
+            },
+            required=["connection"],
+        ),
+    },
+    "Run one GraphQL query or mutation (give `query` or `query_file`). The result is "
+    "the response's `data`.",
     {"connection": "shop", "query": "{ shop { name } }"},
 )
 
@@ -79,11 +147,22 @@ class GraphqlConnectionSpec:
 
 
 @dataclass(frozen=True)
+class RelaySpec:
+    path: tuple[str, ...]
+    cursor_variable: str
+    max_pages: int
+
+
+@dataclass(frozen=True)
 class GraphqlStepSpec:
     connection: str | None
-    query: str
+    query: str  # the document's text (read from query_file when given)
     variables: Template | None
     operation_name: str | None
+    document: Any = None  # parsed at load; None when it did not parse
+    kind: str = "query"  # of the operation the step runs: query | mutation
+    allow_partial: bool = False
+    paginate: RelaySpec | None = None
 
 
 def build_connection(
@@ -127,33 +206,128 @@ def _load_schema(builder: Builder, path: tuple[Any, ...]) -> Any:
         return None
 
 
-def schema_problems(schema: Any, query: str) -> list[str]:
-    """Why ``query`` does not fit ``schema`` ("Cannot query field ...; did you mean ..."),
-    each with its line and column in the query."""
-    from graphql import parse, validate
+def schema_problems(schema: Any, document: Any) -> list[str]:
+    """Why the query does not fit ``schema`` ("Cannot query field ...; did you mean ..."),
+    each with its line and column in the query. graphql-core's ``validate`` is what gql's
+    ``Client.validate`` calls; called directly it reports every problem, not the first."""
+    from graphql import validate
 
     out = []
-    for error in validate(schema, parse(query)):
+    for error in validate(schema, document):
         loc = error.locations[0] if error.locations else None
         where = f" (line {loc.line}, column {loc.column} of the query)" if loc else ""
         out.append(f"GraphQL: {error.message}{where}")
     return out
 
 
-@lru_cache(maxsize=256)  # the same query often stands in many steps and files
-def query_problem(query: str) -> tuple[str, int, int] | None:
-    """Why ``query`` does not parse as GraphQL: (message, line, column) in the query."""
-    from graphql import GraphQLSyntaxError, parse  # only for pipelines with graphql steps
-
+def _query_text(raw: dict[str, Any], builder: Builder, path: tuple[Any, ...]) -> str | None:
+    """The document: inline, or read from ``query_file`` beside the pipeline. Exactly one
+    of the two is checked here, not in the schema, so that a missing query is reported as
+    the missing key it is (the schema's one-of message cannot name a graphql step)."""
+    if "query" in raw and "query_file" in raw:
+        builder.error((*path, "query_file"), "give 'query' or 'query_file', not both",
+                      at_key=True)  # fmt: skip
+        return None
+    if "query" not in raw and "query_file" not in raw:
+        builder.error(path, f"{_dotted(path)}: missing required key 'query' (or 'query_file', "
+                      "to read the query from a file)", at_key=True)  # fmt: skip
+        return None
+    if isinstance(raw.get("query"), str):
+        return str(raw["query"])
+    written = raw.get("query_file")
+    if not isinstance(written, str):
+        return None
+    where = (*path, "query_file")
     try:
-        parse(query)
-    except GraphQLSyntaxError as exc:
-        loc = exc.locations[0] if exc.locations else None
-        line, col = (loc.line, loc.column) if loc else (1, 1)
-        reason = exc.message.removeprefix("Syntax Error: ").rstrip(".")
-        reason = reason.replace("<EOF>", "the end of the query")
-        return f"GraphQL syntax error: {reason}", line, col
-    return None
+        data = Path(beside(builder, written)).read_bytes()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        reason = exc.strerror if isinstance(exc, OSError) else "not a valid file name"
+        builder.error(where, f"cannot read the query file '{written}': {reason} (paths are "
+                      "relative to the pipeline file)")  # fmt: skip
+        return None
+    if len(data) > QUERY_FILE_LIMIT:
+        builder.error(where, f"the query file '{written}' is {len(data)} bytes; a query file "
+                      f"may hold at most {QUERY_FILE_LIMIT} bytes")  # fmt: skip
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        builder.error(where, f"the query file '{written}' is not UTF-8 text")
+        return None
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _report_syntax(
+    builder: Builder, path: tuple[Any, ...], raw: dict[str, Any], found: tuple[str, int, int]
+) -> None:
+    message, line, col = found
+    if "query" not in raw:
+        builder.error((*path, "query_file"), f"{message} (line {line}, column {col} of "
+                      f"{raw['query_file']})")  # fmt: skip
+    elif "\n" in str(raw["query"]).rstrip("\n"):
+        builder.error((*path, "query"), f"{message} (line {line}, column {col} of the query)")
+    else:  # one line: point at the fault itself
+        builder.error((*path, "query"), message, offset=max(col - 1, 0))
+
+
+def _check_variables(
+    op: Operation, raw: dict[str, Any], builder: Builder, path: tuple[Any, ...], cursor: str | None
+) -> None:
+    """The variables the step passes against those the operation declares."""
+    from .._plan import did_you_mean  # _plan imports the connectors: no cycle at import
+
+    given = raw.get("variables")
+    if "variables" in raw and not isinstance(given, dict):
+        return  # the schema reports it
+    given = given or {}
+    declared = {v.name: v for v in op.variables}
+    for name in given:
+        if name not in declared:
+            hint = did_you_mean(str(name), list(declared))
+            listed = f" (it declares: {', '.join(declared)})" if declared else " (it declares none)"
+            builder.error((*path, "variables", name), f"variable '{name}' is not declared by "
+                          f"{op.label()}{hint or listed}", at_key=True)  # fmt: skip
+    for var in op.variables:
+        if var.required and var.name not in given and var.name != cursor:
+            at = (*path, "variables") if "variables" in raw else path
+            builder.error(at, f"{op.label()} needs variable '{var.name}' ({var.type}); "
+                          "add it under 'variables'", at_key=True)  # fmt: skip
+
+
+def _relay(
+    raw: Any, op: Operation | None, builder: Builder, path: tuple[Any, ...]
+) -> RelaySpec | None:
+    if not isinstance(raw, dict) or not isinstance(raw.get("relay"), dict):
+        return None
+    from .._plan import did_you_mean
+
+    relay = raw["relay"]
+    dotted, cursor = relay.get("path"), relay.get("cursor_variable")
+    if not isinstance(dotted, str) or not isinstance(cursor, str):
+        return None
+    parts = tuple(dotted.split("."))
+    if not all(p.isidentifier() for p in parts):
+        builder.error((*path, "relay", "path"), f"'{dotted}' is not a dotted path of field "
+                      "names, e.g. 'products' or 'shop.orders'")  # fmt: skip
+        return None
+    if op is not None:
+        declared = {v.name: v for v in op.variables}
+        if cursor not in declared:
+            hint = did_you_mean(cursor, list(declared))
+            builder.error((*path, "relay", "cursor_variable"), f"{op.label()} declares no "
+                          f"variable '{cursor}' to send the cursor in{hint}; declare it, "
+                          f"e.g. (${cursor}: String)")  # fmt: skip
+        elif declared[cursor].type.endswith("!"):
+            builder.error((*path, "relay", "cursor_variable"), f"variable '{cursor}' is "
+                          f"declared {declared[cursor].type}: the first page sends no cursor, "
+                          "so declare it nullable (String)")  # fmt: skip
+        problem = relay_problem(op, parts)
+        if problem:
+            builder.error((*path, "relay", "path"), problem)
+    return RelaySpec(parts, cursor, int(raw.get("max_pages", DEFAULT_MAX_PAGES)))
 
 
 def build(
@@ -161,33 +335,128 @@ def build(
 ) -> GraphqlStepSpec | None:
     if not isinstance(raw, dict):
         return None
-    query = raw.get("query")
     connection = builder.connection_ref((*path, "connection"), "graphql")
-    if isinstance(query, str):
-        found = query_problem(query)
-        schema = builder.loaded.get(f"graphql:{connection}")
+    text = _query_text(raw, builder, path)
+    document, op = None, None
+    if text is not None:
+        document, found = parse_document(text)
         if found:
-            message, line, col = found
-            if "\n" in query.rstrip("\n"):
-                builder.error(
-                    (*path, "query"), f"{message} (line {line}, column {col} of the query)"
-                )
-            else:  # one line: point at the fault itself
-                builder.error((*path, "query"), message, offset=max(col - 1, 0))
-        elif schema is not None:
-            for message in schema_problems(schema, query):
-                builder.error((*path, "query"), message)
-    name = raw.get("operation_name")
+            _report_syntax(builder, path, raw, found)
+    if document is not None:
+        chosen = choose_operation(operations(document), raw.get("operation_name"))
+        if isinstance(chosen, str):
+            at = (
+                "operation_name"
+                if "operation_name" in raw
+                else next(k for k in ("query", "query_file") if k in raw)
+            )
+            builder.error((*path, at), chosen)
+        elif chosen.kind == "subscription":
+            builder.error((*path, "query" if "query" in raw else "query_file"),
+                          "a subscription cannot run as a step: use a query")  # fmt: skip
+        else:
+            op = chosen
+        schema = builder.loaded.get(f"graphql:{connection}")
+        if schema is None and builder.online and connection is not None:
+            from ._graphql_online import online_schema
+
+            schema = online_schema(builder, connection)
+        if schema is not None:
+            for message in schema_problems(schema, document):
+                builder.error((*path, "query" if "query" in raw else "query_file"), message)
+    relay = _relay(raw.get("paginate"), op, builder, (*path, "paginate"))
+    if op is not None:
+        _check_variables(op, raw, builder, path, relay.cursor_variable if relay else None)
     return GraphqlStepSpec(
         connection=connection,
-        query=str(query),
+        query=text or "",
         variables=builder.maybe_template((*path, "variables"), scope),
-        operation_name=name if isinstance(name, str) else None,
+        operation_name=op.name if op is not None else None,
+        document=document,
+        kind=op.kind if op is not None else "query",
+        allow_partial=raw.get("allow_partial") is True,
+        paginate=relay,
     )
 
 
-HANDLES_RETRY = True  # the connector applies the retry policy itself
+# --- running ----------------------------------------------------------------------
+
+HANDLES_RETRY = True  # the HTTP client applies the retry policy itself
+
+
+def open_client(spec: GraphqlConnectionSpec, runtime: Runtime) -> GraphqlClient:
+    """The connection's client for this run: its HttpClient and a gql session over it."""
+    from ._graphql_transport import GraphqlClient  # gql is imported by GraphQL runs only
+    from ._http import HttpClient
+
+    ctx = runtime.connection_context
+    s = spec.settings
+    http = HttpClient(
+        s.name,
+        runtime,
+        base_url=str(spec.url.render(ctx)),
+        headers=s.headers.render(ctx) if s.headers else None,
+        auth=s.auth.render(ctx) if s.auth else None,
+        timeout=s.timeout,
+        verify=s.verify,
+        retry=s.retry,
+        rate_limit=s.rate_limit,
+    )
+    return GraphqlClient(http)
 
 
 def run(spec: GraphqlStepSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
-    raise StepFailed(step.id, "GraphQL steps do not run in this version of hookline yet")
+    from ._graphql_transport import Call, errors_failure
+
+    assert spec.connection is not None and spec.document is not None  # else load failed
+    conn_spec = runtime.pipeline.connections[spec.connection].spec
+    client: GraphqlClient = runtime.client(spec.connection, lambda: open_client(conn_spec, runtime))
+    variables = spec.variables.render(context) if spec.variables is not None else {}
+    if not isinstance(variables, dict):
+        raise StepFailed(step.id, f"variables must give an object, got {type(variables).__name__}")
+    if runtime.dry_run:
+        body = {"query": spec.query, "variables": variables}
+        if spec.operation_name:
+            body["operationName"] = spec.operation_name
+        runtime.dry_request(step.id, {
+            "method": "POST",
+            "url": client.http.url(""),
+            "params": [],
+            "headers": dict(client.http.headers),
+            "body": body,
+            "paginate": "relay" if spec.paginate else None,
+        })  # fmt: skip
+        return None
+    call = Call(
+        step_id=step.id,
+        text=spec.query,
+        document=spec.document,
+        variables=variables,
+        operation_name=spec.operation_name,
+        is_query=spec.kind == "query",
+        timeout=step.timeout,
+        retry=step.retry,
+    )
+    if spec.paginate is not None:
+        from ._graphql_paginate import fetch_all
+
+        return fetch_all(client, call, spec.paginate, spec.allow_partial, runtime)
+    data, errors = client.execute(call)
+    if errors:
+        if not spec.allow_partial:
+            raise errors_failure(step.id, errors, runtime)
+        warn_partial(runtime, step.id, errors)
+    return data
+
+
+def warn_partial(runtime: Runtime, step_id: str, errors: list[dict[str, Any]]) -> None:
+    from ._graphql_transport import describe
+
+    count = len(errors)
+    runtime.log.warning(
+        f"{step_id}: partial data kept (allow_partial); the GraphQL server answered "
+        f"{count} error{'s' if count != 1 else ''}: {describe(errors, runtime)}",
+        event="graphql_partial",
+        step=step_id,
+        errors=errors,
+    )

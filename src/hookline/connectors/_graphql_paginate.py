@@ -1,0 +1,88 @@
+"""Relay pagination for GraphQL steps: the connection at a path in ``data``, its
+``edges[].node`` collected into ``items``, ``pageInfo.endCursor`` sent back in a named
+variable while ``pageInfo.hasNextPage`` holds. The guards are REST's: a cursor seen twice
+is an error (never an endless loop), stopping at ``max_pages`` with pages left a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from .._errors import ConnectorError
+
+if TYPE_CHECKING:
+    from .._runtime import Runtime
+    from ._graphql_transport import Call, GraphqlClient
+    from .graphql import RelaySpec
+
+
+def _connection(data: Any, relay: RelaySpec, step_id: str, page: int) -> dict[str, Any]:
+    here = data
+    for depth, part in enumerate(relay.path):
+        if not isinstance(here, dict) or here.get(part) is None:
+            where = ".".join(relay.path[: depth + 1])
+            raise ConnectorError(
+                step_id,
+                f"page {page}: the response has no Relay connection at data.{where}",
+            )
+        here = here[part]
+    if not isinstance(here, dict) or not isinstance(here.get("edges"), list):
+        raise ConnectorError(
+            step_id,
+            f"page {page}: data.{'.'.join(relay.path)} is not a Relay connection (no edges list)",
+        )
+    return here
+
+
+def fetch_all(
+    client: GraphqlClient,
+    call: Call,
+    relay: RelaySpec,
+    allow_partial: bool,
+    runtime: Runtime,
+) -> dict[str, Any]:
+    from ._graphql_transport import errors_failure
+    from .graphql import warn_partial
+
+    items: list[Any] = []
+    seen: dict[str, int] = {}  # cursor -> the page that gave it
+    pages = 0
+    data: Any = None
+    while True:
+        data, errors = client.execute(call)
+        pages += 1
+        if errors:
+            if not allow_partial:
+                raise errors_failure(call.step_id, errors, runtime)
+            warn_partial(runtime, call.step_id, errors)
+        conn = _connection(data, relay, call.step_id, pages)
+        for edge in conn["edges"]:
+            items.append(edge.get("node") if isinstance(edge, dict) else None)
+        found = conn.get("pageInfo")
+        info: dict[str, Any] = found if isinstance(found, dict) else {}
+        if info.get("hasNextPage") is not True:
+            break
+        cursor = info.get("endCursor")
+        if not isinstance(cursor, str) or not cursor:
+            raise ConnectorError(
+                call.step_id,
+                f"page {pages} says hasNextPage but gives no endCursor to ask for the next",
+            )
+        if cursor in seen:
+            raise ConnectorError(
+                call.step_id,
+                f"pagination loops: page {pages} gives the same cursor as page {seen[cursor]} "
+                f"({runtime.redactor.clip(cursor, 80)!r}); stopped instead of looping forever",
+            )
+        seen[cursor] = pages
+        if pages >= relay.max_pages:
+            runtime.log.warning(
+                f"{call.step_id}: stopped at max_pages={relay.max_pages} while the API has "
+                f"more pages; {len(items)} records fetched, the rest were not",
+                event="pagination_truncated",
+                step=call.step_id,
+            )
+            break
+        call = replace(call, variables={**call.variables, relay.cursor_variable: cursor})
+    return {"items": items, "pages": pages, "data": data}
