@@ -6,6 +6,7 @@ One ``SoapClient`` per connection and run, made on first use by ``runtime.client
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 SNIPPET = 300  # characters of an unreadable reply quoted in an error message
 # SOAP 1.1 sends a Fault with 500; SOAP 1.2 with 400 (Sender) or 500 (Receiver).
 FAULT_STATUSES: tuple[int | str, ...] = ("2xx", 400, 500)
+DTD_REFUSED = "the reply holds a DTD (<!DOCTYPE>), which hookline refuses in XML from the network"
+# A DOCTYPE before the root element, after an optional declaration and comments. Each
+# alternative matches one way only (no backtracking blow-up); only the head is scanned.
+_DOCTYPE = re.compile(
+    rb"^(?:\xef\xbb\xbf)?\s*(?:<\?(?:[^?]|\?(?!>))*\?>\s*|<!--(?:[^-]|-(?!->))*-->\s*)*<!DOCTYPE"
+)
+PROLOG_SCAN = 8192
 
 
 @dataclass
@@ -172,6 +180,9 @@ class SoapClient:
         text = body if isinstance(body, str) else ""
         content = as_bytes(text, headers.get("content-type", "")) if text else b""
         reply = _Reply(status, content, CaseInsensitiveDict(headers))
+        # SOAP forbids DTDs: say so plainly, before libxml2 sees one
+        if _DOCTYPE.match(content[:PROLOG_SCAN]):
+            raise ConnectorError(step_id, f"{operation}: {DTD_REFUSED}", status=status)
         try:
             value = self.binding.process_reply(self.zeep, self.binding.get(operation), reply)
         except Fault as fault:
@@ -189,12 +200,8 @@ class SoapClient:
                 EntitiesForbidden: "an entity declaration",
                 ExternalReferenceForbidden: "an external reference",
             }[type(exc)]
-            raise ConnectorError(
-                step_id,
-                f"{operation}: the reply holds {what}, which hookline refuses in XML from "
-                "the network",
-                status=status,
-            ) from None
+            message = f"the reply holds {what}, which hookline refuses in XML from the network"
+            raise ConnectorError(step_id, f"{operation}: {message}", status=status) from None
         except (ZeepError, ValueError, LookupError, TypeError, AttributeError) as exc:
             raise ConnectorError(step_id, self._unreadable(operation, status, text, exc)) from None
         return to_json(value)

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
     from .._plan import Builder, Scope
     from ._soap_call import SoapClient
 
+# A duration where 0 is allowed (no caching), unlike DURATION.
+_LIFETIME: Schema = {
+    "oneOf": [{"type": "number", "minimum": 0}, DURATION["oneOf"][1]],
+    "x-hookline": "duration",
+}
+
 CONNECTION_SCHEMA: Schema = prop(
     obj(
         {
@@ -74,7 +80,7 @@ CONNECTION_SCHEMA: Schema = prop(
                 {"username": "${{ secrets.CRM_USER }}", "password": "${{ secrets.CRM_PASSWORD }}"},
             ),
             "wsdl_cache": prop(
-                DURATION,
+                _LIFETIME,
                 "How long a WSDL fetched by URL (and the XSDs it imports) is kept in the "
                 "hookline home before it is fetched again (default 24h; 0 fetches it on "
                 "every run).",
@@ -146,8 +152,7 @@ def build_connection(
     wsdl = str(raw.get("wsdl"))
     templated = "${{" in wsdl or is_url(wsdl)
     settings = connection_settings(raw, builder, path, scope)
-    cache = builder.duration((*path, "wsdl_cache"))
-    lifetime = CACHE_LIFETIME if cache is None else cache
+    lifetime = _lifetime(raw.get("wsdl_cache"))
     declared = None
     if not templated:
         declared = _declared(builder, (*path, "wsdl"), beside(builder, wsdl), None)
@@ -165,6 +170,15 @@ def build_connection(
         wsdl_cache=lifetime,
         settings=settings,
     )
+
+
+def _lifetime(value: Any) -> float:
+    from .._plan import parse_duration
+
+    try:
+        return CACHE_LIFETIME if value is None else parse_duration(value)
+    except ValueError:
+        return CACHE_LIFETIME  # the schema reports it
 
 
 def _declared(
