@@ -48,9 +48,9 @@ class _Reply:
 
 def home() -> Path:
     """The hookline home, where fetched WSDLs are cached."""
-    from .._store import default_path
+    from .._home import default_home
 
-    return default_path().parent
+    return default_home()
 
 
 class SoapClient:
