@@ -16,9 +16,9 @@ from typing import Any
 from ._errors import RunFailed, StepFailed
 from ._model import Pipeline, Step
 from ._retry import Backoff
-from ._runtime import DryRunStop, Runtime
+from ._runtime import Cancelled, DeadlinePassed, DryRunStop, Interrupted, Runtime
 from .expr import ExpressionError
-from .steps import STEP_KINDS
+from .steps import STEP_KINDS, handles_retry
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def _attempts(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
     kind = STEP_KINDS[step.kind]
     # Connectors retry by their own rules (status codes, idempotency); a fail step fails on
     # purpose, so running it again cannot help.
-    if step.retry is None or getattr(kind, "HANDLES_RETRY", False) or step.kind == "fail":
+    if step.retry is None or handles_retry(kind):
         return kind.run(step.spec, step, context, runtime)
     backoff = Backoff(step.retry)
     while True:
@@ -78,7 +78,7 @@ def _attempts(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
                 f"{step.id}: attempt {backoff.attempt - 1} failed ({exc.reason}); "
                 f"retrying in {delay:.2f}s"
             )
-            runtime.sleep(delay)
+            runtime.sleep(delay)  # raises DeadlinePassed rather than wake after the deadline
 
 
 def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
@@ -86,16 +86,30 @@ def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
     if runtime.dry_run:
         runtime.check_dry_run(step.id, step.reads)
     started = time.monotonic()
-    try:
-        if step.condition is not None and not truthy(step.condition.evaluate(context)):
-            context["steps"][step.id] = None
-            runtime.record_step(step.id, "skipped", time.monotonic() - started)
-            return None
-        result = _attempts(step, context, runtime)
-        if step.extract:
-            result = {name: expr.evaluate(result) for name, expr in step.extract}
-    except (StepFailed, ExpressionError) as exc:
-        failure = exc if isinstance(exc, StepFailed) else StepFailed(step.id, str(exc))
+    outer = runtime.deadline
+    # This step's own timeout is the one that runs out, unless a step around it ends first.
+    owns = step.timeout is not None and (outer is None or started + step.timeout <= outer)
+    failure: StepFailed | None = None
+    with runtime.deadline_scope(step.timeout):
+        try:
+            if step.condition is not None and not truthy(step.condition.evaluate(context)):
+                context["steps"][step.id] = None
+                runtime.record_step(step.id, "skipped", time.monotonic() - started)
+                return None
+            result = _attempts(step, context, runtime)
+            runtime.check_deadline()  # a result that came too late is a timeout too
+            if step.extract:
+                result = {name: expr.evaluate(result) for name, expr in step.extract}
+        except DeadlinePassed:
+            if not owns:
+                raise  # the deadline of a step around this one: that step fails
+            failure = StepFailed(step.id, f"timed out after {step.timeout:g}s")
+        except StepFailed as exc:
+            failure = exc
+        except ExpressionError as exc:
+            failure = StepFailed(step.id, str(exc))
+    if failure is not None:
+        # on_error steps run outside the failed step's deadline (under any outer one).
         result = _handle_failure(step, failure, context, runtime, started)
     else:
         sent = not (runtime.dry_run and runtime.was_dry(step.id))
@@ -135,6 +149,7 @@ def run_pipeline(
     run_id = uuid.uuid4().hex
     runtime.log.run_id = run_id
     runtime.run_id = run_id
+    runtime.execute_steps = execute_steps
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     context: dict[str, Any] = {
         "input": input,
@@ -158,6 +173,10 @@ def run_pipeline(
         if runtime.dry_run:
             runtime.check_dry_run("output", pipeline.output_reads)
         output = pipeline.output.render(context) if pipeline.output is not None else None
+    except Cancelled as exc:  # runtime.cancel(): stopped on purpose, not failed
+        message = runtime.redactor.text(str(exc))
+        runtime.recorder.run_finished(run_id, "interrupted", None, message)
+        return RunResult(run_id, "interrupted", None, message)
     except DryRunStop as stop:
         runtime.recorder.run_finished(run_id, "dry-run", None, str(stop))
         return RunResult(run_id, "dry-run", None, str(stop), stop.step_id)
@@ -168,14 +187,25 @@ def run_pipeline(
         runtime.recorder.run_finished(run_id, "failed", None, message)
         return RunResult(run_id, "failed", None, message, failed_step)
     except BaseException as exc:
-        # Ctrl-C or a bug: the history must not show the run as running forever.
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        message = runtime.redactor.text(f"{type(exc).__name__}: {exc}")
-        runtime.recorder.run_finished(run_id, status, None, message)
+        # A signal, Ctrl-C or a bug: the history must not show the run as running forever.
+        runtime.cancel(_interruption(exc))  # other threads (for_each workers) stop too
+        if isinstance(exc, Interrupted | KeyboardInterrupt):
+            runtime.recorder.run_finished(run_id, "interrupted", None, _interruption(exc))
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+            runtime.recorder.run_finished(run_id, "failed", None, message)
         raise
     output = runtime.redactor.value(output)
     runtime.recorder.run_finished(run_id, "succeeded", output, None)
     return RunResult(run_id, "succeeded", output)
+
+
+def _interruption(exc: BaseException) -> str:
+    if isinstance(exc, Interrupted):
+        return str(exc)  # "interrupted by SIGTERM"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted by SIGINT (Ctrl-C)"
+    return "the run was interrupted"
 
 
 def _run_on_failure(

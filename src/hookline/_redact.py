@@ -23,6 +23,41 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 MASK = "***"
+
+# Headers whose value is a credential whatever it holds: shown as ``***`` by name in the
+# run history, verbose logs and the dry-run report, even when the value is not a declared
+# secret (a cookie set by the server, a token typed into the pipeline file).
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+        "x-access-token",
+    }
+)
+
+
+def mask_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    """``headers`` with the value of every credential header replaced by ``***``. The
+    scheme of an ``Authorization`` value is kept (``Bearer ***``): it says which kind of
+    credential went out, and is no secret."""
+    return {k: _masked_value(str(k).lower(), v) for k, v in headers.items()}
+
+
+def _masked_value(name: str, value: Any) -> Any:
+    if name not in CREDENTIAL_HEADERS:
+        return value
+    if name.endswith("authorization") and isinstance(value, str):
+        scheme, sep, _ = value.strip().partition(" ")
+        if sep and scheme.isalnum() and len(scheme) <= 20:
+            return f"{scheme} {MASK}"
+    return MASK
+
+
 _MIN_LENGTH = 4  # shorter values would mask ordinary words; they are refused at load
 
 # requests.utils.requote_uri quotes everything but these (with '%' when the value's

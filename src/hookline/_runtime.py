@@ -6,65 +6,41 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ._errors import HooklineError, RunFailed
 from ._log import RunLog
 from ._model import Pipeline
-from ._redact import Redactor
+from ._recorder import NullRecorder, Recorder, RedactingRecorder
+from ._redact import Redactor, mask_headers
 
+if TYPE_CHECKING:
+    from ._model import Step
 
-class Recorder(Protocol):
-    """Receives what happens in a run, for the run history. Implementations redact nothing:
-    they get data already redacted by the runtime."""
+StepsRunner = Callable[[tuple["Step", ...], dict[str, Any], "Runtime"], Any]
+"""How nested steps are run (the engine's ``execute_steps``), handed over by the engine."""
 
-    def run_started(self, run_id: str, pipeline: Pipeline, trigger: str, input: Any) -> None:
-        """A run began."""
-
-    def step_attempt(self, run_id: str, step_id: str, attempt: dict[str, Any]) -> None:
-        """One attempt of a step: request, response, duration, error (all redacted)."""
-
-    def step_finished(
-        self,
-        run_id: str,
-        step_id: str,
-        status: str,
-        seconds: float,
-        result: Any,
-        error: str | None,
-    ) -> None:
-        """A step ended: ok, skipped, failed, ... with its result or error."""
-
-    def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
-        """The run ended."""
-
-
-class NullRecorder:
-    """Keeps no history."""
-
-    def run_started(self, run_id: str, pipeline: Pipeline, trigger: str, input: Any) -> None:
-        return None
-
-    def step_attempt(self, run_id: str, step_id: str, attempt: dict[str, Any]) -> None:
-        return None
-
-    def step_finished(
-        self,
-        run_id: str,
-        step_id: str,
-        status: str,
-        seconds: float,
-        result: Any,
-        error: str | None,
-    ) -> None:
-        return None
-
-    def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
-        return None
+__all__ = [
+    "Cancelled",
+    "DeadlinePassed",
+    "DryRunStop",
+    "Interrupted",
+    "NullRecorder",
+    "Recorder",
+    "Runtime",
+]
 
 
 class Cancelled(RunFailed):
     """The run was interrupted."""
+
+
+class DeadlinePassed(RunFailed):
+    """The deadline in force on this thread passed. The engine turns it into the failure
+    of the step whose ``timeout`` set that deadline ("timed out after 5s")."""
+
+    def __init__(self) -> None:
+        super().__init__("the step's time ran out")
 
 
 class Interrupted(BaseException):
@@ -114,9 +90,10 @@ class Runtime:
         self.redactor: Redactor = self.log.redactor
         for value in secrets.values():
             self.redactor.add(value)
-        self.recorder: Recorder = recorder or NullRecorder()
         # Building and redacting history records costs; skip it when nobody keeps them.
-        self.keeps_history = not isinstance(self.recorder, NullRecorder)
+        self.keeps_history = recorder is not None and not isinstance(recorder, NullRecorder)
+        # Every call the history receives is redacted here, whoever makes it.
+        self.recorder: Recorder = RedactingRecorder(recorder or NullRecorder(), self.redactor)
         self.dry_run = dry_run
         self._sleep = sleep
         self._cancel = threading.Event()
@@ -127,6 +104,10 @@ class Runtime:
         # What connection templates see: set by the engine once vars are computed.
         self.connection_context: dict[str, Any] = {}
         self.dry_requests: list[dict[str, Any]] = []
+        self.cancel_reason = "the run was interrupted"
+        # Set by the engine, so that a step kind holding steps (for_each) runs them without
+        # importing the engine.
+        self.execute_steps: StepsRunner = _no_engine
 
     def client(self, name: str, factory: Callable[[], Any]) -> Any:
         """The connection's client, created once per run on first use."""
@@ -139,7 +120,7 @@ class Runtime:
         """Hand one connector attempt (request, response, error) to the run history."""
         if not self.keeps_history:
             return
-        self.recorder.step_attempt(self.run_id, step_id, self.redactor.value(record))
+        self.recorder.step_attempt(self.run_id, step_id, record)
 
     @property
     def nested(self) -> bool:
@@ -192,6 +173,12 @@ class Runtime:
         finally:
             stack.pop()
 
+    def check_deadline(self) -> None:
+        """Raise ``DeadlinePassed`` when the deadline in force on this thread is past."""
+        deadline = self.deadline
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeadlinePassed()
+
     def record_step(
         self,
         step_id: str,
@@ -208,17 +195,14 @@ class Runtime:
             self.log.detail(f"{step_id}: {status} {note}".rstrip() + f" ({seconds:.2f}s)")
         if not self.keeps_history:
             return
-        self.recorder.step_finished(
-            self.run_id,
-            step_id,
-            status,
-            seconds,
-            self.redactor.value(result),
-            self.redactor.text(error) if error else None,
-        )
+        self.recorder.step_finished(self.run_id, step_id, status, seconds, result, error)
 
     def dry_request(self, step_id: str, request: dict[str, Any]) -> None:
-        """In a dry run: note a request that would have been sent."""
+        """In a dry run: note a request that would have been sent, credential headers
+        masked by name and every secret form masked, as the run history shows them."""
+        headers = request.get("headers")
+        if isinstance(headers, dict):
+            request = {**request, "headers": mask_headers(headers)}
         shown = self.redactor.value({"step": step_id, **request})
         with self._clients_lock:
             self.dry_requests.append(shown)
@@ -240,20 +224,33 @@ class Runtime:
         if needs:
             raise DryRunStop(step_id, needs)
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = "the run was interrupted") -> None:
+        """Stop the run at the next check: every thread's next step, sleep or iteration."""
+        self.cancel_reason = reason
         self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
 
     def check_cancelled(self) -> None:
         if self._cancel.is_set():
-            raise Cancelled("the run was interrupted")
+            raise Cancelled(self.cancel_reason)
 
     def sleep(self, seconds: float) -> None:
-        """Sleep, waking early when the run is cancelled."""
+        """Sleep, waking early when the run is cancelled. Never past the deadline in force:
+        a wait that would end after it ends at it, and raises ``DeadlinePassed``."""
+        remaining = self.remaining()
+        cut = remaining is not None and seconds >= remaining
+        if cut:
+            seconds = max(remaining or 0.0, 0.0)
         if self._sleep is time.sleep:
             if self._cancel.wait(seconds):
                 self.check_cancelled()
         else:
             self._sleep(seconds)
+        if cut:
+            raise DeadlinePassed()
 
     def progress(self, label: str, total: int) -> AbstractContextManager[Callable[[], None]]:
         return self.log.progress(label, total)
@@ -264,3 +261,7 @@ class Runtime:
             if close is not None:
                 close()
         self._clients.clear()
+
+
+def _no_engine(steps: tuple[Step, ...], context: dict[str, Any], runtime: Runtime) -> Any:
+    raise RuntimeError("nested steps run only inside run_pipeline (no engine attached)")

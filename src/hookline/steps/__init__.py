@@ -1,24 +1,52 @@
 """Step kinds: one module per kind, and the registry below.
 
-A step-kind module provides:
-
-- ``STEP_SCHEMA``: the schema fragment of the value under the kind's key;
-- ``build(raw, builder, path) -> spec``: compile the raw (schema-valid) value into a frozen
-  spec, reporting located problems through the builder (see ``hookline._plan.Builder``);
-- ``run(spec, step, context, runtime) -> result``: execute it for one run.
-
-Connector kinds (rest, soap, graphql) live in ``hookline.connectors``; they are step
-kinds too and are listed here by the same contract.
+A step-kind module satisfies ``StepKind`` (mypy checks each module in the registry against
+it): a schema fragment, ``build`` and ``run``. Connector kinds (rest, soap, graphql) live
+in ``hookline.connectors``; they are step kinds too and are listed here by the same
+contract.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..connectors import graphql, rest, soap
 from . import fail, for_each, set_
 
-STEP_KINDS: dict[str, ModuleType] = {
+if TYPE_CHECKING:
+    from .._model import Step
+    from .._plan import Builder, Scope
+    from .._runtime import Runtime
+    from .._schemabits import Schema
+
+
+class StepKind(Protocol):
+    """The contract of a step-kind module.
+
+    A module may also set ``HANDLES_RETRY = True`` when it applies the step's ``retry``
+    itself (connectors: by status code and idempotency) or must never be retried (``fail``);
+    the engine retries every other kind. A Protocol cannot declare an optional attribute,
+    so it is read with ``handles_retry``.
+    """
+
+    STEP_SCHEMA: Schema
+    """The schema fragment of the value under the kind's key."""
+
+    def build(self, raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> Any:
+        """Compile the raw (schema-valid) value into a frozen spec, reporting located
+        problems through the builder; None when problems were reported."""
+
+    def run(self, spec: Any, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
+        """Execute the spec for one run; return the step's result or raise StepFailed.
+        Long waits go through ``runtime.sleep`` so that the step's deadline holds."""
+
+
+def handles_retry(kind: StepKind) -> bool:
+    """True when the kind applies the step's retry policy itself."""
+    return bool(getattr(kind, "HANDLES_RETRY", False))
+
+
+STEP_KINDS: dict[str, StepKind] = {
     "rest": rest,
     "soap": soap,
     "graphql": graphql,

@@ -10,9 +10,9 @@ from .._schemabits import Schema, obj, prop
 from ..expr import Template, as_text
 
 if TYPE_CHECKING:
-    from .._engine import Runtime
     from .._model import Step
     from .._plan import Builder, Scope
+    from .._runtime import Runtime
 
 STEP_SCHEMA: Schema = prop(
     {
@@ -39,6 +39,10 @@ STEP_SCHEMA: Schema = prop(
     "no email in ${{ input.id }}",
     {"message": "unknown plan ${{ input.plan }}", "details": "${{ input }}"},
 )
+
+
+# A fail step fails on purpose: running it again cannot help, so the engine never retries it.
+HANDLES_RETRY = True
 
 
 @dataclass(frozen=True)

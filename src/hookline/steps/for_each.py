@@ -8,7 +8,6 @@ of its last inner step.
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -18,9 +17,9 @@ from .._schemabits import EXPRESSION, NAME_PATTERN, Schema, obj, prop, ref
 from ..expr import Expression, Template
 
 if TYPE_CHECKING:
-    from .._engine import Runtime
     from .._model import Step
     from .._plan import Builder, Scope
+    from .._runtime import Runtime
 
 STEP_SCHEMA: Schema = prop(
     obj(
@@ -120,8 +119,6 @@ def _groups(items: list[Any], batch: int | None) -> list[Any]:
 
 
 def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
-    from .._engine import execute_steps
-
     assert spec.items is not None
     items = spec.items.evaluate(context)
     if items is None:
@@ -133,21 +130,20 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
     groups = _groups(items, spec.batch)
 
     stop = threading.Event()  # set when one iteration failed: the others stop early
-    deadline = time.monotonic() + step.timeout if step.timeout else None
+    # Deadlines are kept per thread: worker threads get the one in force here (this step's
+    # timeout, or that of a step around it), and each iteration starts only before it.
+    deadline = runtime.deadline
 
     def iteration(index: int, item: Any) -> Any:
         if stop.is_set():
             return None
         runtime.check_cancelled()
-        if deadline is not None and time.monotonic() > deadline:
-            raise StepFailed(
-                step.id,
-                f"timed out after {step.timeout:g}s, before iteration {index + 1} of {len(groups)}",
-            )
-        scope = {**context, "steps": dict(context["steps"]), spec.name: item, "index": index}
-        with runtime.iteration():
-            last = execute_steps(spec.steps, scope, runtime)
-        return spec.output.render(scope) if spec.output else last
+        with runtime.deadline_scope(at=deadline):
+            runtime.check_deadline()
+            scope = {**context, "steps": dict(context["steps"]), spec.name: item, "index": index}
+            with runtime.iteration():
+                last = runtime.execute_steps(spec.steps, scope, runtime)
+            return spec.output.render(scope) if spec.output else last
 
     with runtime.progress(step.id, len(groups)) as advance:
         if spec.concurrency == 1 or len(groups) <= 1:

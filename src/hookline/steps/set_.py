@@ -8,9 +8,9 @@ from .._schemabits import Schema, prop
 from ..expr import Template
 
 if TYPE_CHECKING:
-    from .._engine import Runtime
     from .._model import Step
     from .._plan import Builder, Scope
+    from .._runtime import Runtime
 
 STEP_SCHEMA: Schema = prop(
     {},
