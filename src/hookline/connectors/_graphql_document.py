@@ -124,9 +124,9 @@ def relay_problem(op: Operation, path: tuple[str, ...]) -> str | None:
     missing = []
     page_info = found.get("pageInfo")
     page_fields = fields(page_info.selection_set)[0] if page_info is not None else {}
-    for name in ("hasNextPage", "endCursor"):
-        if name not in page_fields:
-            missing.append(f"pageInfo {{ {name} }}")
+    lacking = [n for n in ("hasNextPage", "endCursor") if n not in page_fields]
+    if lacking:
+        missing.append(f"pageInfo {{ {' '.join(lacking)} }}")
     edges = found.get("edges")
     if edges is None or "node" not in fields(edges.selection_set)[0]:
         missing.append("edges { node { ... } }")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .._model import Step
     from .._plan import Builder, Scope
     from ._graphql_transport import GraphqlClient
+    from ._http import HttpClient
 
 QUERY_FILE_LIMIT = 1024 * 1024  # bytes of a query_file: a query, not a data set
 DEFAULT_MAX_PAGES = 100
@@ -172,11 +173,13 @@ def build_connection(
         return None
     if isinstance(raw.get("schema"), str):
         builder.loaded[f"graphql:{path[1]}"] = _load_schema(builder, (*path, "schema"))
-    return GraphqlConnectionSpec(
+    spec = GraphqlConnectionSpec(
         url=builder.template((*path, "url"), scope),
         schema=raw.get("schema"),
         settings=connection_settings(raw, builder, path, scope),
     )
+    builder.loaded[f"graphql-spec:{path[1]}"] = spec  # for check --online
+    return spec
 
 
 def _load_schema(builder: Builder, path: tuple[Any, ...]) -> Any:
@@ -384,25 +387,31 @@ def build(
 HANDLES_RETRY = True  # the HTTP client applies the retry policy itself
 
 
-def open_client(spec: GraphqlConnectionSpec, runtime: Runtime) -> GraphqlClient:
-    """The connection's client for this run: its HttpClient and a gql session over it."""
-    from ._graphql_transport import GraphqlClient  # gql is imported by GraphQL runs only
-    from ._http import HttpClient
+def http_client(
+    spec: GraphqlConnectionSpec, runtime: Runtime, context: dict[str, Any]
+) -> HttpClient:
+    """The connection's HttpClient, its templates rendered in ``context``."""
+    from ._http import HttpClient  # requests is imported by GraphQL runs and online checks
 
-    ctx = runtime.connection_context
     s = spec.settings
-    http = HttpClient(
+    return HttpClient(
         s.name,
         runtime,
-        base_url=str(spec.url.render(ctx)),
-        headers=s.headers.render(ctx) if s.headers else None,
-        auth=s.auth.render(ctx) if s.auth else None,
+        base_url=str(spec.url.render(context)),
+        headers=s.headers.render(context) if s.headers else None,
+        auth=s.auth.render(context) if s.auth else None,
         timeout=s.timeout,
         verify=s.verify,
         retry=s.retry,
         rate_limit=s.rate_limit,
     )
-    return GraphqlClient(http)
+
+
+def open_client(spec: GraphqlConnectionSpec, runtime: Runtime) -> GraphqlClient:
+    """The connection's client for this run: its HttpClient and a gql session over it."""
+    from ._graphql_transport import GraphqlClient  # gql is imported by GraphQL runs only
+
+    return GraphqlClient(http_client(spec, runtime, runtime.connection_context))
 
 
 def run(spec: GraphqlStepSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
