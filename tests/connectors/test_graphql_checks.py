@@ -51,8 +51,10 @@ def test_defaults_fragments_and_the_cursor_variable_pass(cli):
 
 
 def test_a_run_stops_at_the_same_problems_before_sending_anything(cli, graphql_server, tmp_path):
-    text = (HERE / "bad.yaml").read_text().replace(
-        "https://shop.example.com/graphql", graphql_server.url
+    text = (
+        (HERE / "bad.yaml")
+        .read_text()
+        .replace("https://shop.example.com/graphql", graphql_server.url)
     )
     path = tmp_path / "bad.yaml"
     path.write_text(text)
