@@ -25,6 +25,7 @@ class RetryPolicy:
     max_elapsed: float = 300.0
     on_status: frozenset[int] = frozenset({429, 502, 503, 504})
     idempotent: bool = False
+    max_retry_after: float = 120.0  # a longer Retry-After stops retrying
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,7 @@ def test_a_timeout_names_the_step_and_the_limit(rest_server, tmp_path, capsys):
     )
     assert result.code == 1
     assert (
-        f"error: step 'call' failed: GET {rest_server.url}/slow: no answer within 0.3s "
+        f"error: step 'call' failed: GET {rest_server.url}/slow: no complete answer within 0.3s "
         "(timeout)" in result.err
     )
 

@@ -1,28 +1,31 @@
-"""HTTP for the connectors: one pooled session per connection, auth, the rate limit,
-retries with backoff and Retry-After, and a result in plain data.
+"""HTTP for the connectors: one pooled session per connection, credentials bound to their
+origin, redirects followed by hand, the rate limit, retries with backoff and Retry-After,
+and a result in plain data.
 
-Only this module (and the OAuth2 token source) calls requests; its exceptions become
+Only this module, ``_transport`` and ``_redirects`` call requests; their failures become
 ConnectorError here, chained with ``from``.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from .._errors import ConnectorError
+from .._jsonsafe import UntrustedJSONError, loads
 from .._model import RetryPolicy
 from .._retry import NO_RETRY, Backoff, parse_retry_after
+from ._attempt_log import record, snippet
 from ._oauth import TokenSource
+from ._origin import BadURL, origin_of, origin_setting
 from ._ratelimit import RateLimiter
+from ._redirects import Hop, follow
 from ._request import HttpRequest, header_text, status_matches
+from ._transport import DEFAULT_MAX_RESPONSE_SIZE, Answer, Failure, GuardedAdapter
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings
@@ -30,82 +33,15 @@ if TYPE_CHECKING:
     from .._runtime import Runtime
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-BODY_LIMIT = 64 * 1024
 POOL_SIZE = 64
 USER_AGENT = "hookline/0.1"
+PREVIEW = 80  # characters of a body that is not valid JSON shown in the message
+_RETRYABLE = frozenset({"refused", "timeout", "broken"})
 
 
 def _is_json(content_type: str) -> bool:
     main = content_type.split(";")[0].strip().lower()
     return main == "application/json" or main.endswith("+json")
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request surely did not reach the server (safe to retry any method)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        cause: BaseException | None = exc
-        while cause is not None:
-            if isinstance(cause, NewConnectionError | NameResolutionError):
-                return True
-            cause = (
-                cause.__cause__
-                or cause.__context__
-                or (
-                    cause.args[0]
-                    if cause.args and isinstance(cause.args[0], BaseException)
-                    else None
-                )
-            )
-    return False
-
-
-# Requests that cannot be sent as written: trying again cannot help.
-_INVALID = (
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidURL,
-    requests.exceptions.InvalidHeader,
-    requests.exceptions.InvalidJSONError,
-)
-
-
-def _describe_failure(exc: requests.RequestException, timeout: float) -> str:
-    if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.MissingSchema):
-        return "not an http:// or https:// URL"
-    if isinstance(exc, requests.exceptions.InvalidURL):
-        return "not a valid URL"
-    if isinstance(exc, requests.exceptions.InvalidHeader):
-        return "a header value is not valid (does a secret or header hold a line break?)"
-    if isinstance(exc, requests.exceptions.InvalidJSONError):
-        return "the JSON body holds a number JSON cannot carry (NaN or Infinity)"
-    if isinstance(exc, requests.ConnectTimeout):
-        return f"could not connect within {timeout:g}s"
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {timeout:g}s (timeout)"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS verification failed (set 'verify' to a CA bundle for a private CA)"
-    if isinstance(exc, requests.ConnectionError):
-        return "the connection was refused" if _never_sent(exc) else "the connection broke"
-    return type(exc).__name__
-
-
-def truncate(text: str) -> str:
-    data = text.encode("utf-8", "replace")
-    if len(data) <= BODY_LIMIT:
-        return text
-    cut = data[:BODY_LIMIT].decode("utf-8", "ignore")
-    return f"{cut}… (truncated: {len(data)} bytes in all)"
-
-
-def _body_text(req: HttpRequest) -> str | None:
-    if req.has_json:
-        return json.dumps(req.json, ensure_ascii=False)
-    if req.form is not None:
-        return json.dumps(req.form, ensure_ascii=False)
-    return req.body
 
 
 class _Session(requests.Session):
@@ -135,7 +71,11 @@ class _Session(requests.Session):
 
 
 class HttpClient:
-    """The HTTP side of one connection (or of the steps that give a whole URL)."""
+    """The HTTP side of one connection (or of the steps that give a whole URL).
+
+    What the connection adds (its ``headers``, its ``auth``, cookies it was given) goes
+    only to its own origin (the origin of ``base_url``) and to those in ``allow_origins``.
+    """
 
     def __init__(
         self,
@@ -149,6 +89,9 @@ class HttpClient:
         verify: bool | str = True,
         retry: RetryPolicy | None = None,
         rate_limit: tuple[float, float] | None = None,
+        allow_origins: tuple[str, ...] = (),
+        follow_redirects: bool = True,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         self.name = name
         self.runtime = runtime
@@ -156,12 +99,20 @@ class HttpClient:
         self.timeout = timeout
         self.verify = verify
         self.retry = retry
+        self.follow_redirects = follow_redirects
+        self.max_response_size = max_response_size
         self.limiter = RateLimiter(*rate_limit) if rate_limit else None
         self.session = _Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.adapter = GuardedAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        self.session.mount("http://", self.adapter)
+        self.session.mount("https://", self.adapter)
         self.session.headers["User-Agent"] = USER_AGENT
+        try:
+            own = {origin_of(self.base_url)} if self.base_url else set()
+        except BadURL:
+            own = set()  # every request to it fails with a clear message
+        allowed = {origin_setting(o) for o in allow_origins}
+        self.origins = frozenset(o for o in own | allowed if o is not None)
         self.headers = {str(k): header_text(v) for k, v in (headers or {}).items() if v is not None}
         self.query_auth: list[tuple[str, str]] = []
         self.tokens: TokenSource | None = None
@@ -174,10 +125,10 @@ class HttpClient:
             self.headers["Authorization"] = f"Bearer {auth['bearer']}"
         elif "basic" in auth:
             user, password = str(auth["basic"]["username"]), str(auth["basic"]["password"])
-            pair = f"{user}:{password}"
+            pair = base64.b64encode(f"{user}:{password}".encode()).decode()
             redact(password)
-            redact(base64.b64encode(pair.encode()).decode())
-            self.session.auth = (user, password)
+            redact(pair)
+            self.headers["Authorization"] = f"Basic {pair}"
         elif "api_key" in auth:
             conf = auth["api_key"]
             redact(str(conf["value"]))
@@ -189,9 +140,7 @@ class HttpClient:
             conf = {k: str(v) for k, v in auth["oauth2"].items()}
             for key in ("client_id", "client_secret"):
                 redact(conf[key])
-            self.tokens = TokenSource(
-                self.session, conf, self.runtime.redactor, self.timeout, self.verify
-            )
+            self.tokens = TokenSource(self, conf, self.runtime.redactor)
 
     def url(self, path: str) -> str:
         if not path:
@@ -200,6 +149,10 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def trusts(self, origin: str) -> bool:
+        """True when the connection's credentials may go to ``origin``."""
+        return origin in self.origins
 
     # --- sending ------------------------------------------------------------------
 
@@ -218,25 +171,40 @@ class HttpClient:
         backoff = Backoff(policy)
         safe_method = req.method in IDEMPOTENT or policy.idempotent
         refreshed = False
+        called = time.monotonic()
         while True:
             self.runtime.check_cancelled()
-            slot = self.limiter.acquire() if self.limiter is not None else None
+            deadline = self._step_deadline(step_id, req, timeout, called)
+            slot = self.limiter.acquire(deadline) if self.limiter is not None else None
+            if self.limiter is not None and slot is None:
+                raise self._step_timeout(step_id, req, timeout, called)
             token = self.tokens.token(step_id) if self.tokens else None
             if self.limiter is not None and slot is not None:
                 self.limiter.sent(slot)
+            left = self.runtime.remaining()
+            cut_by_step = left is not None and left < limit
+            attempt_limit = limit if left is None else max(0.0, min(limit, left))
             started = time.monotonic()
+            hop = Hop(req, token)
             try:
-                resp = self._request(req, limit, token)
-            except requests.RequestException as exc:
+                answer = follow(self, step_id, hop, attempt_limit)
+            except Failure as failure:
+                if failure.kind == "timeout" and cut_by_step:
+                    record(self.runtime, step_id, backoff.attempt, req, None,
+                           time.monotonic() - started, "timed out", hop.sent_headers)  # fmt: skip
+                    raise self._step_timeout(step_id, req, timeout, called) from failure
+                reason = failure.reason
+                if failure.kind == "timeout":
+                    reason = f"no complete answer within {limit:g}s (timeout)"
                 elapsed = time.monotonic() - started
-                reason = _describe_failure(exc, limit)
-                self._record(step_id, backoff.attempt, req, None, elapsed, reason)
-                retryable = (_never_sent(exc) or safe_method) and not isinstance(exc, _INVALID)
-                delay = backoff.next_delay() if retryable else None
+                record(self.runtime, step_id, backoff.attempt, req, None, elapsed, reason,
+                       hop.sent_headers)  # fmt: skip
+                retryable = (not failure.sent or safe_method) and failure.kind in _RETRYABLE
+                delay = self._next_delay(step_id, backoff) if retryable else None
                 if delay is None:
                     hint = (
                         ""
-                        if retryable or policy.attempts == 1 or isinstance(exc, _INVALID)
+                        if retryable or policy.attempts == 1 or failure.kind not in _RETRYABLE
                         else (
                             f" (not retried: a {req.method} may have reached the server; "
                             "set idempotent: true if repeating it is safe)"
@@ -244,16 +212,14 @@ class HttpClient:
                     )
                     raise ConnectorError(
                         step_id, f"{req.method} {self._show(req.url)}: {reason}{hint}"
-                    ) from exc
+                    ) from failure
                 self._log_retry(step_id, backoff, reason, delay)
                 self.runtime.sleep(delay)
                 continue
-            except OSError as exc:  # a CA bundle that vanished since the file was checked
-                raise ConnectorError(step_id, f"{req.method} {self._show(req.url)}: {exc}") from exc
             elapsed = time.monotonic() - started
-            result = self._result(step_id, req, resp)
-            self._record(step_id, backoff.attempt, req, resp, elapsed, None, result)
-            status = resp.status_code
+            result = self._result(step_id, req, answer)
+            record(self.runtime, step_id, backoff.attempt, req, answer, elapsed, None, {})
+            status = answer.status
             if status == 401 and token is not None and self.tokens and not refreshed:
                 self.tokens.invalidate(token)  # expired or revoked early: fetch a new one once
                 refreshed = True
@@ -262,62 +228,88 @@ class HttpClient:
                 return result
             # A 429 means the server refused the request without acting on it.
             if status in policy.on_status and (safe_method or status == 429):
-                wait = parse_retry_after(resp.headers.get("Retry-After"))
-                delay = backoff.next_delay(wait)
+                wait = parse_retry_after(answer.headers.get("Retry-After"))
+                delay = self._next_delay(step_id, backoff, wait)
                 if delay is not None:
                     self._log_retry(step_id, backoff, f"answered {status}", delay)
                     self.runtime.sleep(delay)
                     continue
             raise ConnectorError(
                 step_id,
-                f"{req.method} {self._show(req.url)} answered {status} {resp.reason or ''}".rstrip()
-                + _snippet(resp.text),
+                f"{req.method} {self._show(answer.url)} answered {status} {answer.reason}".rstrip()
+                + snippet(self.runtime, answer.text),
                 {"status": status, "body": result["body"]},
                 status=status,
             )
 
-    def _request(self, req: HttpRequest, timeout: float, token: str | None) -> requests.Response:
-        headers = {**self.headers, **req.headers}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        kwargs: dict[str, Any] = {
-            "params": [*req.params, *self.query_auth] or None,
-            "headers": headers,
-            "timeout": timeout,
-            "verify": self.verify,
-            "allow_redirects": True,
-        }
-        if req.has_json:
-            kwargs["json"] = req.json
-        elif req.form is not None:
-            kwargs["data"] = req.form
-        elif req.body is not None:
-            kwargs["data"] = req.body.encode("utf-8")
-        return self.session.request(req.method, req.url, **kwargs)
+    def _step_deadline(
+        self, step_id: str, req: HttpRequest, timeout: float | None, called: float
+    ) -> float | None:
+        left = self.runtime.remaining()
+        if left is not None and left <= 0:
+            raise self._step_timeout(step_id, req, timeout, called)
+        return None if left is None else time.monotonic() + left
 
-    def _result(self, step_id: str, req: HttpRequest, resp: requests.Response) -> dict[str, Any]:
-        headers = {k.lower(): v for k, v in resp.headers.items()}
+    def _step_timeout(
+        self, step_id: str, req: HttpRequest, timeout: float | None, called: float
+    ) -> ConnectorError:
+        spent = timeout if timeout is not None else round(time.monotonic() - called, 1)
+        return ConnectorError(
+            step_id, f"{req.method} {self._show(req.url)}: timed out after {spent:g}s "
+            "(the step's timeout)"
+        )  # fmt: skip
+
+    def _next_delay(
+        self, step_id: str, backoff: Backoff, retry_after: float | None = None
+    ) -> float | None:
+        delay = backoff.next_delay(retry_after, self.runtime.remaining())
+        if delay is None and backoff.policy.attempts > 1 and backoff.stopped_because:
+            self.runtime.log.warning(
+                f"{step_id}: not retrying: {backoff.stopped_because}",
+                event="retry_stopped",
+                step=step_id,
+            )
+        return delay
+
+    def post_form(self, step_id: str, url: str, form: dict[str, str]) -> Answer:
+        """One POST of a form to ``url`` with none of the connection's credentials and no
+        redirect followed (the OAuth2 token request). Raises Failure."""
+        left = self.runtime.remaining()
+        limit = self.timeout if left is None else max(0.0, min(self.timeout, left))
+        hop = Hop(HttpRequest("POST", url, form=form), None, credentials=False)
+        return follow(self, step_id, hop, limit, redirects=False)
+
+    def _result(self, step_id: str, req: HttpRequest, answer: Answer) -> dict[str, Any]:
+        headers = {k.lower(): v for k, v in answer.headers.items()}
         body: Any = None
-        if resp.content:
+        if answer.content:
             if _is_json(headers.get("content-type", "")):
                 try:
-                    body = resp.json()
-                except ValueError as exc:
-                    first = resp.content[:80].decode("utf-8", "replace")
+                    body = loads(answer.content)
+                except UntrustedJSONError as exc:
+                    what = (
+                        f"the JSON body is {exc}"
+                        if str(exc).startswith("nested")
+                        else f"the body is not valid JSON ({exc})"
+                    )
+                    preview = self.runtime.redactor.clip(answer.text, PREVIEW)
                     raise ConnectorError(
                         step_id,
-                        f"{req.method} {self._show(req.url)} answered {resp.status_code} with "
-                        f"Content-Type {headers['content-type']} but the body is not valid "
-                        f"JSON ({exc}); it begins: {self.runtime.redactor.text(first)!r}",
-                        status=resp.status_code,
+                        f"{req.method} {self._show(answer.url)} answered {answer.status} with "
+                        f"Content-Type {headers['content-type']} but {what}; it begins: "
+                        f"{preview!r}",
+                        status=answer.status,
                     ) from None
             else:
-                body = resp.text
-        return {"status": resp.status_code, "headers": headers, "body": body}
+                body = answer.text
+        return {"status": answer.status, "headers": headers, "body": body}
 
     def _show(self, url: str) -> str:
         """A URL for messages: without its query (which may carry keys) and redacted."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return self.runtime.redactor.text(url.split("?")[0])
         return self.runtime.redactor.text(f"{parts.scheme}://{parts.netloc}{parts.path}")
 
     def _log_retry(self, step_id: str, backoff: Backoff, reason: str, delay: float) -> None:
@@ -327,77 +319,3 @@ class HttpClient:
             event="retry",
             step=step_id,
         )
-
-    def _record(
-        self,
-        step_id: str,
-        attempt: int,
-        req: HttpRequest,
-        resp: requests.Response | None,
-        elapsed: float,
-        error: str | None,
-        result: dict[str, Any] | None = None,
-    ) -> None:
-        if not self.runtime.keeps_history and self.runtime.log.level != "verbose":
-            return  # nobody reads the record: do not build it
-        sent = resp.request if resp is not None else None
-        headers = dict(sent.headers) if sent is not None else {**self.headers, **req.headers}
-        record: dict[str, Any] = {
-            "attempt": attempt,
-            "duration_ms": round(elapsed * 1000, 1),
-            "request": {
-                "method": req.method,
-                "url": sent.url if sent is not None else req.url,
-                "headers": _mask(headers),
-                "body": truncate(_body_text(req) or "") or None,
-            },
-            "response": None,
-            "error": error,
-        }
-        if resp is not None:
-            record["response"] = {
-                "status": resp.status_code,
-                "headers": _mask(dict(resp.headers)),
-                "body": truncate(resp.text) if resp.content else None,
-            }
-        log = self.runtime.log
-        if log.level == "verbose":
-            request = record["request"]
-            log.detail(
-                f"{step_id}: → {req.method} {request['url']}" + _verbose(request, log.fmt),
-                event="request",
-                step=step_id,
-                request=request,
-            )
-            if resp is not None:
-                log.detail(
-                    f"{step_id}: ← {resp.status_code} in {elapsed * 1000:.0f}ms"
-                    + _verbose(record["response"], log.fmt),
-                    event="response",
-                    step=step_id,
-                    response=record["response"],
-                )
-        self.runtime.record_attempt(step_id, record)
-
-
-def _verbose(part: dict[str, Any], fmt: str) -> str:
-    """Headers and the start of the body, indented, for --verbose text logs."""
-    if fmt != "text":
-        return ""  # JSON lines carry them as fields
-    lines = [f"\n    {k}: {v}" for k, v in part["headers"].items()]
-    body = part.get("body")
-    if body:
-        shown = body if len(body) <= 2000 else body[:2000] + "…"
-        lines.append("\n    " + shown.replace("\n", "\n    "))
-    return "".join(lines)
-
-
-def _mask(headers: dict[str, Any]) -> dict[str, str]:
-    return {k: ("***" if k.lower() in MASKED_HEADERS else str(v)) for k, v in headers.items()}
-
-
-def _snippet(text: str) -> str:
-    text = " ".join(text.split())
-    if not text:
-        return ""
-    return f": {text[:200]}{'…' if len(text) > 200 else ''}"

@@ -5,30 +5,24 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConnectorError
+from .._jsonsafe import loads
 from .._redact import Redactor
+from ._transport import Failure
+
+if TYPE_CHECKING:
+    from ._http import HttpClient
 
 EARLY = 30.0  # refresh this many seconds before the token says it expires
 
 
 class TokenSource:
-    def __init__(
-        self,
-        session: requests.Session,
-        config: dict[str, Any],
-        redactor: Redactor,
-        timeout: float,
-        verify: bool | str,
-    ) -> None:
-        self.session = session
+    def __init__(self, client: HttpClient, config: dict[str, Any], redactor: Redactor) -> None:
+        self.client = client  # the token request gets none of the connection's credentials
         self.config = config
         self.redactor = redactor
-        self.timeout = timeout
-        self.verify = verify
         self._token: str | None = None
         self._expires = 0.0
         self._lock = threading.Lock()
@@ -56,27 +50,29 @@ class TokenSource:
             if self.config.get(key):
                 form[key] = self.config[key]
         url = self.config["token_url"]
+        shown = self.redactor.text(url.split("?")[0])
         try:
-            resp = self.session.post(url, data=form, timeout=self.timeout, verify=self.verify)
-        except requests.RequestException as exc:
+            answer = self.client.post_form(step_id, url, form)
+        except Failure as exc:
             raise ConnectorError(
-                step_id, f"OAuth2 token request to {url} failed: {type(exc).__name__}"
+                step_id, f"OAuth2 token request to {shown} failed: {exc.reason}"
             ) from exc
-        if resp.status_code != 200:
+        if answer.status != 200:
             raise ConnectorError(
                 step_id,
-                f"OAuth2 token request to {url} answered {resp.status_code}: "
-                f"{self.redactor.text(resp.text[:200])}",
+                f"OAuth2 token request to {shown} answered {answer.status}: "
+                f"{self.redactor.clip(answer.text, 200)}",
             )
         try:
-            data = resp.json()
+            data = loads(answer.content)
             token = str(data["access_token"])
         except (ValueError, KeyError, TypeError):
             raise ConnectorError(
-                step_id, f"OAuth2 token response from {url} has no access_token"
+                step_id, f"OAuth2 token response from {shown} has no access_token"
             ) from None
         self.redactor.add(token)
         lifetime = data.get("expires_in")
-        lifetime = float(lifetime) if isinstance(lifetime, int | float) else 3600.0
+        # min() before float(): an integer too big for a float must not crash the run
+        lifetime = float(min(lifetime, 1e9)) if isinstance(lifetime, int | float) else 3600.0
         self._token = token
         self._expires = time.monotonic() + max(0.0, lifetime - EARLY)

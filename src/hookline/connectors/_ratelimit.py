@@ -40,8 +40,9 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
 
-    def acquire(self) -> list[float]:
-        """Block until a request may leave; return its slot (pass it to ``sent``)."""
+    def acquire(self, deadline: float | None = None) -> list[float] | None:
+        """Block until a request may leave; return its slot (pass it to ``sent``), or None
+        when it could not leave before ``deadline`` (a ``time.monotonic()`` instant)."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -52,6 +53,8 @@ class RateLimiter:
                     return slot
                 oldest = min(s[0] for s in self._slots)
                 delay = max(self.window - (now - oldest), _EPSILON)
+            if deadline is not None and now + delay > deadline:
+                return None
             self._sleep(delay)
 
     def sent(self, slot: list[float]) -> None:
