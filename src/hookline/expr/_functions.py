@@ -34,7 +34,10 @@ import jmespath
 from jmespath import exceptions
 from jmespath.functions import Functions, signature
 
-__all__ = ["OPTIONS", "HooklineFunctions"]
+__all__ = ["MAX_TEXT", "OPTIONS", "HooklineFunctions"]
+
+MAX_TEXT = 16 * 1024 * 1024
+"""The longest text a function may build (characters): replace() can multiply a length."""
 
 Clock = Callable[[], datetime]
 
@@ -299,6 +302,12 @@ class HooklineFunctions(Functions):
         """Replace every occurrence of the literal text ``old`` with ``new``."""
         if not old:
             raise FunctionValueError("replace", "the text to replace must not be empty")
+        # Checked before building it: replace() can multiply a text's length in one call.
+        grown = len(text) + text.count(old) * (len(new) - len(old))
+        if grown > MAX_TEXT:
+            raise FunctionValueError(
+                "replace", f"the result would be {grown:,} characters (the limit is {MAX_TEXT:,})"
+            )
         return text.replace(old, new)
 
     @signature({"types": ["string"]}, {"types": ["string"]})

@@ -21,6 +21,7 @@ import jmespath
 from jmespath import exceptions as jexc
 from jmespath.parser import ParsedResult
 
+from ._budget import BudgetExceeded, BudgetInterpreter
 from ._functions import OPTIONS
 
 OPEN = "${{"
@@ -56,7 +57,14 @@ class Expression:
 
     def evaluate(self, context: Any) -> Any:
         try:
-            return self.parsed.search(context, options=OPTIONS)
+            # ParsedResult.search, with an interpreter that stops a runaway evaluation.
+            return BudgetInterpreter(OPTIONS).visit(self.parsed.parsed, context)
+        except BudgetExceeded as exc:
+            raise ExpressionError(self.source, str(exc), self.where) from None
+        except RecursionError:
+            raise ExpressionError(
+                self.source, "the expression or the data is nested too deeply", self.where
+            ) from None
         except jexc.JMESPathError as exc:
             raise ExpressionError(self.source, _first_line(exc), self.where) from exc
         except (ValueError, TypeError, OverflowError) as exc:
@@ -131,6 +139,12 @@ def compile_expression(source: str, offset: int = 0, where: str = "") -> Express
             # `foo` (not JSON) is read as a string only for backward compatibility: refuse it.
             warnings.simplefilter("error", PendingDeprecationWarning)
             parsed = jmespath.compile(text)
+    except RecursionError:
+        # jmespath's parser recurses once per nesting level: thousands of '(' or 'not'
+        # exhaust Python's stack. A located error, not a traceback.
+        raise TemplateSyntaxError(
+            f"invalid expression '{_preview(text)}': nested too deeply to compile", offset + lead
+        ) from None
     except PendingDeprecationWarning:
         pos = text.find("`")
         raise TemplateSyntaxError(
@@ -150,6 +164,11 @@ def compile_expression(source: str, offset: int = 0, where: str = "") -> Express
             offset + lead + max(pos, 0),
         ) from None
     return Expression(text, parsed, offset + lead, where)
+
+
+def _preview(text: str, limit: int = 60) -> str:
+    """The start of a (long) expression, for a message that stays one readable line."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
 
 
 def strip_wrapper(source: str) -> tuple[str, int]:
