@@ -110,13 +110,15 @@ GENERATED: dict[str, tuple[bytes, list[str]]] = {
     "alias-bomb": (
         _alias_bomb(),
         [
-            "1:1: the file expands to more than 100000 values (YAML aliases repeating large "
+            "7:45: the file expands to more than 100000 values (YAML aliases repeating large "
             "parts?): a pipeline cannot be this large"
         ],
     ),
     "deeply-nested": (
         b"version: 1\nname: deep\nsteps:\n  - id: a\n    set: " + b"[" * 5000 + b"]" * 5000 + b"\n",
-        ["1:1: the YAML is nested too deeply"],
+        [
+            "5:71: the YAML is nested more than 64 levels deep here: a pipeline cannot nest this deep"
+        ],
     ),
 }
 

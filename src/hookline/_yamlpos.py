@@ -79,6 +79,13 @@ def _mark(node: yaml.Node) -> Mark:
 # More values than any real pipeline holds: past this, aliases are multiplying the file
 # (a "billion laughs"), and building it would take all the memory there is.
 MAX_VALUES = 100_000
+# Text in keys and scalars, counted again at each alias that repeats it: a 1 MB file of
+# aliases to long strings otherwise passes and then needs gigabytes to render or store.
+# A file without aliases holds less than its size (MAX_PIPELINE_BYTES in _load).
+MAX_TEXT = 8 * 1024 * 1024
+# Nesting levels of mappings and lists. A real pipeline nests about 10; PyYAML's composer
+# and the checks after it recurse once per level, so a deep '[[[[...' must stop here.
+MAX_DEPTH = 64
 
 _YAML_TAG = YAML_TAG
 _STR_TAG = _YAML_TAG + "str"
@@ -90,7 +97,20 @@ class _Shared(Exception):
 
 
 class _TooLarge(Exception):
-    """Raised by the builder when the document expands past MAX_VALUES."""
+    """Raised by the builder when the document expands past MAX_VALUES or MAX_TEXT."""
+
+    def __init__(self, mark: Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+class _TooDeep(Exception):
+    """Raised while composing or building when nesting passes MAX_DEPTH."""
+
+    def __init__(self, mark: Mark) -> None:
+        super().__init__("too deep")
+        self.mark = mark
 
 
 class _Alias(yaml.Node):
@@ -112,7 +132,22 @@ def _unalias(node: yaml.Node) -> yaml.Node:
 
 
 class _Loader(yaml.SafeLoader):
+    _depth = 0
+
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        # Stop before PyYAML's composer, which recurses per level, exhausts the stack.
+        if self.check_event(yaml.CollectionStartEvent):
+            if self._depth >= MAX_DEPTH:
+                at = self.peek_event().start_mark
+                raise _TooDeep(Mark(at.line + 1, at.column + 1))
+            self._depth += 1
+            try:
+                return self._compose(parent, index)
+            finally:
+                self._depth -= 1
+        return self._compose(parent, index)
+
+    def _compose(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             node = super().compose_node(parent, index)  # reports an undefined alias
@@ -142,6 +177,7 @@ class _Builder:
         self.problems: list[Problem] = []
         self._active: set[int] = set()
         self._count = 0
+        self._text = 0  # characters of keys and scalars built so far (aliases repeat them)
         self._own: dict[int, set[int]] = {}  # per mapping node: its pairs before '<<' merges
         self._alias_mark: Mark | None = None  # set while building what an alias repeats
 
@@ -157,7 +193,13 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> Any:
         self._count += 1
         if self._count > MAX_VALUES:
-            raise _TooLarge
+            raise _TooLarge(
+                self._alias_mark or _mark(node),
+                f"the file expands to more than {MAX_VALUES} values (YAML aliases repeating "
+                "large parts?): a pipeline cannot be this large",
+            )
+        if len(path) > MAX_DEPTH:
+            raise _TooDeep(self._alias_mark or _mark(node))
         if isinstance(node, _Alias):
             if id(node.target) in self._active:
                 self._problem(node, "a YAML alias refers to itself")
@@ -190,6 +232,13 @@ class _Builder:
             self._active.discard(id(node))
 
     def _scalar(self, node: yaml.ScalarNode) -> Any:
+        self._text += len(node.value)
+        if self._text > MAX_TEXT:
+            raise _TooLarge(
+                self._alias_mark or _mark(node),
+                f"the file expands to more than {MAX_TEXT // (1024 * 1024)} MiB of text (YAML "
+                "aliases repeating long values?): a pipeline cannot be this large",
+            )
         if node.tag == _STR_TAG:  # most values: plain text, nothing to construct
             return node.value
         # Timestamps and binary are not JSON: keep what the author wrote (unchecked, so
@@ -279,7 +328,7 @@ def _load_fast(file: str, text: str) -> Document | None:
             return None
         builder = _Builder(file, loader, fast=True)
         builder.doc.data = builder.build(node, ())
-    except (yaml.YAMLError, _Shared, _TooLarge, RecursionError):
+    except (yaml.YAMLError, _Shared, _TooLarge, _TooDeep, RecursionError):
         return None
     finally:
         loader.dispose()
@@ -344,20 +393,22 @@ def load_yaml(file: str, raw: bytes | str, *, fast: bool = True) -> Document:
         raise PipelineInvalid([reader_error(file, exc, text)]) from None
     except yaml.YAMLError as exc:
         raise PipelineInvalid([yaml_error(file, exc, text)]) from None
-    except RecursionError:
+    except RecursionError:  # not expected past the depth check; kept as a last guard
         raise PipelineInvalid([Problem(file, 1, 1, "the YAML is nested too deeply")]) from None
-    except _TooLarge:
+    except _TooDeep as exc:
         raise PipelineInvalid(
             [
                 Problem(
                     file,
-                    1,
-                    1,
-                    f"the file expands to more than {MAX_VALUES} values (YAML aliases "
-                    "repeating large parts?): a pipeline cannot be this large",
+                    exc.mark.line,
+                    exc.mark.col,
+                    f"the YAML is nested more than {MAX_DEPTH} levels deep here: a pipeline "
+                    "cannot nest this deep",
                 )
             ]
         ) from None
+    except _TooLarge as exc:
+        raise PipelineInvalid([Problem(file, exc.mark.line, exc.mark.col, exc.message)]) from None
     finally:
         loader.dispose()
     builder.doc.problems = builder.problems

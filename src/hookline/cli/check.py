@@ -55,8 +55,8 @@ def check_file(path: str, online: bool = False) -> list[Problem]:
         load_pipeline(path, online=online)
     except PipelineInvalid as exc:
         return exc.problems
-    except HooklineError as exc:
-        return [Problem(path, 1, 1, str(exc))]
+    except HooklineError as exc:  # unreadable, too large, not a regular file
+        return [Problem(path, 1, 1, str(exc).removeprefix(f"{path}: "))]
     return []
 
 
