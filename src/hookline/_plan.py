@@ -175,6 +175,7 @@ class Builder(ExpressionChecks):
             max_elapsed=self.duration((*path, "max_elapsed")) or base.max_elapsed,
             on_status=frozenset(raw.get("on_status", base.on_status)),
             idempotent=bool(raw.get("idempotent", base.idempotent)),
+            max_retry_after=self.duration((*path, "max_retry_after")) or base.max_retry_after,
         )
 
     def connection_ref(self, path: DocPath, kind: str) -> str | None:

@@ -55,6 +55,12 @@ RETRY: Schema = prop(
                 "(default false: only when the connection could not be made).",
                 True,
             ),
+            "max_retry_after": prop(
+                DURATION,
+                "The longest Retry-After honoured (default 2m): when a server asks to wait "
+                "longer, retrying stops and the log says so.",
+                "5m",
+            ),
         }
     ),
     "Retry policy: exponential backoff with jitter; Retry-After is honoured.",
@@ -166,6 +172,40 @@ VERIFY: Schema = prop(
     "certs/internal-ca.pem",
 )
 
+ALLOW_ORIGINS: Schema = prop(
+    {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^/?#]+/?$"},
+        "uniqueItems": True,
+    },
+    "Other origins (scheme://host[:port]) that get the connection's credentials and "
+    "headers too, e.g. where its next-page links point. Without it they go only to the "
+    "origin of the connection's URL, and a next-page URL to another origin is refused.",
+    ["https://api-eu.example.com"],
+)
+
+FOLLOW_REDIRECTS: Schema = prop(
+    {"type": "boolean"},
+    "Follow redirects (default true, at most 10): credentials are dropped on a redirect to "
+    "another origin, https never goes to http. false: a 3xx answer is the answer.",
+    False,
+)
+
+MAX_RESPONSE_SIZE: Schema = prop(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1},
+            {
+                "type": "string",
+                "pattern": r"^[0-9]+(\.[0-9]+)? ?([kKMG]i?B|B)$",
+            },
+        ]
+    },
+    "The largest response body accepted, after decompression (default 10MiB): bytes, or "
+    "a size such as '512KB', '50MB', '1GiB'. A larger answer fails the step.",
+    "50MB",
+)
+
 CONNECTION_SETTINGS: dict[str, Schema] = {
     "headers": HEADERS,
     "auth": AUTH,
@@ -173,5 +213,8 @@ CONNECTION_SETTINGS: dict[str, Schema] = {
     "verify": VERIFY,
     "retry": RETRY,
     "rate_limit": RATE_LIMIT,
+    "allow_origins": ALLOW_ORIGINS,
+    "follow_redirects": FOLLOW_REDIRECTS,
+    "max_response_size": MAX_RESPONSE_SIZE,
 }
 """The keys every connection kind has besides its own."""

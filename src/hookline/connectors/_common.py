@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from .._plan import Builder, Scope
 
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_RESPONSE_SIZE = 10 * 1024 * 1024  # bytes, after decompression
+
+_SIZE_UNITS = {
+    "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+    "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+}  # fmt: skip
 
 _RATE_UNITS = {
     "s": 1.0, "sec": 1.0, "second": 1.0,
@@ -26,6 +32,15 @@ def parse_rate(text: str) -> tuple[float, float]:
     """'5/s' → (5.0, 1.0): so many requests per so many seconds."""
     count, unit = text.split("/")
     return float(count), _RATE_UNITS[unit]
+
+
+def parse_size(value: int | str) -> int:
+    """'50MB' → 50000000, '1MiB' → 1048576, 4096 → 4096."""
+    if isinstance(value, int):
+        return value
+    text = value.replace(" ", "").lower()
+    digits = text.rstrip("kmgib")
+    return int(float(digits) * _SIZE_UNITS[text[len(digits) :]])
 
 
 def beside(builder: Builder, value: str) -> str:
@@ -46,6 +61,9 @@ class ConnectionSettings:
     verify: bool | str
     retry: RetryPolicy | None
     rate_limit: tuple[float, float] | None  # (requests, per seconds)
+    allow_origins: tuple[str, ...] = ()  # scheme://host:port, checked at load
+    follow_redirects: bool = True
+    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
 
 
 def connection_settings(
@@ -66,6 +84,9 @@ def connection_settings(
                           "are relative to the pipeline file)")  # fmt: skip
     timeout = builder.duration((*path, "timeout"))
     return ConnectionSettings(
+        allow_origins=_allow_origins(raw.get("allow_origins"), builder, path),
+        follow_redirects=raw.get("follow_redirects", True) is not False,
+        max_response_size=_size(raw.get("max_response_size"), builder, path),
         name=str(path[1]),
         headers=builder.maybe_template((*path, "headers"), scope),
         auth=builder.maybe_template((*path, "auth"), scope),
@@ -74,3 +95,33 @@ def connection_settings(
         retry=builder.retry((*path, "retry")),
         rate_limit=limit,
     )
+
+
+def _allow_origins(raw: Any, builder: Builder, path: tuple[Any, ...]) -> tuple[str, ...]:
+    from ._origin import origin_setting
+
+    if not isinstance(raw, list):
+        return ()
+    out: list[str] = []
+    for i, item in enumerate(raw):
+        origin = origin_setting(item) if isinstance(item, str) else None
+        if origin is None:
+            if isinstance(item, str):
+                builder.error((*path, "allow_origins", i), f"'{item}' is not an origin: write "
+                              "scheme://host or scheme://host:port, without a path")  # fmt: skip
+            continue
+        out.append(origin)
+    return tuple(out)
+
+
+def _size(raw: Any, builder: Builder, path: tuple[Any, ...]) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        return DEFAULT_MAX_RESPONSE_SIZE
+    try:
+        size = parse_size(raw)
+    except (KeyError, ValueError):
+        return DEFAULT_MAX_RESPONSE_SIZE  # the schema already located the problem
+    if size < 1:
+        builder.error((*path, "max_response_size"), f"'{raw}' is less than one byte")
+        return DEFAULT_MAX_RESPONSE_SIZE
+    return size

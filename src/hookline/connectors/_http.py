@@ -20,12 +20,13 @@ from .._jsonsafe import UntrustedJSONError, loads
 from .._model import RetryPolicy
 from .._retry import NO_RETRY, Backoff, parse_retry_after
 from ._attempt_log import record, snippet
+from ._common import DEFAULT_MAX_RESPONSE_SIZE
 from ._oauth import TokenSource
 from ._origin import BadURL, origin_of, origin_setting
 from ._ratelimit import RateLimiter
 from ._redirects import Hop, follow
 from ._request import HttpRequest, header_text, status_matches
-from ._transport import DEFAULT_MAX_RESPONSE_SIZE, Answer, Failure, GuardedAdapter
+from ._transport import Answer, Failure, GuardedAdapter
 
 if TYPE_CHECKING:
     from requests.sessions import _Settings

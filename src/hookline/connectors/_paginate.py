@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from .._errors import ConnectorError
+from ._origin import BadURL, origin_of
 from ._request import HttpRequest
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def fetch_all(
         nxt = _next(p, req, result, page_items, offset, page_number, step, len(items))
         if nxt is None:
             break
+        _check_origin(client, step, req.url, nxt[0].url, pages)
         req, offset, page_number = nxt
         if pages >= p.max_pages:
             runtime.log.warning(
@@ -159,6 +161,23 @@ def _next(
     assert p.param
     page_number += 1
     return _with_param(req, p.param, page_number), offset, page_number
+
+
+def _check_origin(client: HttpClient, step: Step, current: str, url: str, page: int) -> None:
+    """A next-page URL on another origin is refused unless the connection trusts it: the
+    connection's credentials would go with it, to wherever the API (or an attacker who
+    controls a field of its answer) points."""
+    try:
+        here, there = origin_of(current), origin_of(url)
+    except BadURL as exc:
+        raise ConnectorError(step.id, f"page {page} gives a next-page URL that is {exc}") from None
+    if there != here and not client.trusts(there):
+        raise ConnectorError(
+            step.id,
+            f"page {page} points the next page to another origin ({there}); refused, since "
+            "the connection's credentials would go there. If that origin is the API's, "
+            "list it in the connection's allow_origins",
+        )
 
 
 def _describe(p: PaginateSpec, req: HttpRequest) -> str:

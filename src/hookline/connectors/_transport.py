@@ -34,7 +34,6 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 CHUNK = 64 * 1024
-DEFAULT_MAX_RESPONSE_SIZE = 10 * 1024 * 1024  # bytes, after decompression
 
 
 class Failure(Exception):

@@ -365,6 +365,9 @@ def open_client(spec: RestConnectionSpec, runtime: Runtime) -> HttpClient:
         verify=s.verify,
         retry=s.retry,
         rate_limit=s.rate_limit,
+        allow_origins=s.allow_origins,
+        follow_redirects=s.follow_redirects,
+        max_response_size=s.max_response_size,
     )
 
 
