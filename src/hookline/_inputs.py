@@ -1,15 +1,33 @@
 """A run's input: read from --input (JSON text, @file or - for stdin), checked against
-the trigger's input_schema with located messages (exit 2)."""
+the trigger's input_schema with located messages (exit 2).
+
+The input is untrusted: its size is capped (MAX_INPUT_BYTES), it is parsed with the
+depth limit and surrogate repair of ``_jsonsafe``, its schema's patterns run on a time
+budget (``_patterns``), and errors are located in the JSON text in one pass
+(``_jsonpos``), never by loading it again as YAML.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import IO, Any
 
+from . import _jsonsafe
 from ._errors import InputInvalid, Problem, UsageError
-from ._load import read_source
+from ._jsonpos import locate, too_deep
+from ._load import read_source, size_words
 from ._model import Pipeline
-from ._yamlpos import load_yaml
+
+# 10 MiB: a webhook batch or an export of a few thousand records fits many times over;
+# past this an input is a mistake (a wrong file) or an attack on memory.
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+# Problems reported for one input: past this the rest are counted, not located (and the
+# validation of a hostile input that breaks the schema everywhere stops early).
+MAX_INPUT_PROBLEMS = 50
+
+
+def _too_large(name: str) -> UsageError:
+    return UsageError(f"{name}: the input is larger than {size_words(MAX_INPUT_BYTES)}, the limit")
 
 
 def read_input(arg: str | None, stdin: IO[str]) -> tuple[str, str] | None:
@@ -17,25 +35,57 @@ def read_input(arg: str | None, stdin: IO[str]) -> tuple[str, str] | None:
     if arg is None:
         return None
     if arg == "-":
-        return "<stdin>", stdin.read()
+        binary = getattr(stdin, "buffer", None)
+        if binary is None:  # a text stream without bytes under it: count characters
+            text = stdin.read(MAX_INPUT_BYTES + 1)
+            if len(text) > MAX_INPUT_BYTES:
+                raise _too_large("<stdin>")
+            return "<stdin>", text
+        raw = binary.read(MAX_INPUT_BYTES + 1)
+        if len(raw) > MAX_INPUT_BYTES:
+            raise _too_large("<stdin>")
+        try:
+            return "<stdin>", raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise UsageError("<stdin>: the input is not UTF-8 text") from None
     if arg.startswith("@"):
         path = arg[1:]
         if not path:
             raise UsageError("--input @FILE needs a file name after '@'")
-        raw = read_source(path, "an input file")
+        # Not only regular files: `--input @<(command)` reads a pipe, up to the limit.
+        raw = read_source(path, "an input file", limit=MAX_INPUT_BYTES, regular_only=False)
         try:
             return path, raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise UsageError(f"{path}: the input file is not UTF-8 text") from None
+    if len(arg) > MAX_INPUT_BYTES:
+        raise _too_large("<input>")
     return "<input>", arg
 
 
 def parse_input(name: str, text: str) -> Any:
+    """The input's value: JSON, at most ``_jsonsafe.MAX_DEPTH`` levels deep, with lone
+    surrogates (which no output could encode) replaced by U+FFFD."""
+
     def no_constants(word: str) -> Any:
         raise ValueError(f"{word} is not JSON")
 
+    def deep() -> InputInvalid:
+        line, col = too_deep(text, _jsonsafe.MAX_DEPTH)
+        return InputInvalid(
+            [
+                Problem(
+                    name,
+                    line,
+                    col,
+                    f"the input is nested more than {_jsonsafe.MAX_DEPTH} levels deep (the "
+                    "limit for an input)",
+                )
+            ]
+        )
+
     try:
-        return json.loads(text, parse_constant=no_constants)
+        value = json.loads(text, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         hint = ""
         if name == "<input>" and text.strip() and " " not in text.strip():
@@ -43,8 +93,14 @@ def parse_input(name: str, text: str) -> Any:
         raise InputInvalid(
             [Problem(name, exc.lineno, exc.colno, f"the input is not valid JSON: {exc.msg}{hint}")]
         ) from None
+    except RecursionError:
+        raise deep() from None
     except ValueError as exc:
         raise InputInvalid([Problem(name, 1, 1, f"the input is not valid JSON: {exc}")]) from None
+    try:
+        return _jsonsafe.sanitize(value)
+    except _jsonsafe.UntrustedJSONError:
+        raise deep() from None
 
 
 def check_input(pipeline: Pipeline, value: Any, source: tuple[str, str] | None) -> None:
@@ -52,9 +108,9 @@ def check_input(pipeline: Pipeline, value: Any, source: tuple[str, str] | None) 
     schema = pipeline.trigger.input_schema
     if schema is None:
         return
-    from jsonschema import Draft202012Validator  # only for pipelines with an input_schema
-    from jsonschema.exceptions import SchemaError
+    from jsonschema.exceptions import SchemaError  # only for pipelines with an input_schema
 
+    from ._patterns import TIMEOUT, input_validator
     from ._validate import _messages
 
     name = source[0] if source else "<input>"
@@ -71,18 +127,24 @@ def check_input(pipeline: Pipeline, value: Any, source: tuple[str, str] | None) 
             ]
         )
     try:
-        validator = Draft202012Validator(dict(schema))
-        errors = list(validator.iter_errors(value))
+        validator = input_validator(dict(schema))
+        errors = []
+        for error in validator.iter_errors(value):
+            errors.append(error)
+            if error.validator == TIMEOUT or len(errors) > MAX_INPUT_PROBLEMS:
+                break
+    except RecursionError:  # a schema that recurses ($ref) over deep input
+        raise InputInvalid(
+            [Problem(name, 1, 1, "the input is nested too deeply for its input_schema")]
+        ) from None
     except SchemaError as exc:  # pragma: no cover - the file's own schema is checked at load
         raise InputInvalid(
             [Problem(name, 1, 1, f"input_schema is invalid: {exc.message}")]
         ) from None
     if not errors:
         return
-    # JSON is YAML: load the text again with positions to point at the offending value.
-    doc = load_yaml(name, source[1])
-    problems = []
-    for error in errors:
+    found: list[tuple[tuple[str | int, ...], str, bool]] = []
+    for error in errors[:MAX_INPUT_PROBLEMS]:
         for path, message, at_key in _messages(error):
             if message.startswith("["):
                 message = f"input{message}"
@@ -90,5 +152,26 @@ def check_input(pipeline: Pipeline, value: Any, source: tuple[str, str] | None) 
                 message = f"input.{message}"
             else:
                 message = f"input: {message}"
-            problems.append(doc.problem(path, message, at_key=at_key))
+            found.append((path, message, at_key))
+    # Each path, and its ancestors for a value not written (a missing key's object).
+    wanted = {path[:i] for path, _, _ in found for i in range(len(path) + 1)}
+    values, keys = locate(source[1], wanted)
+    problems = []
+    for path, message, at_key in found:
+        at = keys.get(path) if at_key else None
+        while at is None:
+            at = values.get(path)
+            if at is None and not path:
+                at = (1, 1)
+            path = path[:-1]
+        problems.append(Problem(name, at[0], at[1], message))
+    if len(errors) > MAX_INPUT_PROBLEMS:
+        problems.append(
+            Problem(
+                name,
+                1,
+                1,
+                f"more problems in the input: only the first {MAX_INPUT_PROBLEMS} are shown",
+            )
+        )
     raise InputInvalid(problems)

@@ -479,4 +479,48 @@ def input_schema_problems(schema: Any) -> list[tuple[Path, str, bool]]:
                 message += f"; write {{type: {error.instance}}}"  # properties: {name: string}
             found.append((sub, message, at_key))
     found += _keyword_typos(schema, ())
+    found += _pattern_problems(schema)
     return sorted(set(found), key=lambda m: (len(m[0]), m[1]))
+
+
+def _pattern_problems(schema: Any) -> Iterator[tuple[Path, str, bool]]:
+    """Patterns the time-limited matcher (``_patterns``) cannot run.
+
+    It uses the ``regex`` package; jsonschema's own ``unevaluatedProperties`` would match
+    ``patternProperties`` with ``re``, without a time limit, so the two are not combined.
+    """
+    import regex
+
+    stack: list[tuple[Any, Path]] = [(schema, ())]
+    pattern_properties = unevaluated = None
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        patterns = []
+        if isinstance(node.get("pattern"), str) and path[-1:] != ("properties",):
+            patterns.append(((*path, "pattern"), node["pattern"], False))
+        if isinstance(node.get("patternProperties"), dict) and path[-1:] != ("properties",):
+            pattern_properties = pattern_properties or path
+            patterns += [
+                ((*path, "patternProperties", k), k, True) for k in node["patternProperties"]
+            ]
+        if "unevaluatedProperties" in node and path[-1:] != ("properties",):
+            unevaluated = unevaluated or (*path, "unevaluatedProperties")
+        for at, pattern, at_key in patterns:
+            try:
+                regex.compile(pattern)
+            except (regex.error, ValueError) as exc:
+                yield at, f"{where(at)}: the pattern {pattern} cannot be used: {exc}", at_key
+        stack.extend((value, (*path, key)) for key, value in node.items())
+    if pattern_properties is not None and unevaluated is not None:
+        yield (
+            unevaluated,
+            f"{where(unevaluated)}: cannot be combined with patternProperties in an "
+            "input_schema (their patterns would be matched without a time limit): use "
+            "additionalProperties",
+            True,
+        )
