@@ -105,6 +105,10 @@ def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
                 raise  # the deadline of a step around this one: that step fails
             failure = StepFailed(step.id, f"timed out after {step.timeout:g}s")
         except StepFailed as exc:
+            if not owns and _past(runtime.deadline):
+                # A connector that gave up because the deadline of a step around this one
+                # passed: that step fails ("timed out after 5s"), not this one's on_error.
+                raise DeadlinePassed() from exc
             failure = exc
         except ExpressionError as exc:
             failure = StepFailed(step.id, str(exc))
@@ -117,6 +121,10 @@ def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
         runtime.record_step(step.id, status, time.monotonic() - started, result)
     context["steps"][step.id] = result
     return result
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def _handle_failure(
