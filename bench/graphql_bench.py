@@ -8,9 +8,9 @@ interleaved round by round:
 
 1. 500 sequential queries: ``run-pipeline`` of a ``for_each`` (concurrency 1) of one
    ``graphql`` step per item, vs ``python script.py`` looping ``session.execute`` over a gql
-   ``Client`` with its ``RequestsHTTPTransport``. Goal: ≤ 1.10×.
+   ``Client`` with its ``RequestsHTTPTransport``. Goal: at most 1.10x.
 2. Cold start: ``run-pipeline`` of a one-query pipeline vs a script doing the same one
-   query with gql. Goal: ≤ 1.2×.
+   query with gql. Goal: at most 1.2x.
 
 Not a test: nothing here asserts a time.
 """
