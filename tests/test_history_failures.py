@@ -37,10 +37,10 @@ def test_a_corrupt_database_is_a_warning_and_the_output_still_arrives(cli, tmp_p
     db = tmp_path / "h.db"
     garbage = bytes(range(256)) * 64
     db.write_bytes(garbage)
-    result = cli("run", SEED, "--input", CALL, "--db", str(db))
+    result = cli("run", SEED, "--input", CALL, "--db", str(db), "--quiet")
     assert result.code == 0
     assert json.loads(result.out) == OUTPUT
-    assert warnings(result.err) == [warning_for(db, "file is not a database")]
+    assert warnings(result.err) == [warning_for(db, "file is not a database")]  # even with -q
     assert db.read_bytes() == garbage  # left as it was, for its owner to look at
 
 
@@ -121,6 +121,16 @@ def test_a_database_from_a_newer_hookline_is_left_alone(cli, tmp_path):
     shown = cli("runs", "--db", str(db))
     assert shown.code == 2
     assert shown.err.strip() == f"error: {db}: run history written by a newer hookline (schema 99)"
+
+
+def test_the_warning_is_a_json_event_in_json_logs(cli, tmp_path):
+    db = tmp_path / "h.db"
+    db.write_bytes(b"\x00garbage" * 100)
+    result = cli("run", SEED, "--input", CALL, "--db", str(db), "--log-format", "json")
+    assert result.code == 0
+    [event] = [json.loads(line) for line in result.err.splitlines() if "history_off" in line]
+    assert event["level"] == "warning"
+    assert event["message"] == warning_for(db, "file is not a database")
 
 
 def test_a_bad_history_setting_is_a_usage_error(cli, monkeypatch):

@@ -98,3 +98,22 @@ def test_status_filter_accepts_every_status_and_lists_them_when_wrong(cli, tmp_p
     assert "argument --status: invalid choice: 'done'" in wrong.err
     for status in ("running", "succeeded", "failed", "interrupted", "lost", "dry-run"):
         assert status in wrong.err.split("choose from", 1)[1]
+
+
+def test_an_empty_database_file_holds_no_runs(cli, tmp_path):
+    db = tmp_path / "h.db"
+    db.touch()
+    listed = cli("runs", "--db", str(db))
+    assert (listed.code, listed.out) == (0, "no runs recorded\n")
+    shown = cli("runs", "show", "abc", "--db", str(db))
+    assert shown.code == 2
+    assert shown.err.strip() == f"error: no run with id 'abc' in {db}"
+    assert db.read_bytes() == b""
+
+
+def test_a_corrupt_database_is_an_error_for_the_reader(cli, tmp_path):
+    db = tmp_path / "h.db"
+    db.write_bytes(b"garbage" * 1000)
+    listed = cli("runs", "--db", str(db))
+    assert listed.code == 2
+    assert listed.err.strip() == f"error: {db}: cannot read the run history: file is not a database"

@@ -91,6 +91,7 @@ def test_a_stale_heartbeat_from_another_host_is_lost(cli, tmp_path):
             )
     shown = cli("runs", "show", "stale0", "--db", str(db))
     assert "status    lost" in shown.out
+    assert "process   pid 1 on elsewhere" in shown.out
     assert "error: lost: no sign of life from its process (pid 1 on elsewhere) for 120s" in (
         shown.out
     )

@@ -36,7 +36,10 @@ class History:
                 raise UsageError(
                     f"{self.path}: run history written by a newer hookline (schema {version})"
                 )
-            self._db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+            # An empty file (a run that could not write a thing) holds no runs yet.
+            self._empty = not self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
+            ).fetchall()
         except sqlite3.Error as exc:
             self._db.close()
             raise UsageError(f"{self.path}: cannot read the run history: {exc}") from None
@@ -58,6 +61,8 @@ class History:
     ) -> list[dict[str, Any]]:
         """Newest first. ``status`` filters on what the run is seen to be now: a run
         recorded as running whose process died counts as lost, not running."""
+        if self._empty:
+            return []
         where, args = [], []
         if pipeline:
             where.append("pipeline = ?")
@@ -79,7 +84,11 @@ class History:
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         """A run with its steps and attempts; ``run_id`` may be a unique prefix."""
-        found = self._rows("SELECT * FROM runs WHERE id LIKE ? LIMIT 2", (run_id + "%",))
+        found = (
+            []
+            if self._empty
+            else self._rows("SELECT * FROM runs WHERE id LIKE ? LIMIT 2", (run_id + "%",))
+        )
         if not found:
             raise UsageError(f"no run with id {run_id!r} in {self.path}")
         if len(found) > 1:

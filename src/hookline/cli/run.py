@@ -90,12 +90,14 @@ def handle(args: argparse.Namespace) -> int:
     secrets = read_secrets(pipeline, os.environ)
     level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
     log = RunLog(sys.stderr, fmt=args.log_format, level=level)
+    # -q keeps errors only, but a run whose history is off must still say so, once.
+    notice = log if level != "quiet" else RunLog(sys.stderr, fmt=args.log_format)
     with stop_on_signals():
         store = None
         if not args.dry_run:
             store = Store(
                 Path(args.db) if args.db else home / "hookline.db",
-                warn=lambda message: log.warning(message, event="history_off"),
+                warn=lambda message: notice.warning(message, event="history_off"),
                 busy_timeout=history["busy_timeout"],
                 max_mb=history["max_mb"],
             )

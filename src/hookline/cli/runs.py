@@ -99,6 +99,8 @@ def render_run(run: dict[str, Any]) -> str:
         + (f", took {run['duration_ms'] / 1000:.2f}s" if run["duration_ms"] else "")
         + "\n",
     ]
+    if run["status"] in ("running", "lost") and run.get("pid") is not None:
+        out.append(f"  process   pid {run['pid']} on {run['host']}\n")
     if run["input"] is not None:
         out.append("  input\n" + _block(run["input"], "    "))
     attempts: dict[str, list[dict[str, Any]]] = {}
