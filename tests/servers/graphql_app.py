@@ -10,7 +10,8 @@ restores the data and every setting, ``.stop()`` joins the threads. Settings:
 - ``fail_next``: so many requests answered 503 before the next one is served;
 - ``answer``: ``"graphql"`` (the default), ``"html"`` (200 text/html), ``"bad-json"``
   (200 application/json that is not JSON), ``"not-graphql"`` (200 JSON without data or
-  errors), or ``"drop"`` (the connection closes after the request is read).
+  errors), or ``"drop"`` (the connection closes after the request is read);
+- ``delay``: seconds to wait before answering each request.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,6 +51,7 @@ class GraphqlServer:
         self.token: str | None = None
         self.fail_next = 0
         self.answer = "graphql"
+        self.delay = 0.0
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -85,6 +88,7 @@ class GraphqlServer:
             self.token = None
             self.fail_next = 0
             self.answer = "graphql"
+            self.delay = 0.0
 
     def operations(self) -> list[str]:
         """The operationName (or the query's first line) of every request, in order."""
@@ -117,7 +121,9 @@ class GraphqlServer:
             failing = self.fail_next > 0
             if failing:
                 self.fail_next -= 1
-            shop, token, answer = self.shop, self.token, self.answer
+            shop, token, answer, delay = self.shop, self.token, self.answer, self.delay
+        if delay:
+            time.sleep(delay)
 
         def send(status: str, data: Any, content_type: str = "application/json") -> list[bytes]:
             out = data if isinstance(data, bytes) else json.dumps(data).encode()

@@ -50,6 +50,7 @@ def fetch_all(
     pages = 0
     data: Any = None
     while True:
+        runtime.check_deadline()  # the step's timeout bounds every page together
         data, errors = client.execute(call)
         pages += 1
         if errors:

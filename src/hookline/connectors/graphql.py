@@ -404,6 +404,9 @@ def http_client(
         verify=s.verify,
         retry=s.retry,
         rate_limit=s.rate_limit,
+        allow_origins=s.allow_origins,
+        follow_redirects=s.follow_redirects,
+        max_response_size=s.max_response_size,
     )
 
 
