@@ -12,6 +12,8 @@ import time
 from contextlib import closing
 
 from history_support import silent_server, start_stuck_run, statuses, wait_for
+from hookline._load import load_pipeline
+from hookline._store import Store
 from support import ROOT
 
 SEED = str(ROOT / "pipelines" / "reshape-call-fields.yaml")
@@ -131,3 +133,24 @@ def test_a_schema_1_database_is_read_as_it_is_and_migrated_by_the_next_run(cli, 
     assert old[0] == "lost"
     listed = json.loads(cli("runs", "--db", str(db), "--format", "json").out)
     assert [r["status"] for r in listed] == ["succeeded", "succeeded", "lost"]
+
+
+def test_a_live_run_keeps_its_heartbeat_and_takes_back_a_lost_mark(tmp_path):
+    """The heartbeat thread, quickened: it stamps the run, and a run a reader marked lost
+    while its process was suspended is set back to running."""
+    db = tmp_path / "h.db"
+    pipeline = load_pipeline(SEED)
+    with Store(db, heartbeat_seconds=0.05) as store:
+        store.run_started("beat1", pipeline, "manual", None)
+        with closing(sqlite3.connect(db, isolation_level=None)) as conn:
+            first = conn.execute("SELECT heartbeat_at FROM runs").fetchone()[0]
+            conn.execute("UPDATE runs SET status = 'lost', error = 'lost: suspended'")
+            deadline = time.monotonic() + 30
+            row = ("lost", "lost: suspended", first)
+            while row[0] == "lost" and time.monotonic() < deadline:
+                time.sleep(0.02)
+                row = conn.execute("SELECT status, error, heartbeat_at FROM runs").fetchone()
+        assert row[:2] == ("running", None)
+        assert row[2] > first
+        store.run_finished("beat1", "succeeded", {"ok": 1}, None)
+    assert statuses(db) == [("succeeded", None)]

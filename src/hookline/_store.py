@@ -101,8 +101,10 @@ class Store:
         warn: Callable[[str], None] = _warn_stderr,
         busy_timeout: float = BUSY_TIMEOUT,
         max_mb: float = MAX_MB,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.path = Path(path)
+        self._heartbeat_seconds = heartbeat_seconds
         self._warn = warn
         self._busy_timeout = busy_timeout
         self._max_mb = max_mb
@@ -230,7 +232,7 @@ class Store:
     def _beat(self) -> None:
         """Every HEARTBEAT_SECONDS, stamp the live runs (and take back a run that a
         reader marked lost while this process was suspended)."""
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        while not self._stop.wait(self._heartbeat_seconds):
             with self._lock:
                 ids = sorted(self._live)
             if not ids:
