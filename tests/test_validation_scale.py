@@ -72,3 +72,28 @@ def test_a_steps_scope_costs_the_same_at_the_end_of_a_long_list_as_at_its_start(
     assert "s0" in first and "s1" not in first  # the first expression is in step s1
     # A copy of every id before the step would grow to tens of kilobytes here.
     assert sys.getsizeof(last) == sys.getsizeof(first)
+
+
+def test_unknown_steps_in_a_long_list_get_a_hint_without_comparing_every_id(cli, write):
+    lines = ["version: 1", "name: typos", "steps:", "  - id: s0", "    set: 1"]
+    for i in range(1, 400):
+        lines += [f"  - id: s{i}", "    set:", f'      v: "${{{{ steps.S{i - 1}.v }}}}"']
+    path = write("typos.yaml", "\n".join(lines) + "\n")
+    result = cli("check", path)
+    assert result.code == 2
+    out = result.out.splitlines()
+    assert len(out) == 399
+    assert out[0] == f"{path}:8:21: unknown step 'S0'; did you mean 's0'?"  # few: difflib
+    assert out[-1] == f"{path}:1202:21: unknown step 'S398'; did you mean 's398'?"  # one edit
+
+
+def test_an_unknown_step_among_few_lists_those_that_can_be_read(cli, write):
+    path = write(
+        "few.yaml",
+        "version: 1\nname: few\nsteps:\n  - id: alpha\n    set: 1\n  - id: beta\n    set: 2\n"
+        '  - id: c\n    set: "${{ steps.zzz }}"\n',
+    )
+    result = cli("check", path)
+    assert result.out.splitlines() == [
+        f"{path}:9:21: unknown step 'zzz' (steps it can read here: alpha, beta)"
+    ]

@@ -10,6 +10,7 @@ undeclared secrets and vars. Each problem points at the word itself.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
@@ -73,6 +74,44 @@ class Scope:
     names: frozenset[str] = frozenset(CONTEXT_NAMES)  # top-level names
     what: str = "here"  # for messages: "in vars", ...
     enclosing: frozenset[str] = frozenset()  # the step being built and those around it
+
+
+# Past this many readable steps, a message neither lists them nor compares the unknown
+# id with each: in a long list with many mistakes that made checking quadratic.
+_FEW_STEPS = 50
+_ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+
+def _step_hint(member: str, steps: AbstractSet[str]) -> str:
+    """'; did you mean ...?', or the steps that can be read, for an unknown step id."""
+    few = sorted(itertools.islice(steps, _FEW_STEPS + 1))
+    if len(few) <= _FEW_STEPS:
+        hint = did_you_mean(member, few)
+        if hint or not few:
+            return hint or " (no step runs before this one)"
+        return f" (steps it can read here: {', '.join(few)})"
+    # Many steps: look up the ids one edit away instead (a cost set by the id's length).
+    for candidate in _one_edit(member):
+        if candidate in steps:
+            return f"; did you mean '{candidate}'?"
+    return ""
+
+
+def _one_edit(word: str) -> Iterator[str]:
+    """Every string one deletion, swap, change or insertion away from ``word``."""
+    lower = word.lower()
+    if lower != word:
+        yield lower
+    for i in range(len(word) + 1):
+        head, tail = word[:i], word[i:]
+        if tail:
+            yield head + tail[1:]
+        if len(tail) > 1:
+            yield head + tail[1] + tail[0] + tail[2:]
+        for c in _ID_CHARS:
+            if tail and c != tail[0]:
+                yield head + c + tail[1:]
+            yield head + c + tail
 
 
 class ExpressionChecks:
@@ -201,14 +240,7 @@ class ExpressionChecks:
                     offset=pos,
                 )
             elif line is None:
-                hint = did_you_mean(member, sorted(scope.steps))
-                if not hint:
-                    readable = ", ".join(sorted(scope.steps))
-                    hint = (
-                        f" (steps it can read here: {readable})"
-                        if readable
-                        else " (no step runs before this one)"
-                    )
+                hint = _step_hint(member, scope.steps)
                 self.error(path, f"unknown step '{member}'{hint}", offset=pos)
             elif line >= self.doc.mark(path).line:
                 self.error(
