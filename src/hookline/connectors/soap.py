@@ -149,14 +149,15 @@ def build_connection(
 ) -> SoapConnectionSpec | None:
     if not isinstance(raw, dict):
         return None
-    wsdl = str(raw.get("wsdl"))
+    written = raw.get("wsdl")
+    wsdl = written if isinstance(written, str) else ""  # the schema reports it
     templated = "${{" in wsdl or is_url(wsdl)
     settings = connection_settings(raw, builder, path, scope)
     lifetime = _lifetime(raw.get("wsdl_cache"))
     declared = None
-    if not templated:
+    if wsdl and not templated:
         declared = _declared(builder, (*path, "wsdl"), beside(builder, wsdl), None)
-    elif builder.online and "${{" not in wsdl:
+    elif builder.online and is_url(wsdl) and "${{" not in wsdl:
         declared = _declared(builder, (*path, "wsdl"), wsdl, (settings, lifetime))
     builder.loaded[f"soap:{path[1]}"] = _port(builder, path, raw, declared)
     return SoapConnectionSpec(
@@ -264,6 +265,9 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> So
     )
 
 
+_STEP_KEYS = frozenset(STEP_SCHEMA["properties"])
+
+
 def _check_call(
     builder: Builder,
     path: tuple[Any, ...],
@@ -297,7 +301,7 @@ def _check_call(
                 at_key=True,
             )
     missing = [a.name for a in expected if a.required and a.name not in args]
-    if missing:
+    if missing and set(raw) <= _STEP_KEYS:  # else 'arguments:' for 'args:' is reported
         where = (*path, "args") if "args" in raw else (*path, "operation")
         builder.error(
             where,
