@@ -211,3 +211,21 @@ def test_the_token_never_reaches_the_log_or_history(graphql_server, tmp_path, ca
     sent = json.loads(json.loads(request)["body"])
     assert sent["query"] == "query Search($term: String!) { searchProducts(term: $term) { id } }\n"
     assert sent["variables"] == {"term": "***"}
+
+
+def test_an_error_that_echoes_a_secret_is_masked_everywhere(
+    graphql_server, tmp_path, capsys, monkeypatch
+):
+    step = {**PRODUCT, "variables": {"id": "${{ secrets.SHOP_TOKEN }}"}}
+    why = {"message": "${{ error.errors[0].message }}", "text": "${{ error.message }}"}
+    text = pipeline(graphql_server.url, step, on_error={"steps": [{"id": "why", "set": why}]})
+    result = run(tmp_path, capsys, monkeypatch, text, "--verbose")
+    assert result.code == 0, result.err
+    assert result.output == {
+        "message": "no product '***'",
+        "text": "the GraphQL server answered 1 error: no product '***' (path product, code "
+        "NOT_FOUND)",
+    }
+    assert TOKEN not in result.out + result.err
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("history.db*"))
+    assert TOKEN.encode() not in raw
