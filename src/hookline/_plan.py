@@ -328,7 +328,7 @@ class Builder(ExpressionChecks):
         return Trigger(kind, config, schema if isinstance(schema, dict) else None)
 
     def _check_input_schema(self, path: DocPath, schema: dict[str, Any]) -> None:
-        from ._validate import input_schema_problems  # _validate imports this module
+        from ._inputschema import input_schema_problems  # imports jsonschema
 
         for sub, message, at_key in input_schema_problems(schema):
             self.error(
