@@ -15,8 +15,19 @@ hand-written WSDL, SOAP 1.1) runs in its own process on the same cores.
 2. Cold start, one call: ``run-pipeline`` of a one-step pipeline vs a zeep script doing
    the same call and printing the JSON. Goal <= 1.2x.
 
-Both sides read the same local WSDL file and print the same JSON. ``--soap-only`` skips
-the GraphQL section. Not a test: nothing here asserts a time.
+Both sides read the same local WSDL file and print the same JSON.
+
+GraphQL: the suite's GraphQL shop (tests/servers/graphql_app.py: graphql-core behind a
+stdlib keep-alive HTTP/1.1 server) runs in its own process on the same cores.
+
+3. 500 sequential queries: ``run-pipeline`` of a ``for_each`` (concurrency 1) of
+   ``graphql`` steps vs ``python script.py`` looping ``session.execute`` over a gql
+   ``Client`` with its ``RequestsHTTPTransport``. Goal <= 1.10x.
+4. Cold start, one query: ``run-pipeline`` of a one-step pipeline vs a gql script doing the
+   same query and printing the JSON. Goal <= 1.2x.
+
+``--soap-only`` and ``--graphql-only`` run one section. Not a test: nothing here asserts
+a time.
 """
 
 from __future__ import annotations
@@ -203,11 +214,131 @@ def run_soap() -> list[Row]:
 
 
 # ======================================================================================
-# GraphQL: the other half of this file (500 queries vs gql, cold start vs a gql script).
-# Add a ``run_graphql() -> list[Row]`` here and list it in SECTIONS.
+# GraphQL
 # ======================================================================================
 
-SECTIONS: dict[str, Callable[[], list[Row]]] = {"soap": run_soap}
+GRAPHQL_QUERIES = 500
+GRAPHQL_ROUNDS = 5
+GRAPHQL_START_ROUNDS = 10
+GRAPHQL_QUERY = "query Product($id: ID!) { product(id: $id) { id title price } }"
+
+
+def serve_graphql() -> None:
+    """Child process: the suite's GraphQL shop; prints its URL, ends with stdin."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers.graphql_app import GraphqlServer
+
+    server = GraphqlServer().start()
+    print(server.url, flush=True)
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    while not done.wait(1.0):
+        with server.lock:
+            server.requests.clear()  # keeps its memory flat over many queries
+    server.stop()
+
+
+def graphql_pipeline(url: str, queries: int) -> str:
+    step = (
+        "  - id: one\n"
+        "    graphql:\n"
+        "      connection: shop\n"
+        f"      query: '{GRAPHQL_QUERY}'\n"
+        "      variables: {id: VALUE}\n"
+    )
+    if queries == 1:
+        body, output = step.replace("VALUE", "p-1"), "${{ steps.one.product.id }}"
+    else:
+        step = step.replace("VALUE", '"${{ item }}"')
+        inner = "".join("      " + line + "\n" for line in step.splitlines())
+        body = "  - id: each\n    for_each:\n      items: input\n      steps:\n" + inner
+        output = "${{ length(steps.each) }}"
+    return (
+        f"version: 1\nname: bench-graphql\nconnections:\n  shop:\n    graphql:\n"
+        f'      url: {url}\nsteps:\n{body}output: "{output}"\n'
+    )
+
+
+def graphql_script(url: str, queries: int) -> str:
+    return f"""\
+import json
+import sys
+
+from gql import Client, GraphQLRequest, gql
+from gql.transport.requests import RequestsHTTPTransport
+
+query = gql({GRAPHQL_QUERY!r})
+ids = json.load(open(sys.argv[1])) if len(sys.argv) > 1 else ["p-1"]
+client = Client(transport=RequestsHTTPTransport(url={url!r}, retries=0))
+with client as session:
+    results = [
+        session.execute(GraphQLRequest(query, variable_values={{"id": i}})) for i in ids
+    ]
+out = len(results) if {queries} > 1 else results[0]["product"]["id"]
+print(json.dumps(out))
+"""
+
+
+def graphql_cases(url: str) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = clean_env(tmp)
+        items = Path(tmp) / "ids.json"
+        ids = [f"p-{i % 35 + 1}" for i in range(GRAPHQL_QUERIES)]
+        items.write_text(json.dumps(ids), encoding="utf-8")
+        cases = [
+            (GRAPHQL_QUERIES, GRAPHQL_ROUNDS, ["--input", f"@{items}"], [str(items)],
+             GRAPHQL_QUERIES, 1.10),
+            (1, GRAPHQL_START_ROUNDS, [], [], "p-1", 1.2),
+        ]  # fmt: skip
+        for queries, rounds, extra, script_args, expected, goal in cases:
+            pipe, script = Path(tmp) / f"g{queries}.yaml", Path(tmp) / f"g{queries}.py"
+            pipe.write_text(graphql_pipeline(url, queries), encoding="utf-8")
+            script.write_text(graphql_script(url, queries), encoding="utf-8")
+            cmds = {
+                "hookline": [RUN_PIPELINE, str(pipe), *extra],
+                "gql": [sys.executable, str(script), *script_args],
+            }
+            for cmd in cmds.values():  # warm caches; both must print the same answer
+                done = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True)
+                assert done.returncode == 0, done.stderr
+                assert json.loads(done.stdout) == expected, done.stdout
+            what = (
+                f"{queries} sequential GraphQL queries"
+                if queries > 1
+                else "cold start, one GraphQL query"
+            )
+            note(f"graphql: {what}, {rounds} rounds, interleaved")
+            ms = interleaved(rounds, cmds, env, tmp)
+            rows.append(
+                Row(
+                    f"{what} (median of {rounds})",
+                    statistics.median(ms["hookline"]),
+                    statistics.median(ms["gql"]),
+                    goal,
+                )
+            )
+    return rows
+
+
+def run_graphql() -> list[Row]:
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve-graphql"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        return graphql_cases(url)
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=30)
+
+
+SECTIONS: dict[str, Callable[[], list[Row]]] = {"soap": run_soap, "graphql": run_graphql}
 
 
 def machine() -> str:
@@ -226,15 +357,20 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve-soap", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-graphql", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--soap-only", action="store_true", help="skip the GraphQL section")
+    parser.add_argument("--graphql-only", action="store_true", help="skip the SOAP section")
     args = parser.parse_args()
     if args.serve_soap:
         serve_soap()
         return
+    if args.serve_graphql:
+        serve_graphql()
+        return
     print(machine(), flush=True)
     rows: list[Row] = []
     for name, section in SECTIONS.items():
-        if args.soap_only and name != "soap":
+        if (args.soap_only and name != "soap") or (args.graphql_only and name != "graphql"):
             continue
         rows += section()
     print()
