@@ -198,3 +198,39 @@ steps:
     ) in result.err
     assert "Traceback" not in result.err
     assert soap_server.calls() == []
+
+
+def test_xsds_a_wsdl_url_imports_are_fetched_and_cached_too(soap_server, tmp_path, capsys):
+    text = _pipeline(soap_server, FIND, wsdl=soap_server.url + "/soap/split?wsdl")
+    for _ in range(2):
+        result = run_soap(tmp_path, text, capsys=capsys, input={"email": "ada@example.com"})
+        assert result.code == 0, result.err
+        assert result.output == ADA
+    gets = [r.path for r in soap_server.requests if r.method == "GET"]
+    assert gets == ["/soap/split", "/soap/leads.xsd"], "the second run reads both from the cache"
+
+
+def test_a_local_wsdl_may_import_an_xsd_by_url(soap_server, tmp_path, capsys):
+    (tmp_path / "split.wsdl").write_bytes(
+        soap_server.split_wsdl(soap_server.url + "/soap/leads.xsd")
+    )
+    text = _pipeline(soap_server, FIND, wsdl="split.wsdl")
+    result = run_soap(tmp_path, text, capsys=capsys, input={"email": "ada@example.com"})
+    assert result.code == 0, result.err
+    assert result.output == ADA
+    assert [r.path for r in soap_server.requests if r.method == "GET"] == ["/soap/leads.xsd"]
+
+
+def test_a_wsdl_from_the_network_may_not_read_local_files(soap_server, tmp_path, capsys):
+    secret = tmp_path / "types.xsd"
+    secret.write_bytes(soap_server.xsd())
+    soap_server.custom_wsdl = soap_server.split_wsdl(secret.as_uri())
+    text = _pipeline(soap_server, FIND, wsdl=soap_server.url + "/soap/custom?wsdl")
+    result = run_soap(tmp_path, text, capsys=capsys, input={"email": "ada@example.com"})
+    assert result.code == 1
+    assert (
+        f"error: step 'find' failed: cannot read the WSDL of connection 'crm' "
+        f"({soap_server.url}/soap/custom): the WSDL refers to a local file "
+        f"({secret.as_uri()}); refused"
+    ) in result.err
+    assert soap_server.calls() == []

@@ -82,6 +82,7 @@ class SoapServer:
         self.basic: tuple[str, str] | None = None
         self.wsse: tuple[str, str] | None = None
         self.script: list[str | bytes] = []
+        self.custom_wsdl: bytes | None = None  # served at /soap/custom?wsdl
         self.connections = 0
         self.next_id = 2000
         self._httpd: _HTTPServer | None = None
@@ -138,6 +139,7 @@ class SoapServer:
             self.basic = None
             self.wsse = None
             self.script = []
+            self.custom_wsdl = None
             self.connections = 0
             self.next_id = 2000
 
@@ -157,6 +159,28 @@ class SoapServer:
     def wsdl(self) -> bytes:
         return WSDL_FILE.read_text(encoding="utf-8").replace(PLACEHOLDER, self.address).encode()
 
+    def xsd(self) -> bytes:
+        """The WSDL's types as a schema document of its own (served at /soap/leads.xsd)."""
+        text = WSDL_FILE.read_text(encoding="utf-8")
+        start, end = text.index("<xsd:schema "), text.index("</xsd:schema>") + 13
+        schema = text[start:end].replace(
+            "<xsd:schema ",
+            '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema" '
+            'xmlns:tns="urn:example:crm:leads" ',
+            1,
+        )
+        return f'<?xml version="1.0" encoding="utf-8"?>\n{schema}\n'.encode()
+
+    def split_wsdl(self, location: str) -> bytes:
+        """The WSDL with its types imported from ``location`` instead of inline."""
+        text = self.wsdl().decode()
+        start, end = text.index("<xsd:schema "), text.index("</xsd:schema>") + 13
+        imported = (
+            '<xsd:schema targetNamespace="urn:example:crm:leads:wsdl">'
+            f'<xsd:import namespace="{TNS}" schemaLocation="{location}"/></xsd:schema>'
+        )
+        return (text[:start] + imported + text[end:]).encode()
+
     # -- answering ---------------------------------------------------------------------
 
     def answer(self, req: RecordedRequest) -> Response | None:
@@ -166,6 +190,13 @@ class SoapServer:
         if req.method == "GET":
             if req.path == PATH and "wsdl" in req.query:
                 return Response(200, self.wsdl(), "text/xml; charset=utf-8")
+            if req.path == "/soap/leads.xsd":
+                return Response(200, self.xsd(), "text/xml; charset=utf-8")
+            if req.path == "/soap/split" and "wsdl" in req.query:
+                wsdl = self.split_wsdl(self.url + "/soap/leads.xsd")
+                return Response(200, wsdl, "text/xml; charset=utf-8")
+            if req.path == "/soap/custom" and self.custom_wsdl is not None:
+                return Response(200, self.custom_wsdl, "text/xml; charset=utf-8")
             return Response(404, b"not found", "text/plain")
         if req.path != PATH:
             return Response(404, b"not found", "text/plain")

@@ -84,6 +84,7 @@ class SoapClient:
                 retry=s.retry,
             )
         self._step_id = step_id
+        self._settings = s
         try:
             document = load(source, fetch=self._fetch, home=home(), lifetime=spec.wsdl_cache)
         except WsdlError as exc:
@@ -125,7 +126,18 @@ class SoapClient:
 
     def _fetch(self, url: str) -> bytes:
         """One WSDL or XSD download, through the HTTP client (limits, origin rules)."""
-        assert self._wsdl_http is not None  # local WSDLs refuse URLs before this
+        from ._http import HttpClient
+
+        if self._wsdl_http is None:
+            # XSDs a local WSDL imports by URL: no credentials, the connection's limits.
+            s = self._settings
+            self._wsdl_http = HttpClient(
+                f"{s.name} (WSDL imports)",
+                self.runtime,
+                timeout=s.timeout,
+                verify=s.verify,
+                retry=s.retry,
+            )
         result = self._wsdl_http.send(self._step_id, HttpRequest("GET", url), expect=("2xx",))
         body = result["body"]
         if not isinstance(body, str):

@@ -4,7 +4,8 @@ with the limits every download has, and a cache in the hookline home.
 A WSDL by URL (and every XSD it imports) is fetched through ``HttpClient``, so the
 connection's size cap, deadline, TLS settings and origin rules apply to it as they do to
 calls; zeep's own ``SqliteCache`` keeps it for ``wsdl_cache`` (24 hours by default), so
-that cron runs do not fetch it every time. Parsing forbids DTDs and entity declarations.
+that cron runs do not fetch it every time; so are XSDs that a local WSDL imports by
+URL. Parsing forbids DTDs and entity declarations.
 zeep is imported by the functions here, never when the module loads.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 if TYPE_CHECKING:
     from zeep.wsdl import Document
@@ -28,6 +30,10 @@ CACHE_FILE = "wsdl-cache.sqlite3"
 
 class WsdlError(Exception):
     """The WSDL could not be read; the message is one plain line."""
+
+
+class NeedsNetwork(WsdlError):
+    """A local WSDL imports a document by URL, and no download was allowed."""
 
 
 def is_url(text: str) -> bool:
@@ -52,24 +58,32 @@ def settings(*, replies: bool) -> Any:
 
 
 def _transport(fetch: Any, cache: Any, local_ok: bool) -> Any:
+    """zeep's transport, with downloads sent through ``fetch`` (hookline's HTTP client)
+    and kept in ``cache()`` (made on the first download: most runs never need it), and
+    local files refused when the WSDL itself came from the network."""
     from zeep.transports import Transport
 
     class _Transport(Transport):  # type: ignore[misc]  # zeep has no type hints
-        """zeep's transport, with downloads sent through ``fetch`` (hookline's HTTP
-        client) and local files refused when the WSDL itself came from the network."""
-
         def load(self, url: str) -> bytes:
-            scheme = urlsplit(url).scheme
-            if scheme not in ("http", "https") and not local_ok:
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https"):
+                if fetch is None:
+                    raise NeedsNetwork(f"the WSDL imports {url}, which is not fetched here")
+                store = cache() if cache is not None else None
+                found = store.get(url) if store is not None else None
+                if found:
+                    return bytes(found)
+                content = bytes(fetch(url))
+                if store is not None:
+                    store.add(url, content)
+                return content
+            if not local_ok:
                 raise WsdlError(f"the WSDL refers to a local file ({url}); refused")
-            if scheme in ("http", "https") and fetch is None:
-                raise WsdlError(f"the WSDL imports {url}, which is not fetched here")
-            return bytes(super().load(url))
+            path = url2pathname(parts.path) if parts.scheme == "file" else url
+            with open(os.path.expanduser(path), "rb") as fh:  # files are never cached
+                return fh.read()
 
-        def _load_remote_data(self, url: str) -> bytes:
-            return bytes(fetch(url))
-
-    return _Transport(cache=cache)
+    return _Transport()
 
 
 def _cache(home: Path, lifetime: float) -> Any:
@@ -128,7 +142,15 @@ def load(
         key = (os.path.abspath(source), stat.st_mtime_ns, stat.st_size)
         if key in _LOCAL:  # the plan builder parsed it already in this process
             return _LOCAL[key]
-    cache = _cache(home, lifetime) if remote and home is not None and lifetime > 0 else None
+    cache = None
+    if home is not None and lifetime > 0:
+        made: list[Any] = []
+
+        def cache() -> Any:
+            if not made:
+                made.append(_cache(home, lifetime))
+            return made[0]
+
     transport = _transport(fetch, cache, local_ok=not remote)
     try:
         document = Document(source, transport, settings=settings(replies=False))

@@ -14,7 +14,15 @@ from .._schema_common import CONNECTION_SETTINGS
 from .._schemabits import DURATION, Schema, obj, prop
 from ..expr import Template
 from ._common import ConnectionSettings, beside, connection_settings
-from ._soap_wsdl import CACHE_LIFETIME, PortInfo, WsdlError, is_url, pick_port, ports
+from ._soap_wsdl import (
+    CACHE_LIFETIME,
+    NeedsNetwork,
+    PortInfo,
+    WsdlError,
+    is_url,
+    pick_port,
+    ports,
+)
 
 if TYPE_CHECKING:
     from .._engine import Runtime
@@ -204,6 +212,8 @@ def _declared(
             from ._soap_online import fetch_for_check
 
             document = fetch_for_check(source, *online)
+    except NeedsNetwork:
+        return None  # a local WSDL importing XSDs by URL: checked when a run fetches them
     except (WsdlError, StepFailed) as exc:
         reason = exc.reason if isinstance(exc, StepFailed) else str(exc)
         builder.error(path, f"cannot read WSDL {written!r}: {reason}")
