@@ -15,9 +15,9 @@ VALID = "version: 1\nname: ok\nsteps:\n  - id: a\n    set: 1\n"
 
 def check(path: str) -> subprocess.CompletedProcess[str]:
     """`hookline check` in its own process, so that a hang fails the test instead of it."""
+    code = "import sys; from hookline.cli import main; sys.exit(main())"
     return subprocess.run(
-        [sys.executable, "-c", "import sys; from hookline.cli import main; sys.exit(main())"]
-        + ["check", path],
+        [sys.executable, "-c", code, "check", path],
         capture_output=True,
         text=True,
         timeout=60,
@@ -114,3 +114,20 @@ def test_nesting_at_the_limit_is_accepted():
     # The top mapping, the steps list and the step are three levels: 61 more is 64.
     text = "version: 1\nname: deep\nsteps:\n  - id: a\n    set: " + "[" * 61 + "]" * 61 + "\n"
     assert _yamlpos.load_yaml("ok.yaml", text).data["steps"][0]["set"] is not None
+
+
+def test_aliases_nesting_past_the_limit_are_stopped_at_the_alias():
+    # Each anchored list is 30 levels deep: one alias inside another reaches past 64.
+    inner = "[" * 30 + "x" + "]" * 30
+    text = (
+        "version: 1\nname: deep\nsteps:\n  - id: a\n"
+        f"    set: &a {inner}\n"
+        f"  - id: b\n    set: &b {'[' * 30}*a{']' * 30}\n"
+        f"  - id: c\n    set: {'[' * 10}*b{']' * 10}\n"
+    )
+    with pytest.raises(_yamlpos.PipelineInvalid) as caught:
+        _yamlpos.load_yaml("deep.yaml", text)
+    assert [str(p) for p in caught.value.problems] == [
+        "deep.yaml:9:20: the YAML is nested more than 64 levels deep here: a pipeline "
+        "cannot nest this deep"
+    ]

@@ -198,7 +198,9 @@ class _Builder:
                 f"the file expands to more than {MAX_VALUES} values (YAML aliases repeating "
                 "large parts?): a pipeline cannot be this large",
             )
-        if len(path) > MAX_DEPTH:
+        # A collection at path length MAX_DEPTH is one level too many (the top is level
+        # 1). The composer stops deep text first; this stops aliases nested in aliases.
+        if len(path) >= MAX_DEPTH and not isinstance(_unalias(node), yaml.ScalarNode):
             raise _TooDeep(self._alias_mark or _mark(node))
         if isinstance(node, _Alias):
             if id(node.target) in self._active:
