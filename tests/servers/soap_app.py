@@ -8,7 +8,8 @@ would do this too, but it does not import on Python 3.12 or newer.
 ``SoapServer().start()`` serves on a free port in a background thread. Settings are plain
 attributes that ``reset()`` puts back: ``basic`` (user, password) and ``wsse`` (user,
 password) require credentials; ``script`` is a list of canned behaviours for the next
-calls (``"503"``, ``"drop"``, or raw reply bytes); ``requests`` records every request.
+calls (``"503"``, ``"drop"``, ``"slow"`` (a body of one byte every 0.2 s), or raw reply
+bytes); ``requests`` records every request.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import hashlib
 import socket
 import threading
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -202,8 +204,8 @@ class SoapServer:
             return Response(404, b"not found", "text/plain")
         with self.lock:
             scripted = self.script.pop(0) if self.script else None
-        if scripted == "drop":
-            return None
+        if scripted in ("drop", "slow"):
+            return None if scripted == "drop" else Response(200, b"slow", "text/xml")
         if scripted == "503":
             return Response(503, b"busy", "text/plain")
         if isinstance(scripted, bytes):
@@ -353,6 +355,22 @@ class _SoapHandler(_Handler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
             return
+        if resp.body == b"slow" and resp.content_type == "text/xml":
+            self._trickle()
+            return
         self._send(resp)
+
+    def _trickle(self) -> None:
+        """Headers, then the body one byte every 0.2 s, until the client hangs up (30 s)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml; charset=utf-8")
+        self.send_header("Content-Length", "150")
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(150):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
+        self.close_connection = True
 
     do_GET = do_POST = handle_request

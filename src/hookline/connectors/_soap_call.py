@@ -82,15 +82,19 @@ class SoapClient:
                 timeout=s.timeout,
                 verify=s.verify,
                 retry=s.retry,
+                allow_origins=s.allow_origins,
+                follow_redirects=s.follow_redirects,
+                max_response_size=s.max_response_size,
             )
         self._step_id = step_id
         self._settings = s
         try:
             document = load(source, fetch=self._fetch, home=home(), lifetime=spec.wsdl_cache)
-        except WsdlError as exc:
+        except (WsdlError, ConnectorError) as exc:
             where = _show(source) if is_url(source) else Path(source).name
+            reason = exc.reason if isinstance(exc, ConnectorError) else str(exc)
             raise ConnectorError(
-                step_id, f"cannot read the WSDL of connection '{s.name}' ({where}): {exc}"
+                step_id, f"cannot read the WSDL of connection '{s.name}' ({where}): {reason}"
             ) from None
         wsse = None
         if spec.wsse is not None:
@@ -122,6 +126,9 @@ class SoapClient:
             verify=s.verify,
             retry=s.retry,
             rate_limit=s.rate_limit,
+            allow_origins=s.allow_origins,
+            follow_redirects=s.follow_redirects,
+            max_response_size=s.max_response_size,
         )
 
     def _fetch(self, url: str) -> bytes:
@@ -137,6 +144,8 @@ class SoapClient:
                 timeout=s.timeout,
                 verify=s.verify,
                 retry=s.retry,
+                follow_redirects=s.follow_redirects,
+                max_response_size=s.max_response_size,
             )
         result = self._wsdl_http.send(self._step_id, HttpRequest("GET", url), expect=("2xx",))
         body = result["body"]

@@ -35,6 +35,8 @@ def fetch_for_check(url: str, settings: ConnectionSettings, lifetime: float) -> 
         timeout=settings.timeout,
         verify=settings.verify,
         retry=settings.retry,
+        follow_redirects=settings.follow_redirects,
+        max_response_size=settings.max_response_size,
     )
 
     def fetch(one: str) -> bytes:
