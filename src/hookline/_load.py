@@ -18,7 +18,7 @@ from ._model import Pipeline
 from ._plan import build_pipeline
 from ._yamlpos import load_yaml
 
-# A real pipeline is a few kilobytes (the largest example here is under 10 KB), and a
+# A real pipeline is a few kilobytes (the largest example here is under 3 KB), and a
 # generated one of 20,000 steps about 1 MiB: past this, a file is a mistake or an attack.
 MAX_PIPELINE_BYTES = 4 * 1024 * 1024
 
@@ -59,16 +59,25 @@ def read_source(
     ``<(command)``), they are read up to ``limit`` and no further.
     """
     too_large = f"{path}: is larger than {size_words(limit)}, the limit for {what}"
+
+    def opener(name: str, flags: int) -> int:
+        # Non-blocking, so that a FIFO put in the file's place after the stat below does
+        # not block the open; the fstat after it then refuses it.
+        return os.open(name, flags | (getattr(os, "O_NONBLOCK", 0) if regular_only else 0))
+
     try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISDIR(mode):
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
             raise UsageError(f"{path}: is a directory, not {what}")
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(st.st_mode):
             if regular_only:
-                raise UsageError(f"{path}: is {_kind(mode)}, not {what}: give a regular file")
-        elif os.stat(path).st_size > limit:
+                raise UsageError(f"{path}: is {_kind(st.st_mode)}, not {what}: give a regular file")
+        elif st.st_size > limit:
             raise UsageError(too_large)
-        with open(path, "rb") as f:
+        with open(path, "rb", opener=opener) as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if regular_only and not stat.S_ISREG(mode):
+                raise UsageError(f"{path}: is {_kind(mode)}, not {what}: give a regular file")
             data = f.read(limit + 1)  # one byte more tells a file at the limit from a larger one
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
