@@ -109,3 +109,28 @@ def test_check_online_reports_an_unreachable_server_at_the_url(cli, tmp_path):
         f"{path}:5:20: cannot fetch the GraphQL schema for --online checks: "
         "POST http://127.0.0.1:9/graphql: the connection was refused"
     ]
+
+
+def test_a_query_file_that_is_not_a_small_regular_file(cli, tmp_path):
+    (tmp_path / "big.graphql").write_text("{ shop { name } }" + " " * (1024 * 1024))
+    path = tmp_path / "files.yaml"
+    path.write_text(
+        "version: 1\n"
+        "name: files\n"
+        "connections:\n"
+        "  shop:\n"
+        '    graphql: {url: "https://shop.example.com/graphql"}\n'
+        "steps:\n"
+        "  - id: a\n"
+        "    graphql: {connection: shop, query_file: /dev/zero}\n"
+        "  - id: b\n"
+        "    graphql: {connection: shop, query_file: big.graphql}\n"
+    )
+    result = cli("check", str(path))
+    assert result.code == 2
+    assert result.out.splitlines() == [
+        f"{path}:8:45: cannot read the query file '/dev/zero': not a regular file (paths are "
+        "relative to the pipeline file)",
+        f"{path}:10:45: the query file 'big.graphql' is larger than 1 MiB, the most a query "
+        "file may hold",
+    ]

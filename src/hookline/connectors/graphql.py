@@ -6,21 +6,22 @@ the run, which goes through gql over the connection's HttpClient (``_graphql_tra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
 from .._schema_common import CONNECTION_SETTINGS
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
-from ._common import ConnectionSettings, beside, connection_settings
-from ._graphql_document import (
-    Operation,
-    choose_operation,
-    operations,
-    parse_document,
-    relay_problem,
+from ._common import ConnectionSettings, connection_settings
+from ._graphql_build import (
+    check_variables,
+    load_schema,
+    query_text,
+    relay_pagination,
+    report_syntax,
+    schema_problems,
 )
+from ._graphql_document import choose_operation, operations, parse_document
 
 if TYPE_CHECKING:
     from .._engine import Runtime
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from ._graphql_transport import GraphqlClient
     from ._http import HttpClient
 
-QUERY_FILE_LIMIT = 1024 * 1024  # bytes of a query_file: a query, not a data set
-DEFAULT_MAX_PAGES = 100
 
 CONNECTION_SCHEMA: Schema = prop(
     obj(
@@ -172,7 +171,7 @@ def build_connection(
     if not isinstance(raw, dict):
         return None
     if isinstance(raw.get("schema"), str):
-        builder.loaded[f"graphql:{path[1]}"] = _load_schema(builder, (*path, "schema"))
+        builder.loaded[f"graphql:{path[1]}"] = load_schema(builder, (*path, "schema"))
     spec = GraphqlConnectionSpec(
         url=builder.template((*path, "url"), scope),
         schema=raw.get("schema"),
@@ -182,171 +181,21 @@ def build_connection(
     return spec
 
 
-def _load_schema(builder: Builder, path: tuple[Any, ...]) -> Any:
-    """The GraphQL schema of an SDL file beside the pipeline, or None (problem reported)."""
-    from graphql import GraphQLError, build_schema
-
-    file = beside(builder, str(builder.get(path)))
-    try:
-        sdl = Path(file).read_text(encoding="utf-8")
-    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the name
-        reason = (
-            exc.strerror
-            if isinstance(exc, OSError)
-            else "it is not UTF-8 text"
-            if isinstance(exc, UnicodeDecodeError)
-            else "not a valid file name"
-        )
-        builder.error(path, f"cannot read the GraphQL schema file {builder.get(path)!r}: {reason}")
-        return None
-    try:
-        return build_schema(sdl)
-    except (GraphQLError, TypeError) as exc:
-        builder.error(
-            path,
-            f"the GraphQL schema file {builder.get(path)!r} is invalid: {str(exc).splitlines()[0]}",
-        )
-        return None
-
-
-def schema_problems(schema: Any, document: Any) -> list[str]:
-    """Why the query does not fit ``schema`` ("Cannot query field ...; did you mean ..."),
-    each with its line and column in the query. graphql-core's ``validate`` is what gql's
-    ``Client.validate`` calls; called directly it reports every problem, not the first."""
-    from graphql import validate
-
-    out = []
-    for error in validate(schema, document):
-        loc = error.locations[0] if error.locations else None
-        where = f" (line {loc.line}, column {loc.column} of the query)" if loc else ""
-        out.append(f"GraphQL: {error.message}{where}")
-    return out
-
-
-def _query_text(raw: dict[str, Any], builder: Builder, path: tuple[Any, ...]) -> str | None:
-    """The document: inline, or read from ``query_file`` beside the pipeline. Exactly one
-    of the two is checked here, not in the schema, so that a missing query is reported as
-    the missing key it is (the schema's one-of message cannot name a graphql step)."""
-    if "query" in raw and "query_file" in raw:
-        builder.error((*path, "query_file"), "give 'query' or 'query_file', not both",
-                      at_key=True)  # fmt: skip
-        return None
-    if "query" not in raw and "query_file" not in raw:
-        builder.error(path, f"{_dotted(path)}: missing required key 'query' (or 'query_file', "
-                      "to read the query from a file)", at_key=True)  # fmt: skip
-        return None
-    if isinstance(raw.get("query"), str):
-        return str(raw["query"])
-    written = raw.get("query_file")
-    if not isinstance(written, str):
-        return None
-    where = (*path, "query_file")
-    try:
-        data = Path(beside(builder, written)).read_bytes()
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
-        reason = exc.strerror if isinstance(exc, OSError) else "not a valid file name"
-        builder.error(where, f"cannot read the query file '{written}': {reason} (paths are "
-                      "relative to the pipeline file)")  # fmt: skip
-        return None
-    if len(data) > QUERY_FILE_LIMIT:
-        builder.error(where, f"the query file '{written}' is {len(data)} bytes; a query file "
-                      f"may hold at most {QUERY_FILE_LIMIT} bytes")  # fmt: skip
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        builder.error(where, f"the query file '{written}' is not UTF-8 text")
-        return None
-
-
-def _dotted(path: tuple[Any, ...]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-
-
-def _report_syntax(
-    builder: Builder, path: tuple[Any, ...], raw: dict[str, Any], found: tuple[str, int, int]
-) -> None:
-    message, line, col = found
-    if "query" not in raw:
-        builder.error((*path, "query_file"), f"{message} (line {line}, column {col} of "
-                      f"{raw['query_file']})")  # fmt: skip
-    elif "\n" in str(raw["query"]).rstrip("\n"):
-        builder.error((*path, "query"), f"{message} (line {line}, column {col} of the query)")
-    else:  # one line: point at the fault itself
-        builder.error((*path, "query"), message, offset=max(col - 1, 0))
-
-
-def _check_variables(
-    op: Operation, raw: dict[str, Any], builder: Builder, path: tuple[Any, ...], cursor: str | None
-) -> None:
-    """The variables the step passes against those the operation declares."""
-    from .._plan import did_you_mean  # _plan imports the connectors: no cycle at import
-
-    given = raw.get("variables")
-    if "variables" in raw and not isinstance(given, dict):
-        return  # the schema reports it
-    given = given or {}
-    declared = {v.name: v for v in op.variables}
-    for name in given:
-        if name not in declared:
-            hint = did_you_mean(str(name), list(declared))
-            listed = f" (it declares: {', '.join(declared)})" if declared else " (it declares none)"
-            builder.error((*path, "variables", name), f"variable '{name}' is not declared by "
-                          f"{op.label()}{hint or listed}", at_key=True)  # fmt: skip
-    for var in op.variables:
-        if var.required and var.name not in given and var.name != cursor:
-            at = (*path, "variables") if "variables" in raw else path
-            builder.error(at, f"{op.label()} needs variable '{var.name}' ({var.type}); "
-                          "add it under 'variables'", at_key=True)  # fmt: skip
-
-
-def _relay(
-    raw: Any, op: Operation | None, builder: Builder, path: tuple[Any, ...]
-) -> RelaySpec | None:
-    if not isinstance(raw, dict) or not isinstance(raw.get("relay"), dict):
-        return None
-    from .._plan import did_you_mean
-
-    relay = raw["relay"]
-    dotted, cursor = relay.get("path"), relay.get("cursor_variable")
-    if not isinstance(dotted, str) or not isinstance(cursor, str):
-        return None
-    parts = tuple(dotted.split("."))
-    if not all(p.isidentifier() for p in parts):
-        builder.error((*path, "relay", "path"), f"'{dotted}' is not a dotted path of field "
-                      "names, e.g. 'products' or 'shop.orders'")  # fmt: skip
-        return None
-    if op is not None:
-        declared = {v.name: v for v in op.variables}
-        if cursor not in declared:
-            hint = did_you_mean(cursor, list(declared))
-            builder.error((*path, "relay", "cursor_variable"), f"{op.label()} declares no "
-                          f"variable '{cursor}' to send the cursor in{hint}; declare it, "
-                          f"e.g. (${cursor}: String)")  # fmt: skip
-        elif declared[cursor].type.endswith("!"):
-            builder.error((*path, "relay", "cursor_variable"), f"variable '{cursor}' is "
-                          f"declared {declared[cursor].type}: the first page sends no cursor, "
-                          "so declare it nullable (String)")  # fmt: skip
-        problem = relay_problem(op, parts)
-        if problem:
-            builder.error((*path, "relay", "path"), problem)
-    return RelaySpec(parts, cursor, int(raw.get("max_pages", DEFAULT_MAX_PAGES)))
-
-
 def build(
     raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope
 ) -> GraphqlStepSpec | None:
     if not isinstance(raw, dict):
         return None
     connection = builder.connection_ref((*path, "connection"), "graphql")
-    text = _query_text(raw, builder, path)
+    text = query_text(raw, builder, path)
     document, op = None, None
     if text is not None:
         document, found = parse_document(text)
         if found:
-            _report_syntax(builder, path, raw, found)
+            report_syntax(builder, path, raw, found)
     if document is not None:
-        chosen = choose_operation(operations(document), raw.get("operation_name"))
+        wanted = raw.get("operation_name")
+        chosen = choose_operation(operations(document), wanted if isinstance(wanted, str) else None)
         if isinstance(chosen, str):
             at = (
                 "operation_name"
@@ -360,16 +209,17 @@ def build(
         else:
             op = chosen
         schema = builder.loaded.get(f"graphql:{connection}")
-        if schema is None and builder.online and connection is not None:
+        conn = builder.loaded.get(f"graphql-spec:{connection}")
+        if builder.online and connection and conn is not None and conn.schema is None:
             from ._graphql_online import online_schema
 
             schema = online_schema(builder, connection)
         if schema is not None:
             for message in schema_problems(schema, document):
                 builder.error((*path, "query" if "query" in raw else "query_file"), message)
-    relay = _relay(raw.get("paginate"), op, builder, (*path, "paginate"))
+    pages = relay_pagination(raw.get("paginate"), op, builder, (*path, "paginate"))
     if op is not None:
-        _check_variables(op, raw, builder, path, relay.cursor_variable if relay else None)
+        check_variables(op, raw, builder, path, pages.cursor_variable if pages else None)
     return GraphqlStepSpec(
         connection=connection,
         query=text or "",
@@ -378,7 +228,7 @@ def build(
         document=document,
         kind=op.kind if op is not None else "query",
         allow_partial=raw.get("allow_partial") is True,
-        paginate=relay,
+        paginate=pages,
     )
 
 
