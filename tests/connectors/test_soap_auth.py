@@ -102,3 +102,21 @@ def test_dry_run_masks_the_wsse_password(soap_server, tmp_path, capsys, monkeypa
     assert "UsernameToken" in shown["body"]
     _assert_nowhere(result, PASSWORD)
     assert soap_server.calls() == []
+
+
+def test_an_xsd_on_another_origin_gets_no_credentials(
+    soap_server, rest_server, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("CRM_PASSWORD", PASSWORD)
+    soap_server.custom_wsdl = soap_server.split_wsdl(rest_server.url + "/types.xsd")
+    auth = 'auth: {bearer: "${{ secrets.CRM_PASSWORD }}"}'
+    text = _text(soap_server, auth).replace(
+        "wsdl: wsdl/leads.wsdl", f"wsdl: {soap_server.url}/soap/custom?wsdl"
+    )
+    result = run_soap(tmp_path, text, capsys=capsys)
+    assert result.code == 1
+    (wsdl_get,) = [r for r in soap_server.requests if r.method == "GET"]
+    assert wsdl_get.header("Authorization") == f"Bearer {PASSWORD}"  # its own origin
+    (xsd_get,) = rest_server.requests_to("/types.xsd")
+    assert xsd_get.header("Authorization") is None
+    _assert_nowhere(result, PASSWORD)
