@@ -234,3 +234,19 @@ def test_a_wsdl_from_the_network_may_not_read_local_files(soap_server, tmp_path,
         f"({secret.as_uri()}); refused"
     ) in result.err
     assert soap_server.calls() == []
+
+
+def test_runs_show_prints_the_envelope_and_the_reply(soap_server, tmp_path, capsys):
+    from hookline.cli import main
+
+    result = run_soap(
+        tmp_path, _pipeline(soap_server, FIND), capsys=capsys, input={"email": "ada@example.com"}
+    )
+    assert result.code == 0, result.err
+    assert main(["runs", "--db", str(result.db), "--format", "json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert main(["runs", "show", run["id"], "--db", str(result.db)]) == 0
+    shown = capsys.readouterr().out
+    assert f"POST {soap_server.address}" in shown
+    assert "<ns0:email>ada@example.com</ns0:email>" in shown
+    assert "<crm:firstName>Ada</crm:firstName>" in shown
