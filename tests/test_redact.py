@@ -165,3 +165,17 @@ def test_many_secrets_in_one_pattern_keep_the_longest_form():
     r = Redactor(secrets)
     text = " ".join(secrets) + " " + base64.b64encode(secrets[7].encode()).decode()
     assert r.text(text) == " ".join([MASK] * 21)
+
+
+def test_json_log_fields_that_json_cannot_hold_are_redacted_too():
+    import io
+    from pathlib import Path
+
+    from hookline._log import RunLog
+
+    stream = io.StringIO()
+    log = RunLog(stream, fmt="json", redactor=Redactor([SECRET]))
+    log.info("wrote", event="saved", path=Path(f"out/{SECRET}.json"))
+    record = json.loads(stream.getvalue())
+    assert record["path"] == "out/***.json"
+    assert SECRET not in stream.getvalue()

@@ -49,7 +49,12 @@ class RunLog:
                 "message": message,
                 **fields,
             }
-            line = json.dumps(self.redactor.value(record), ensure_ascii=False, default=str)
+            line = json.dumps(
+                self.redactor.value(record),
+                ensure_ascii=False,
+                # a value JSON cannot hold is written as text: redacted like the rest
+                default=lambda value: self.redactor.text(str(value)),
+            )
         else:
             line = self.redactor.text(message)
         with self._lock:
