@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from servers.hostile import HostileServer
 from servers.rest_app import RestServer
 
 
@@ -28,3 +29,17 @@ def rest_server(rest_server_session: RestServer) -> RestServer:
     """The session's server, reset for this test."""
     rest_server_session.reset()
     return rest_server_session
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    """A raw-socket server that answers as a broken or malicious upstream would."""
+    with HostileServer() as server:
+        yield server
+
+
+@pytest.fixture
+def other() -> Iterator[HostileServer]:
+    """A second raw-socket server: another origin (another port)."""
+    with HostileServer() as server:
+        yield server

@@ -150,26 +150,48 @@ def _adopt(sock: socket.socket | None) -> None:
         guard.adopt(sock)
 
 
-class _GuardedHTTPConnection(HTTPConnection):
+class _Guarded:
+    """Hands each socket to the exchange running on this thread, and closes a response
+    that urllib3 refused after http.client made it (a Content-Length of '1, 2'): left to
+    the garbage collector, its socket would stay open until then."""
+
+    sock: socket.socket | None
+    response_class: Any
+
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
         _adopt(sock)
         return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _adopt(self.sock)  # a pooled connection made for an earlier exchange
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+    def getresponse(self) -> Any:
+        made: list[http.client.HTTPResponse] = []
+        make = self.response_class
+
+        def tracked(*args: Any, **kwargs: Any) -> http.client.HTTPResponse:
+            made.append(make(*args, **kwargs))
+            return made[-1]
+
+        self.response_class = tracked
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        except BaseException:
+            for response in made:
+                response.close()
+            raise
+        finally:
+            self.response_class = make
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _adopt(sock)
-        return sock
+class _GuardedHTTPConnection(_Guarded, HTTPConnection):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _adopt(self.sock)
-        super().request(*args, **kwargs)
+
+class _GuardedHTTPSConnection(_Guarded, HTTPSConnection):
+    pass
 
 
 class _GuardedHTTPPool(HTTPConnectionPool):
