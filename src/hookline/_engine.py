@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -167,7 +167,36 @@ def run_pipeline(
         "state": dict(state or {}),
         "run": {"id": run_id, "time": started_at, "trigger": trigger, "pipeline": pipeline.name},
     }
-    runtime.recorder.run_started(run_id, pipeline, trigger, input)
+    closed = False
+
+    def finish(status: str, output: Any, error: str | None) -> None:
+        nonlocal closed
+        runtime.recorder.run_finished(run_id, status, output, error)
+        closed = True  # only once written: a signal during the write closes it again
+
+    try:
+        runtime.recorder.run_started(run_id, pipeline, trigger, input)
+        return _run(pipeline, context, runtime, overrides, finish)
+    except BaseException as exc:
+        # A signal, Ctrl-C or a bug, at any point (on_failure steps included): the history
+        # must not show the run as running forever.
+        runtime.cancel(_interruption(exc))  # other threads (for_each workers) stop too
+        if not closed:
+            if isinstance(exc, Interrupted | KeyboardInterrupt):
+                finish("interrupted", None, _interruption(exc))
+            else:
+                finish("failed", None, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _run(
+    pipeline: Pipeline,
+    context: dict[str, Any],
+    runtime: Runtime,
+    overrides: Mapping[str, Any] | None,
+    finish: Callable[[str, Any, str | None], None],
+) -> RunResult:
+    run_id = runtime.run_id
     try:
         for name, template in pipeline.vars:
             if overrides and name in overrides:
@@ -183,28 +212,19 @@ def run_pipeline(
         output = pipeline.output.render(context) if pipeline.output is not None else None
     except Cancelled as exc:  # runtime.cancel(): stopped on purpose, not failed
         message = runtime.redactor.text(str(exc))
-        runtime.recorder.run_finished(run_id, "interrupted", None, message)
+        finish("interrupted", None, message)
         return RunResult(run_id, "interrupted", None, message)
     except DryRunStop as stop:
-        runtime.recorder.run_finished(run_id, "dry-run", None, str(stop))
+        finish("dry-run", None, str(stop))
         return RunResult(run_id, "dry-run", None, str(stop), stop.step_id)
     except (RunFailed, ExpressionError) as exc:
         failed_step = exc.step_id if isinstance(exc, StepFailed) else None
         message = runtime.redactor.text(str(exc))
         _run_on_failure(pipeline, context, runtime, failed_step, exc)
-        runtime.recorder.run_finished(run_id, "failed", None, message)
+        finish("failed", None, message)
         return RunResult(run_id, "failed", None, message, failed_step)
-    except BaseException as exc:
-        # A signal, Ctrl-C or a bug: the history must not show the run as running forever.
-        runtime.cancel(_interruption(exc))  # other threads (for_each workers) stop too
-        if isinstance(exc, Interrupted | KeyboardInterrupt):
-            runtime.recorder.run_finished(run_id, "interrupted", None, _interruption(exc))
-        else:
-            message = f"{type(exc).__name__}: {exc}"
-            runtime.recorder.run_finished(run_id, "failed", None, message)
-        raise
     output = runtime.redactor.value(output)
-    runtime.recorder.run_finished(run_id, "succeeded", output, None)
+    finish("succeeded", output, None)
     return RunResult(run_id, "succeeded", output)
 
 

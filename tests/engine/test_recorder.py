@@ -128,3 +128,43 @@ def test_a_signal_closes_the_run_as_interrupted_with_a_plain_message(tmp_path):
         {"status": "interrupted", "output": None, "error": "interrupted by SIGTERM"},
     )
     assert [c[1]["step"] for c in recorder.calls if c[0] == "step_finished"] == ["first"]
+
+
+def test_a_signal_during_on_failure_steps_still_closes_the_run(tmp_path):
+    recorder = Recording(stop_at="alert")
+    with pytest.raises(Interrupted):
+        run(
+            tmp_path,
+            """
+            version: 1
+            name: stopped-late
+            steps:
+              - id: boom
+                fail: "upstream said no"
+            on_failure:
+              - id: alert
+                set: "alert: ${{ error.message }}"
+            """,
+            recorder=recorder,
+        )
+    assert recorder.calls[-1] == (
+        "run_finished",
+        {"status": "interrupted", "output": None, "error": "interrupted by SIGTERM"},
+    )
+    assert [c[0] for c in recorder.calls].count("run_finished") == 1
+
+
+def test_a_signal_while_the_run_is_being_closed_closes_it_again(tmp_path):
+    class FailsOnce(Recording):
+        def run_finished(self, run_id: str, status: str, output: Any, error: Any) -> None:
+            if status == "succeeded":  # the signal lands during the write
+                raise Interrupted("SIGHUP")
+            super().run_finished(run_id, status, output, error)
+
+    recorder = FailsOnce()
+    with pytest.raises(Interrupted):
+        run(tmp_path, "version: 1\nname: late\nsteps:\n  - {id: one, set: 1}\n", recorder=recorder)
+    assert recorder.calls[-1] == (
+        "run_finished",
+        {"status": "interrupted", "output": None, "error": "interrupted by SIGHUP"},
+    )
