@@ -11,7 +11,8 @@ restores the data and every setting, ``.stop()`` joins the threads. Settings:
 - ``answer``: ``"graphql"`` (the default), ``"html"`` (200 text/html), ``"bad-json"``
   (200 application/json that is not JSON), ``"not-graphql"`` (200 JSON without data or
   errors), or ``"drop"`` (the connection closes after the request is read);
-- ``delay``: seconds to wait before answering each request.
+- ``delay``: seconds to wait before answering each request;
+- ``raw``: when set, (status line, content type, body bytes) answered to every request.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class GraphqlServer:
         self.fail_next = 0
         self.answer = "graphql"
         self.delay = 0.0
+        self.raw: tuple[str, str, bytes] | None = None
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -89,6 +91,7 @@ class GraphqlServer:
             self.fail_next = 0
             self.answer = "graphql"
             self.delay = 0.0
+            self.raw = None
 
     def operations(self) -> list[str]:
         """The operationName (or the query's first line) of every request, in order."""
@@ -122,6 +125,7 @@ class GraphqlServer:
             if failing:
                 self.fail_next -= 1
             shop, token, answer, delay = self.shop, self.token, self.answer, self.delay
+            raw_answer = self.raw
         if delay:
             time.sleep(delay)
 
@@ -132,6 +136,8 @@ class GraphqlServer:
             )
             return [out]
 
+        if raw_answer is not None:
+            return send(raw_answer[0], raw_answer[2], raw_answer[1])
         if environ["PATH_INFO"] != "/graphql":
             return send("404 Not Found", {"errors": [{"message": "not found"}]})
         if answer == "drop":
