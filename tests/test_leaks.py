@@ -5,7 +5,7 @@ Sinks: stdout and stderr in each log mode (text, JSON lines, --verbose in both),
 history database with its WAL file, and the dry-run report. Forms: the value as it is,
 percent-encoded (query, form, path), inside JSON (``\\uXXXX``, ``\\/``, escaped twice), and
 base64 at every offset (a hand-built ``Basic`` header). The server echoes the secrets
-back in a body, in headers, in an error, in a body too long for the history (so the
+back in a body, in request and response headers, in an error, in a body too long for the history (so the
 history's cuts apply), and in an OAuth2 token error that quotes the form it got.
 """
 
@@ -71,6 +71,15 @@ def servers():
     sent = f"grant_type=client_credentials&client_id=app&client_secret={quote_plus(CLIENT_SECRET)}"
     body = json.dumps({"error": "invalid_client", "error_description": f"bad form: {sent}"})
     hostile.canned("/token", answer(400, body.encode(), [("Content-Type", "application/json")]))
+    # A server that echoes credentials in its response headers (a debug header, a cookie,
+    # a redirect target that carries the query it got).
+    echoed = [
+        ("Content-Type", "application/json"),
+        ("X-Debug-Auth", f"Bearer {TOKEN}"),
+        ("Set-Cookie", f"session={quote(PASSWORD, safe='')}; HttpOnly"),
+        ("X-Seen-Query", f"q={quote_plus(PASSWORD)}&secret={CLIENT_SECRET}"),
+    ]
+    hostile.canned("/headers", answer(200, b'{"ok": true}', echoed))
     try:
         yield rest, hostile
     finally:
@@ -126,7 +135,10 @@ steps:
     rest:
       connection: oauth
       path: /echo
+  - id: headers
+    rest: {{url: "{hostile}/headers"}}
   - id: stop
+    if: input.fail
     fail: "giving up with ${{{{ secrets.PASSWORD }}}} and ${{{{ steps.echo.body.headers }}}}"
 on_failure:
   - id: alert
@@ -135,7 +147,9 @@ output: "${{{{ steps }}}}"
 """
 
 
-def run(tmp_path: Path, capsys, monkeypatch, servers, *flags: str) -> tuple[int, str, str, str]:
+def run(
+    tmp_path: Path, capsys, monkeypatch, servers, *flags: str, fail: bool = True
+) -> tuple[int, str, str, str]:
     rest, hostile = servers
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
@@ -146,7 +160,17 @@ def run(tmp_path: Path, capsys, monkeypatch, servers, *flags: str) -> tuple[int,
     # leave its first half behind.
     pad = "x" * (HISTORY_CUT - len('{"pad": "') - len('", "password": "') - 10)
     db = tmp_path / "history.db"
-    code = main(["run", str(path), "--db", str(db), "--input", json.dumps({"pad": pad}), *flags])
+    code = main(
+        [
+            "run",
+            str(path),
+            "--db",
+            str(db),
+            "--input",
+            json.dumps({"pad": pad, "fail": fail}),
+            *flags,
+        ]
+    )
     out, err = capsys.readouterr()
     history = ""
     for file in sorted(tmp_path.glob("history.db*")):  # the database, its -wal and -shm
@@ -155,23 +179,38 @@ def run(tmp_path: Path, capsys, monkeypatch, servers, *flags: str) -> tuple[int,
 
 
 @pytest.mark.parametrize(
-    "flags",
-    [[], ["--log-format", "json"], ["-v"], ["-v", "--log-format", "json"]],
-    ids=["text", "json", "verbose", "verbose-json"],
+    ("flags", "fail"),
+    [
+        ([], True),
+        (["--log-format", "json"], True),
+        (["-v"], True),
+        (["-v", "--log-format", "json"], True),
+        ([], False),
+        (["-v", "--log-format", "json"], False),
+    ],
+    ids=["text", "json", "verbose", "verbose-json", "text-ok", "verbose-json-ok"],
 )
-def test_no_form_of_any_secret_reaches_any_sink(flags, tmp_path, capsys, monkeypatch, servers):
-    code, out, err, history = run(tmp_path, capsys, monkeypatch, servers, *flags)
-    assert code == 1, err
+def test_no_form_of_any_secret_reaches_any_sink(
+    flags, fail, tmp_path, capsys, monkeypatch, servers
+):
+    code, out, err, history = run(tmp_path, capsys, monkeypatch, servers, *flags, fail=fail)
     rest, hostile = servers
     # The secrets really went out and came back: the scan is not vacuous.
     sent = [r for r in rest.requests if r.path == "/echo"]
     assert any(PASSWORD in json.dumps(r.json, ensure_ascii=False) for r in sent if r.json)
     assert any(r.header("Authorization") == f"Bearer {TOKEN}" for r in sent)
-    assert hostile.hits("/token")
-    assert "step 'stop' failed: giving up with ***" in err
+    assert hostile.hits("/token") and hostile.hits("/headers")
     assert "echo" in history and "token_error" in history and "refused" in history
+    if fail:
+        assert code == 1, err
+        assert "step 'stop' failed: giving up with ***" in err
+    else:
+        assert code == 0, err
+        shown = json.loads(out)  # every step's result: echoed bodies and headers
+        assert shown["headers"]["headers"]["x-debug-auth"] == "Bearer ***"
+        assert shown["echo"]["body"]["query"] == {"q": ["***"]}
     if "-v" in flags:
-        assert "X-Hand-Basic" in err
+        assert "X-Hand-Basic" in err and "X-Debug-Auth" in err
     found = leaks("stdout", out) + leaks("stderr", err) + leaks("history", history)
     assert not found, found
 
