@@ -268,7 +268,7 @@ def open_client(spec: GraphqlConnectionSpec, runtime: Runtime) -> GraphqlClient:
 
 
 def run(spec: GraphqlStepSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
-    from ._graphql_transport import Call, errors_failure
+    from ._graphql_transport import ACCEPT, Call, errors_failure
 
     assert spec.connection is not None and spec.document is not None  # else load failed
     conn_spec = runtime.pipeline.connections[spec.connection].spec
@@ -277,14 +277,16 @@ def run(spec: GraphqlStepSpec, step: Step, context: dict[str, Any], runtime: Run
     if not isinstance(variables, dict):
         raise StepFailed(step.id, f"variables must give an object, got {type(variables).__name__}")
     if runtime.dry_run:
-        body = {"query": spec.query, "variables": variables}
+        body: dict[str, Any] = {"query": spec.query}  # as the transport sends it
+        if variables:
+            body["variables"] = variables
         if spec.operation_name:
             body["operationName"] = spec.operation_name
         runtime.dry_request(step.id, {
             "method": "POST",
             "url": client.http.url(""),
             "params": [],
-            "headers": dict(client.http.headers),
+            "headers": {**client.http.headers, "Accept": ACCEPT},
             "body": body,
             "paginate": "relay" if spec.paginate else None,
         })  # fmt: skip
