@@ -179,3 +179,13 @@ def test_json_log_fields_that_json_cannot_hold_are_redacted_too():
     record = json.loads(stream.getvalue())
     assert record["path"] == "out/***.json"
     assert SECRET not in stream.getvalue()
+
+
+def test_a_long_multi_line_secret_such_as_a_private_key():
+    key = "-----BEGIN PRIVATE KEY-----\n" + "\n".join(f"{i:064x}" for i in range(80))
+    key += "\n-----END PRIVATE KEY-----"
+    assert len(key) > 5000
+    r = Redactor([key])
+    assert r.text(f"key={key}!") == "key=***!"
+    assert r.text(json.dumps({"k": key})) == '{"k": "***"}'
+    assert r.text(base64.b64encode(b"u:" + key.encode()).decode()).count(MASK) == 1

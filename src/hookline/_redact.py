@@ -140,7 +140,11 @@ def _trie_pattern(forms: set[str]) -> str:
     """One regular expression matching every form, built as a prefix tree so that the
     engine tries one branch per character instead of every form in turn (hundreds of forms
     for 20 secrets). At each node the longer continuation is tried before stopping, so the
-    longest form at a position wins: a whole encoded form over a part of it."""
+    longest form at a position wins: a whole encoded form over a part of it.
+
+    Runs of characters without a branch are written as one literal, so the nesting (and
+    the recursion here) grows with the number of branch points, not with the length of a
+    secret (a 4 KB key is one literal)."""
     trie: dict[str, Any] = {}
     for form in forms:
         node = trie
@@ -149,14 +153,19 @@ def _trie_pattern(forms: set[str]) -> str:
         node[""] = {}
 
     def build(node: dict[str, Any]) -> str:
-        ends = "" in node
-        branches = [re.escape(c) + build(child) for c, child in sorted(node.items()) if c]
+        branches = []
+        for char, child in sorted(node.items()):
+            if not char:
+                continue
+            run = [char]
+            while len(child) == 1 and "" not in child:  # a straight run: no branch, no end
+                ((char, child),) = child.items()
+                run.append(char)
+            branches.append(re.escape("".join(run)) + build(child))
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if ends:
-            return f"(?:{body})?"
-        return body
+        return f"(?:{body})?" if "" in node else body
 
     return build(trie)
 
