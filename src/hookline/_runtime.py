@@ -6,18 +6,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._errors import HooklineError, RunFailed
 from ._log import RunLog
-from ._model import Pipeline
+from ._model import Pipeline, Step
 from ._recorder import NullRecorder, Recorder, RedactingRecorder
 from ._redact import Redactor, mask_headers
 
-if TYPE_CHECKING:
-    from ._model import Step
-
-StepsRunner = Callable[[tuple["Step", ...], dict[str, Any], "Runtime"], Any]
+StepsRunner = Callable[[tuple[Step, ...], dict[str, Any], "Runtime"], Any]
 """How nested steps are run (the engine's ``execute_steps``), handed over by the engine."""
 
 __all__ = [
