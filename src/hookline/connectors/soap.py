@@ -14,15 +14,8 @@ from .._schema_common import CONNECTION_SETTINGS
 from .._schemabits import DURATION, Schema, obj, prop
 from ..expr import Template
 from ._common import ConnectionSettings, beside, connection_settings
-from ._soap_wsdl import (
-    CACHE_LIFETIME,
-    NeedsNetwork,
-    PortInfo,
-    WsdlError,
-    is_url,
-    pick_port,
-    ports,
-)
+from ._soap_checks import check_call, chosen_port, read_wsdl
+from ._soap_wsdl import CACHE_LIFETIME, PortInfo, is_url
 
 if TYPE_CHECKING:
     from .._engine import Runtime
@@ -149,7 +142,7 @@ class SoapStepSpec:
     args: Template | None
 
 
-# --- building: the checks against the WSDL -------------------------------------------
+# --- building (the checks against the WSDL are in _soap_checks) ----------------------
 
 
 def build_connection(
@@ -164,10 +157,10 @@ def build_connection(
     lifetime = _lifetime(raw.get("wsdl_cache"))
     declared = None
     if wsdl and not templated:
-        declared = _declared(builder, (*path, "wsdl"), beside(builder, wsdl), None)
+        declared = read_wsdl(builder, (*path, "wsdl"), beside(builder, wsdl), None)
     elif builder.online and is_url(wsdl) and "${{" not in wsdl:
-        declared = _declared(builder, (*path, "wsdl"), wsdl, (settings, lifetime))
-    builder.loaded[f"soap:{path[1]}"] = _port(builder, path, raw, declared)
+        declared = read_wsdl(builder, (*path, "wsdl"), wsdl, (settings, lifetime))
+    builder.loaded[f"soap:{path[1]}"] = chosen_port(builder, path, raw, declared)
     return SoapConnectionSpec(
         wsdl=wsdl,
         wsdl_template=builder.template((*path, "wsdl"), scope) if templated else None,
@@ -190,76 +183,6 @@ def _lifetime(value: Any) -> float:
         return CACHE_LIFETIME  # the schema reports it
 
 
-def _declared(
-    builder: Builder,
-    path: tuple[Any, ...],
-    source: str,
-    online: tuple[ConnectionSettings, float] | None,
-) -> dict[str, dict[str, PortInfo]] | None:
-    """What the WSDL declares (service → port → operations), or None (reported)."""
-    from ._soap_wsdl import load
-
-    written = str(builder.get(path))
-    if online is None and not Path(source).is_file():
-        builder.error(
-            path, f"WSDL file {written!r} not found (paths are relative to the pipeline file)"
-        )
-        return None
-    try:
-        if online is None:
-            document = load(source)
-        else:
-            from ._soap_online import fetch_for_check
-
-            document = fetch_for_check(source, *online)
-    except NeedsNetwork:
-        return None  # a local WSDL importing XSDs by URL: checked when a run fetches them
-    except (WsdlError, StepFailed) as exc:
-        reason = exc.reason if isinstance(exc, StepFailed) else str(exc)
-        builder.error(path, f"cannot read WSDL {written!r}: {reason}")
-        return None
-    return ports(document)
-
-
-def _port(
-    builder: Builder,
-    path: tuple[Any, ...],
-    raw: dict[str, Any],
-    declared: dict[str, dict[str, PortInfo]] | None,
-) -> PortInfo | None:
-    """The port the connection binds to; a wrong `service` or `port` is reported."""
-    from .._plan import did_you_mean
-
-    if declared is None:
-        return None
-    service, port = raw.get("service"), raw.get("port")
-    if isinstance(service, str) and service not in declared:
-        names = sorted(declared)
-        builder.error(
-            (*path, "service"),
-            f"the WSDL has no service '{service}'{did_you_mean(service, names)} "
-            f"(it has: {', '.join(names)})",
-        )
-        return None
-    if isinstance(port, str):
-        within = (
-            declared[service]
-            if isinstance(service, str)
-            else {name: info for found in declared.values() for name, info in found.items()}
-        )
-        if port not in within:
-            names = sorted(within)
-            where = f"service '{service}'" if isinstance(service, str) else "WSDL"
-            builder.error(
-                (*path, "port"),
-                f"the {where} has no port '{port}'{did_you_mean(port, names)} "
-                f"(it has: {', '.join(names)})",
-            )
-            return None
-    chosen = pick_port(declared, service, port)
-    return declared[chosen[0]][chosen[1]] if chosen else None
-
-
 def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> SoapStepSpec | None:
     if not isinstance(raw, dict):
         return None
@@ -267,58 +190,12 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> So
     port = builder.loaded.get(f"soap:{connection}")
     operation = raw.get("operation")
     if isinstance(port, PortInfo) and isinstance(operation, str):
-        _check_call(builder, path, raw, connection, port, operation)
+        check_call(builder, path, raw, connection, port, operation)
     return SoapStepSpec(
         connection=connection,
         operation=str(raw.get("operation")),
         args=builder.maybe_template((*path, "args"), scope),
     )
-
-
-_STEP_KEYS = frozenset(STEP_SCHEMA["properties"])
-
-
-def _check_call(
-    builder: Builder,
-    path: tuple[Any, ...],
-    raw: dict[str, Any],
-    connection: str | None,
-    port: PortInfo,
-    operation: str,
-) -> None:
-    from .._plan import did_you_mean
-
-    operations = sorted(port.operations)
-    if operation not in port.operations:
-        builder.error(
-            (*path, "operation"),
-            f"the WSDL of connection '{connection}' has no operation '{operation}'"
-            f"{did_you_mean(operation, operations)} (it has: {', '.join(operations)})",
-        )
-        return
-    expected = port.operations[operation]
-    args = raw.get("args", {})
-    if expected is None or not isinstance(args, dict):
-        return  # arguments zeep cannot name, or args given by one expression
-    names = [a.name for a in expected]
-    takes = ", ".join(names) or "no arguments"
-    for key in args:
-        if key not in names:
-            builder.error(
-                (*path, "args", key),
-                f"operation '{operation}' has no argument '{key}'{did_you_mean(str(key), names)}"
-                f" (it takes: {takes})",
-                at_key=True,
-            )
-    missing = [a.name for a in expected if a.required and a.name not in args]
-    if missing and set(raw) <= _STEP_KEYS:  # else 'arguments:' for 'args:' is reported
-        where = (*path, "args") if "args" in raw else (*path, "operation")
-        builder.error(
-            where,
-            f"operation '{operation}' needs argument{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(repr(m) for m in missing)} (required by the WSDL)",
-            at_key="args" in raw,
-        )
 
 
 # --- running ------------------------------------------------------------------------
