@@ -9,6 +9,7 @@ ConnectorError here, chained with ``from``.
 from __future__ import annotations
 
 import base64
+import functools
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -180,13 +181,13 @@ class HttpClient:
             if self.limiter is not None and slot is None:
                 raise self._step_timeout(step_id, req, timeout, called)
             token = self.tokens.token(step_id) if self.tokens else None
-            if self.limiter is not None and slot is not None:
-                self.limiter.sent(slot)
             left = self.runtime.remaining()
             cut_by_step = left is not None and left < limit
             attempt_limit = limit if left is None else max(0.0, min(limit, left))
             started = time.monotonic()
             hop = Hop(req, token)
+            if self.limiter is not None and slot is not None:
+                hop.leaving = functools.partial(self.limiter.sent, slot)
             try:
                 answer = follow(self, step_id, hop, attempt_limit)
             except Failure as failure:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -46,6 +47,7 @@ class Hop:
     token: str | None
     credentials: bool = True  # False: none of the connection's (an OAuth2 token request)
     sent_headers: dict[str, str] = field(default_factory=dict)
+    leaving: Callable[[], None] | None = None  # called once, just before the first send
 
 
 def follow(
@@ -85,6 +87,7 @@ def follow(
             limit=left,
             max_size=client.max_response_size,
             settings=dict(settings),
+            leaving=hop.leaving if hops == 0 else None,
         )
         if trusted:  # an origin the connection does not trust cannot plant cookies
             extract_cookies_to_jar(client.session.cookies, prepared, raw)

@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,12 +120,14 @@ class _Watchdog:
 
     def watch(self, guard: Guard) -> None:
         with self._cond:
+            earliest = not self._heap or guard.deadline < self._heap[0][0]
             heapq.heappush(self._heap, (guard.deadline, next(self._seq), guard))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="hookline-deadlines")
                 self._thread.daemon = True
                 self._thread.start()
-            self._cond.notify()
+            if earliest:  # waking the thread for a later deadline would only cost the GIL
+                self._cond.notify()
 
     def _run(self) -> None:
         while True:
@@ -303,7 +306,7 @@ def read_body(raw: Any, headers: CaseInsensitiveDict[str], limit: int, guard: Gu
                       "supported (hookline asks for gzip or deflate)")  # fmt: skip
     declared = headers.get("content-length", "").strip()
     if decoder is None and declared.isdigit() and declared.isascii() and int(declared) > limit:
-        raise _too_large(limit, f"{int(declared)} bytes")
+        raise _too_large(limit, int(declared))
     parts: list[bytes] = []
     size = 0
     for chunk in raw.stream(CHUNK, decode_content=False):
@@ -316,7 +319,7 @@ def read_body(raw: Any, headers: CaseInsensitiveDict[str], limit: int, guard: Gu
                 raise Failure("bad_body", f"the body is not valid {encoding} ({exc})") from None
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit, "more")
+            raise _too_large(limit)
         parts.append(chunk)
     if decoder is not None and not guard.fired:
         try:
@@ -326,10 +329,11 @@ def read_body(raw: Any, headers: CaseInsensitiveDict[str], limit: int, guard: Gu
     return b"".join(parts)
 
 
-def _too_large(limit: int, size: str) -> Failure:
+def _too_large(limit: int, declared: int | None = None) -> Failure:
+    said = f"{declared} bytes, " if declared is not None else ""
     return Failure(
         "too_large",
-        f"the response body is larger than max_response_size ({size}, the most is "
+        f"the response body is larger than max_response_size ({said}the most is "
         f"{format_size(limit)}); raise the connection's max_response_size to accept it",
     )
 
@@ -349,6 +353,7 @@ def exchange(
     max_size: int,
     settings: dict[str, Any],
     read_body_too: bool = True,
+    leaving: Callable[[], None] | None = None,
 ) -> tuple[Answer, Any]:
     """Send ``prepared`` and read the answer within ``limit`` seconds in all. Returns the
     answer and the urllib3 response (for cookies); raises Failure."""
@@ -358,6 +363,8 @@ def exchange(
     resp: requests.Response | None = None
     try:
         try:
+            if leaving is not None:
+                leaving()  # the rate limit's stamp, as close to the wire as we can
             resp = adapter.send(
                 prepared,
                 stream=True,
