@@ -134,3 +134,10 @@ def test_a_query_file_that_is_not_a_small_regular_file(cli, tmp_path):
         f"{path}:10:45: the query file 'big.graphql' is larger than 1 MiB, the most a query "
         "file may hold",
     ]
+
+
+def test_check_online_skips_a_url_that_only_a_run_can_render(cli, tmp_path):
+    path = tmp_path / "online.yaml"
+    path.write_text(ONLINE.format(url="${{ input.shop_url }}"))
+    result = cli("check", "--online", str(path))
+    assert (result.code, result.out) == (0, "")

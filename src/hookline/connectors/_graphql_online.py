@@ -4,7 +4,8 @@ against the server's introspection result, fetched once per connection per check
 The fetch goes through the same HttpClient as a run (auth, origin binding, size cap,
 deadline, retries), with gql asking for the schema (``fetch_schema_from_transport``).
 The connection's templates see the pipeline's literal ``vars`` and the declared secrets
-from the environment; a URL that needs more (``input``, a step) cannot be checked online.
+from the environment; a URL that needs more (``input``, a step, a secret that is not set)
+is left to the run, where the same checks cannot be made: it is skipped, not an error.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import HooklineError
+from ..expr import ExpressionError
 
 if TYPE_CHECKING:
     from .._plan import Builder
@@ -53,14 +55,12 @@ def online_schema(builder: Builder, connection: str) -> Any:
     runtime = Runtime(cast(Any, None), context["secrets"])
     try:
         http = http_client(spec, runtime, context)
-    except HooklineError as exc:
-        builder.error(where, f"cannot check online: {exc}")
-        return None
+    except (HooklineError, ExpressionError):
+        return None  # a template that needs what only a run has: checked when it runs
     url = http.url("")
     if not url.startswith(("http://", "https://")):
-        builder.error(where, f"cannot check online: the URL renders as {url!r} without "
-                      "input; give a literal URL or one built from vars")  # fmt: skip
-        return None
+        http.close()
+        return None  # built from input, a step or an unset secret: checked when it runs
     client = Client(transport=HttpTransport(http), fetch_schema_from_transport=True)
     try:
         client.connect_sync()
