@@ -54,3 +54,34 @@ def test_parse_retry_after_seconds_and_http_date():
     date = formatdate(now + 12, usegmt=True)
     assert parse_retry_after(date, now=now) == 12.0
     assert parse_retry_after(formatdate(now - 50, usegmt=True), now=now) == 0.0
+
+
+def test_odd_retry_after_values_are_unreadable_or_capped_never_a_crash():
+    assert parse_retry_after("²") is None  # '²'.isdigit() is True, float('²') raises
+    assert parse_retry_after("-5") is None
+    assert parse_retry_after("1.5") is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("Mon, 99 Foo 2026 25:61:61 GMT") is None
+    assert parse_retry_after("9" * 400) == 1e12  # taken as "very long", then capped
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=0.0) == 253402300799.0
+
+
+def test_the_backoff_says_why_it_stopped():
+    clock = FakeClock()
+    policy = RetryPolicy(attempts=3, initial_delay=1.0, max_retry_after=10.0, max_elapsed=5.0)
+    backoff = Backoff(policy, clock=clock, rng=random.Random(1))
+    assert backoff.next_delay(retry_after=11.0) is None
+    assert backoff.stopped_because == (
+        "the server asked to wait 11s (Retry-After), more than max_retry_after (10s)"
+    )
+    assert backoff.next_delay(retry_after=6.0) is None
+    assert backoff.stopped_because == (
+        "the next attempt would start more than max_elapsed (5s) after the first"
+    )
+    assert backoff.next_delay(remaining=0.2) is None
+    assert backoff.stopped_because.startswith("the next attempt would start in ")
+    assert backoff.stopped_because.endswith("after the step's timeout (0.2s left)")
+    assert backoff.next_delay() is not None
+    assert backoff.next_delay() is not None
+    assert backoff.next_delay() is None
+    assert backoff.stopped_because == "all 3 attempts used"

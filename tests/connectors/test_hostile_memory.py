@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -81,7 +82,7 @@ def test_history_bodies_are_redacted_then_cut(hostile, tmp_path, capsys, monkeyp
     text = pipeline({"base_url": hostile.url}, {"path": "/long"}, output="${{ steps.call.status }}")
     result = run(tmp_path, text, capsys, monkeypatch)
     assert result.code == 0, result.err
-    with sqlite3.connect(result.db) as db:
+    with contextlib.closing(sqlite3.connect(result.db)) as db:
         (response,) = db.execute("SELECT response FROM attempts").fetchone()
     stored = json.loads(response)["body"]
     assert SECRET[:8] not in stored

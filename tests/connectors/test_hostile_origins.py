@@ -6,6 +6,7 @@ more. Each test looks at what the *other* origin received.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import ssl
@@ -272,6 +273,6 @@ def test_the_history_of_a_cross_origin_redirect_holds_no_secret(
     result = run(tmp_path, text, capsys, monkeypatch, "--verbose")
     assert result.code == 0, result.err
     assert SECRET not in result.out + result.err
-    with sqlite3.connect(result.db) as db:
+    with contextlib.closing(sqlite3.connect(result.db)) as db:
         rows = db.execute("SELECT request, response FROM attempts").fetchall()
     assert rows and SECRET not in repr(rows)

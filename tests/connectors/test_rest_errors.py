@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 
@@ -80,7 +81,7 @@ def test_on_error_continue_exposes_status_and_message(rest_server, tmp_path, cap
 def test_failed_run_is_recorded_with_the_step_and_the_response(rest_server, tmp_path, capsys):
     result = run_yaml(tmp_path, make(rest_server.url, "/status/502"), capsys=capsys)
     assert result.code == 1
-    with sqlite3.connect(result.db) as conn:
+    with contextlib.closing(sqlite3.connect(result.db)) as conn:
         status, error = conn.execute("SELECT status, error FROM runs").fetchone()
         (step_status,) = conn.execute("SELECT status FROM steps").fetchone()
         (response,) = conn.execute("SELECT response FROM attempts").fetchone()
