@@ -38,3 +38,13 @@ def test_fractional_rates():
     limiter.acquire()
     limiter.acquire()
     assert clock.now >= 2.0
+
+
+def test_a_wait_that_would_pass_the_deadline_gives_up_at_once():
+    clock = SimClock()
+    limiter = RateLimiter(1, 10.0, clock=clock.time, sleep=clock.sleep)
+    assert limiter.acquire(deadline=5.0) is not None
+    assert limiter.acquire(deadline=5.0) is None  # the next slot opens after 10.5 s
+    assert clock.now == 0.0  # it did not sleep first
+    assert limiter.acquire(deadline=20.0) is not None
+    assert clock.now >= 10.0
