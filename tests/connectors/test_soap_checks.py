@@ -127,8 +127,7 @@ def test_a_wsdl_url_is_checked_only_online(cli, tmp_path, soap_server):
     online = cli("check", "--online", path)
     assert online.code == 2
     assert online.out.splitlines() == [
-        f"{path}:14:7: operation 'FindLeadByEmail' needs argument 'email' (required by the "
-        "WSDL)",
+        f"{path}:14:7: operation 'FindLeadByEmail' needs argument 'email' (required by the WSDL)",
         f"{path}:14:14: operation 'FindLeadByEmail' has no argument 'emial'; did you mean "
         "'email'? (it takes: email)",
     ]
