@@ -15,6 +15,7 @@ output of each step: a gzip bomb stops at the size cap instead of filling memory
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import http.client
 import itertools
@@ -58,8 +59,8 @@ class Answer:
     url: str
     sent_headers: dict[str, str]
 
-    @property
-    def text(self) -> str:
+    @functools.cached_property
+    def text(self) -> str:  # decoded once: the record, the result and messages all read it
         encoding = requests.utils.get_encoding_from_headers(self.headers) or "utf-8"
         try:
             return self.content.decode(encoding, "replace")
