@@ -3,6 +3,7 @@ HTTP failures, dry run, history and redaction."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from typing import Any
@@ -136,7 +137,7 @@ def test_allow_partial_keeps_the_data_and_warns(graphql_server, tmp_path, capsys
         "call: partial data kept (allow_partial); the GraphQL server answered 1 error: "
         "price service unavailable (path catalog.2.price, code UPSTREAM_DOWN)" in result.err
     )
-    with sqlite3.connect(result.db) as db:
+    with contextlib.closing(sqlite3.connect(result.db)) as db:
         (body,) = db.execute("SELECT response FROM attempts").fetchone() or (None,)
     assert "UPSTREAM_DOWN" in body
 
@@ -206,7 +207,7 @@ def test_the_token_never_reaches_the_log_or_history(graphql_server, tmp_path, ca
     assert TOKEN not in result.out + result.err
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("history.db*"))
     assert TOKEN.encode() not in raw
-    with sqlite3.connect(result.db) as db:
+    with contextlib.closing(sqlite3.connect(result.db)) as db:
         (request,) = db.execute("SELECT request FROM attempts").fetchone()
     sent = json.loads(json.loads(request)["body"])
     assert sent["query"] == "query Search($term: String!) { searchProducts(term: $term) { id } }\n"
