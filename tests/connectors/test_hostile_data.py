@@ -7,6 +7,8 @@ test proves on_error saw it, and checks the exact message a user would read.
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 from hostile_pipeline import pipeline, run
 
@@ -160,3 +162,25 @@ def test_a_get_is_retried_after_a_reset(hostile, tmp_path, capsys, monkeypatch):
     result = run(tmp_path, pipeline(conn, {"path": "/g"}), capsys, monkeypatch)
     assert result.code == 1
     assert len(hostile.hits("/g")) == 3
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+ENCODED = {
+    "gzip": ("gzip", gzipped(b'{"n": 1}')),
+    "two gzip members": ("gzip", gzipped(b'{"n": ') + gzipped(b"1}")),
+    "zlib deflate": ("deflate", zlib.compress(b'{"n": 1}')),
+    "raw deflate": ("deflate", _raw_deflate(b'{"n": 1}')),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ENCODED))
+def test_compressed_answers_are_read(case, hostile, tmp_path, capsys, monkeypatch):
+    encoding, body = ENCODED[case]
+    hostile.canned("/z", answer(200, body, [*JSON, ("Content-Encoding", encoding)]))
+    text = pipeline({"base_url": hostile.url}, {"path": "/z"}, output="${{ steps.call.body }}")
+    result = run(tmp_path, text, capsys, monkeypatch)
+    assert (result.code, result.output) == (0, {"n": 1}), result.err

@@ -7,6 +7,7 @@ more. Each test looks at what the *other* origin received.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import sqlite3
 import ssl
@@ -276,3 +277,32 @@ def test_the_history_of_a_cross_origin_redirect_holds_no_secret(
     with contextlib.closing(sqlite3.connect(result.db)) as db:
         rows = db.execute("SELECT request, response FROM attempts").fetchall()
     assert rows and SECRET not in repr(rows)
+
+
+def test_a_step_header_holding_a_secret_stays_with_the_steps_origin(
+    hostile, other, tmp_path, capsys, monkeypatch
+):
+    hostile.canned("/start", redirect(302, f"{other.url}/land"))
+    other.canned("/land", ok())
+    step = {"path": "/start", "headers": {"X-Signature": "${{ secrets.TOKEN }}", "X-Plain": "1"}}
+    result = run(tmp_path, pipeline({"base_url": hostile.url}, step), capsys, monkeypatch)
+    assert result.code == 0, result.err
+    assert hostile.hits("/start")[0].headers["x-signature"] == SECRET
+    landed = other.hits("/land")[0].headers
+    assert "x-signature" not in landed
+    assert landed["x-plain"] == "1"
+
+
+def test_an_origin_the_connection_does_not_trust_cannot_plant_cookies(
+    hostile, other, tmp_path, capsys, monkeypatch
+):
+    hostile.canned("/start", redirect(302, f"{other.url}/land"))
+    other.canned("/land", answer(200, b"ok", [("Set-Cookie", "planted=1; Path=/")]))
+    hostile.canned("/next", ok())
+    conn = {"base_url": hostile.url}
+    text = pipeline(conn, {"path": "/start"})
+    doc = json.loads(text)
+    doc["steps"].append({"id": "again", "rest": {"connection": "api", "path": "/next"}})
+    result = run(tmp_path, json.dumps(doc), capsys, monkeypatch)
+    assert result.code == 0, result.err
+    assert "cookie" not in hostile.hits("/next")[0].headers
