@@ -142,3 +142,23 @@ def test_a_refused_connection_is_retried(soap_server, tmp_path, capsys):
     assert result.code == 0, result.err
     assert "the connection was refused" in result.output
     assert "retrying in" in result.err
+
+
+def test_an_error_status_with_xml_but_no_fault_is_a_plain_step_error(soap_server, tmp_path, capsys):
+    # zeep turns this into a Fault without a code, whose detail is the whole reply
+    soap_server.raw_status = (500, "text/xml; charset=utf-8")
+    soap_server.script = [b"<detail><a>1</a></detail>"]
+    result = _run(soap_server, tmp_path, capsys)
+    assert result.code == 0, result.err
+    assert result.output == f"POST {soap_server.address} answered 500: <detail><a>1</a></detail>"
+
+
+def test_a_202_with_xml_but_no_envelope_is_a_plain_step_error(soap_server, tmp_path, capsys):
+    soap_server.raw_status = (202, "text/xml; charset=utf-8")
+    soap_server.script = [b"<detail><a>1</a></detail>"]
+    result = _run(soap_server, tmp_path, capsys)
+    assert result.code == 0, result.err
+    assert result.output == (
+        "FindLeadByEmail: the reply is not a SOAP answer hookline can read "
+        "(status 202 without a SOAP Fault)"
+    )

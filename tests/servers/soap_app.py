@@ -85,6 +85,7 @@ class SoapServer:
         self.wsse: tuple[str, str] | None = None
         self.script: list[str | bytes] = []
         self.custom_wsdl: bytes | None = None  # served at /soap/custom?wsdl
+        self.raw_status = (200, "text/xml; charset=utf-8")  # of scripted raw replies
         self.connections = 0
         self.next_id = 2000
         self._httpd: _HTTPServer | None = None
@@ -142,6 +143,7 @@ class SoapServer:
             self.wsse = None
             self.script = []
             self.custom_wsdl = None
+            self.raw_status = (200, "text/xml; charset=utf-8")
             self.connections = 0
             self.next_id = 2000
 
@@ -209,7 +211,7 @@ class SoapServer:
         if scripted == "503":
             return Response(503, b"busy", "text/plain")
         if isinstance(scripted, bytes):
-            return Response(200, scripted, "text/xml; charset=utf-8")
+            return Response(self.raw_status[0], scripted, self.raw_status[1])
         soap12 = "application/soap+xml" in (req.header("Content-Type") or "")
         ns = SOAP12 if soap12 else SOAP11
         ctype = "application/soap+xml; charset=utf-8" if soap12 else "text/xml; charset=utf-8"

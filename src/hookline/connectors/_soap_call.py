@@ -207,6 +207,12 @@ class SoapClient:
         try:
             value = self.binding.process_reply(self.zeep, self.binding.get(operation), reply)
         except Fault as fault:
+            if fault.code is None:
+                # zeep's stand-in for a status other than 200 without a Fault in the body
+                why = ValueError(f"status {status} without a SOAP Fault")
+                raise ConnectorError(
+                    step_id, self._unreadable(operation, status, text, why), status=status
+                ) from None
             fields = fault_fields(fault)
             error = ConnectorError(
                 step_id,

@@ -82,6 +82,8 @@ def fault_fields(fault: Any) -> dict[str, Any]:
     """What ``error.fault`` holds: code (the local name, e.g. Client or Sender), message,
     detail (the detail element's children as JSON, or null), subcodes."""
     detail = getattr(fault, "detail", None)
+    if not hasattr(detail, "tag"):
+        detail = None  # zeep gives the whole reply as bytes for a non-fault answer
     return {
         "code": local_name(str(fault.code or "")) or None,
         "message": str(fault.message or ""),
