@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from connectors.soap_support import connection, run_soap, soap_server, soap_server_session
+from servers.soap_app import WSDL_FILE
 
 __all__ = ["soap_server", "soap_server_session"]  # fixtures, imported for pytest
 
@@ -162,3 +163,27 @@ def test_a_202_with_xml_but_no_envelope_is_a_plain_step_error(soap_server, tmp_p
         "FindLeadByEmail: the reply is not a SOAP answer hookline can read "
         "(status 202 without a SOAP Fault)"
     )
+
+
+def test_a_reply_nested_as_deep_as_the_parser_allows_is_a_step_error(soap_server, tmp_path, capsys):
+    # A recursive type (Tags holds Tags): a hostile service nests it 250 levels deep.
+    recursive = WSDL_FILE.read_text(encoding="utf-8").replace(
+        '<xsd:element name="tag" type="xsd:string" minOccurs="0" maxOccurs="unbounded"/>',
+        '<xsd:element name="tag" type="xsd:string" minOccurs="0" maxOccurs="unbounded"/>'
+        '<xsd:element name="tags" type="tns:Tags" minOccurs="0"/>',
+    )
+    (tmp_path / "deep.wsdl").write_text(recursive, encoding="utf-8")
+    depth = 250
+    nested = "<tags>" * depth + "</tags>" * depth
+    soap_server.script = [
+        (
+            '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+            '<FindLeadByEmailResponse xmlns="urn:example:crm:leads"><lead><id>1</id>'
+            f"<email>a</email><firstName>b</firstName>{nested}</lead>"
+            "</FindLeadByEmailResponse></soap:Body></soap:Envelope>"
+        ).encode()
+    ]
+    text = "version: 1\nname: deep\n" + connection(soap_server, wsdl="deep.wsdl") + STEPS
+    result = run_soap(tmp_path, text, capsys=capsys)
+    assert result.code == 0, result.err
+    assert result.output == "FindLeadByEmail: the reply is nested too deeply to read"

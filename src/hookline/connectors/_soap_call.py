@@ -231,7 +231,16 @@ class SoapClient:
             raise ConnectorError(step_id, f"{operation}: {message}", status=status) from None
         except (ZeepError, ValueError, LookupError, TypeError, AttributeError) as exc:
             raise ConnectorError(step_id, self._unreadable(operation, status, text, exc)) from None
-        return to_json(value)
+        except RecursionError:  # a recursive type nested as deep as libxml2 allows
+            raise ConnectorError(
+                step_id, f"{operation}: the reply is nested too deeply to read", status=status
+            ) from None
+        try:
+            return to_json(value)
+        except RecursionError:
+            raise ConnectorError(
+                step_id, f"{operation}: the reply is nested too deeply to read", status=status
+            ) from None
 
     def _unreadable(self, operation: str, status: int, text: str, exc: Exception) -> str:
         snippet = self.runtime.redactor.clip(" ".join(text.split()), SNIPPET)
