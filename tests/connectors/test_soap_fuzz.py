@@ -83,3 +83,33 @@ def test_any_reply_ends_in_exit_0_or_1(soap_server_session, reply):
     assert "Traceback" not in err.getvalue()
     if code == 1:
         assert "error: step 'find' failed: " in err.getvalue()
+
+
+WSDL_TEXT = WSDL_FILE.read_text(encoding="utf-8")
+BROKEN_WSDL = st.tuples(
+    st.integers(0, len(WSDL_TEXT)), st.integers(0, 400), st.sampled_from(["", "<", "x", '"'])
+).map(lambda cut: WSDL_TEXT[: cut[0]] + cut[2] + WSDL_TEXT[cut[0] + cut[1] :])
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(wsdl=BROKEN_WSDL)
+def test_any_wsdl_by_url_ends_in_exit_0_or_1(soap_server_session, wsdl):
+    server = soap_server_session
+    server.reset()
+    server.custom_wsdl = wsdl.replace("https://crm.example.com/soap/leads", server.address).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        path = home / "p.yaml"
+        text = "version: 1\nname: fuzz\n" + connection(
+            server, "wsdl_cache: 0", wsdl=server.url + "/soap/custom?wsdl"
+        )
+        path.write_text(text + PIPELINE_STEPS, encoding="utf-8")
+        out, err = io.StringIO(), io.StringIO()
+        saved = sys.stdout, sys.stderr, sys.stdin
+        sys.stdout, sys.stderr, sys.stdin = out, err, io.StringIO("")
+        try:
+            code = main(["run", str(path), "--db", str(home / "h.db")])
+        finally:
+            sys.stdout, sys.stderr, sys.stdin = saved
+    assert code in (0, 1), err.getvalue()
+    assert "Traceback" not in err.getvalue()

@@ -156,7 +156,19 @@ def load(
         document = Document(source, transport, settings=settings(replies=False))
     except WsdlError:
         raise
-    except (ZeepError, OSError, ValueError, LookupError, AttributeError) as exc:
+    except RecursionError:
+        raise WsdlError("the WSDL or an XSD it imports is nested too deeply") from None
+    except (
+        ZeepError,
+        OSError,
+        ValueError,
+        LookupError,
+        AttributeError,
+        TypeError,
+        NotImplementedError,
+        SyntaxError,  # lxml's parse errors
+    ) as exc:
+        # zeep raises all of these on a malformed WSDL, and a WSDL by URL is untrusted.
         raise WsdlError(_first_line(exc)) from exc
     if key is not None:
         _LOCAL[key] = document
