@@ -169,7 +169,7 @@ class SoapClient:
             envelope, headers = self.binding._create(
                 operation, (), args, client=self.zeep, options=self.options
             )
-        except (ZeepError, TypeError, ValueError, LookupError) as exc:
+        except (ZeepError, TypeError, ValueError, LookupError, AttributeError) as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConnectorError(
                 step_id,
