@@ -187,3 +187,15 @@ def test_a_reply_nested_as_deep_as_the_parser_allows_is_a_step_error(soap_server
     result = run_soap(tmp_path, text, capsys=capsys)
     assert result.code == 0, result.err
     assert result.output == "FindLeadByEmail: the reply is nested too deeply to read"
+
+
+def test_a_fault_is_never_retried_even_with_500_in_on_status(soap_server, tmp_path, capsys):
+    retry = "retry: {attempts: 3, initial_delay: 10ms, on_status: [500], idempotent: true}"
+    steps = STEPS.replace("ada@example.com", "nobody@example.com")
+    result = _run(soap_server, tmp_path, capsys, retry, steps=steps)
+    assert result.code == 0, result.err
+    assert (
+        result.output
+        == "FindLeadByEmail: SOAP fault Client: no lead with e-mail nobody@example.com"
+    )
+    assert len(soap_server.calls()) == 1
