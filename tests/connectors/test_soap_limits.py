@@ -57,3 +57,18 @@ def test_a_reply_sent_one_byte_at_a_time_stops_at_the_timeout(soap_server, tmp_p
         "1s (timeout)"
     ) in result.err
     assert elapsed < 1 + 1 + 3  # the deadline, 1 s of grace, start-up of a run
+
+
+def test_a_step_timeout_bounds_a_soap_call(soap_server, tmp_path, capsys):
+    soap_server.script = ["slow"]
+    steps = STEPS.replace("  - id: find\n", "  - id: find\n    timeout: 1s\n")
+    text = "version: 1\nname: limits\n" + connection(soap_server) + steps
+    started = time.monotonic()
+    result = run_soap(tmp_path, text, capsys=capsys)
+    elapsed = time.monotonic() - started
+    assert result.code == 1
+    assert (
+        f"error: step 'find' failed: POST {soap_server.address}: timed out after 1s "
+        "(the step's timeout)"
+    ) in result.err
+    assert elapsed < 1 + 1 + 3  # the deadline, 1 s of grace, start-up of a run
