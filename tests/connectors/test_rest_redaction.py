@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from urllib.parse import quote, quote_plus
 
 import pytest
 from pipeline_runner import run_yaml
+
+from hookline.cli import main
 
 PIPELINE = """
     version: 1
@@ -102,3 +105,39 @@ def test_no_secret_anywhere(flags, rest_server, tmp_path, capsys, monkeypatch):
                 assert form not in text, f"{where} holds a form of a secret"
         assert basic_header not in text, f"{where} holds the basic auth header"
     assert "***" in result.out  # the echoed body showed the secrets, masked
+
+
+def test_an_api_key_header_is_masked_in_the_history_as_in_the_dry_run(
+    rest_server, tmp_path, capsys
+):
+    # The key is typed into the file as a plain header, not declared as a secret nor given
+    # as auth: only the header's name says it is a credential, and the history masks it
+    # by that name, as the dry run does.
+    text = f"""
+        version: 1
+        name: keyed
+        connections:
+          api:
+            rest:
+              base_url: {rest_server.url}
+              headers: {{X-Api-Key: plain-key-4711}}
+        steps:
+          - id: call
+            rest: {{connection: api, path: /status/200}}
+    """
+    result = run_yaml(tmp_path, text, capsys=capsys)
+    assert result.code == 0, result.err
+    assert rest_server.requests_to("/status/200")[0].header("X-Api-Key") == "plain-key-4711"
+    run_id = json.loads(_cli(["runs", "--db", str(result.db), "--format", "json"], capsys))[0]
+    shown = json.loads(_cli(["runs", "show", run_id["id"], "--db", str(result.db),
+                             "--format", "json"], capsys))  # fmt: skip
+    headers = shown["attempts"][0]["request"]["headers"]
+    assert {k.lower(): v for k, v in headers.items()}["x-api-key"] == "***"
+    dry = run_yaml(tmp_path, text, "--dry-run", capsys=capsys)
+    assert "plain-key-4711" not in dry.out + dry.err
+    assert "plain-key-4711" not in result.db.read_bytes().decode("utf-8", "replace")
+
+
+def _cli(argv: list[str], capsys) -> str:
+    assert main(argv) == 0
+    return capsys.readouterr().out

@@ -10,20 +10,22 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from .._redact import mask_headers
 from ._request import HttpRequest
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
     from ._transport import Answer
 
-MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 BODY_LIMIT = 64 * 1024  # characters of a body kept in the history and the verbose log
 VERBOSE_BODY = 2000  # characters of a body shown in a --verbose text log
 SNIPPET = 200  # characters of a response body quoted in an error message
 
 
 def mask(headers: dict[str, Any]) -> dict[str, str]:
-    return {k: ("***" if k.lower() in MASKED_HEADERS else str(v)) for k, v in headers.items()}
+    """Header values as text, credential headers masked: the same names
+    (``CREDENTIAL_HEADERS``) as in the dry-run report, so the two never disagree."""
+    return {k: str(v) for k, v in mask_headers(headers).items()}
 
 
 def body_text(req: HttpRequest) -> str | None:
