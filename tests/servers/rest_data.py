@@ -115,7 +115,79 @@ def pages(app: RestServer, req: RecordedRequest, style: str) -> Response:
         return json_response(
             200, {"records": records, "next": _url(app, "empty-tail", page=page + 1)}
         )
+    if style in BODY_STYLES:
+        return BODY_STYLES[style](req)
     return not_found()
+
+
+# -- pagination by body and header ----------------------------------------------------------
+
+
+def _search_body(req: RecordedRequest) -> dict[str, Any]:
+    """The JSON body of a ``POST /pages/body-*`` search: it must carry its filter on every
+    page (``{"filter": {"kind": "contact"}, ...}``), as a search API would."""
+    if req.method != "POST":
+        raise BadRequest("use POST")
+    data = req.json
+    if not isinstance(data, dict) or data.get("filter") != {"kind": "contact"}:
+        raise BadRequest("the body must hold filter: {kind: contact}")
+    return data
+
+
+def _body_cursor(req: RecordedRequest) -> Response:
+    """``POST /pages/body-cursor`` with ``{"filter": ..., "page": {"after": C, "size": N}}``:
+    the cursor and the page size in the body, the next cursor in ``page_info.end_cursor``."""
+    page = _search_body(req).get("page") or {}
+    if not isinstance(page, dict):
+        raise BadRequest("page must be an object")
+    cursor = page.get("after")
+    size = page.get("size", PER_PAGE)
+    if not isinstance(size, int) or not 1 <= size <= MAX_PER_PAGE:
+        raise BadRequest(f"invalid size {size!r}")
+    offset = decode_cursor(cursor) if isinstance(cursor, str) else 0
+    end = offset + size
+    info = {"end_cursor": encode_cursor(end) if end < TOTAL else None}
+    return json_response(200, {"data": list(CONTACTS[offset:end]), "page_info": info})
+
+
+def _body_offset(req: RecordedRequest) -> Response:
+    """``POST /pages/body-offset`` with ``{"filter": ..., "paging": {"offset": O, "size": L}}``
+    (numbers, not strings)."""
+    paging = _search_body(req).get("paging")
+    if not isinstance(paging, dict):
+        raise BadRequest("paging must be an object")
+    offset, size = paging.get("offset"), paging.get("size")
+    if not isinstance(offset, int) or not isinstance(size, int) or size < 1:
+        raise BadRequest(f"invalid paging {paging!r}")
+    return json_response(200, {"data": list(CONTACTS[offset : offset + size]), "total": TOTAL})
+
+
+def _body_cycle(req: RecordedRequest) -> Response:
+    """``POST /pages/body-cycle``: the cursor cycle of ``cursor-cycle``, in the body."""
+    at = (_search_body(req).get("page") or {}).get("after")
+    if at not in _CYCLE:
+        raise BadRequest(f"invalid cursor {at!r}")
+    next_cursor, offset = _CYCLE[at]
+    records = list(CONTACTS[offset : offset + PER_PAGE])
+    return json_response(200, {"data": records, "page_info": {"end_cursor": next_cursor}})
+
+
+def _header_cursor(req: RecordedRequest) -> Response:
+    """``GET /pages/header-cursor``: the cursor in the ``X-Cursor`` request header, the next
+    one in the ``X-Next-Cursor`` response header (none on the last page)."""
+    cursor = req.header("X-Cursor")
+    offset = decode_cursor(cursor) if cursor else 0
+    end = offset + PER_PAGE
+    headers = [("X-Next-Cursor", encode_cursor(end))] if end < TOTAL else []
+    return json_response(200, list(CONTACTS[offset:end]), headers)
+
+
+BODY_STYLES = {
+    "body-cursor": _body_cursor,
+    "body-offset": _body_offset,
+    "body-cycle": _body_cycle,
+    "header-cursor": _header_cursor,
+}
 
 
 # -- Airtable --------------------------------------------------------------------------------

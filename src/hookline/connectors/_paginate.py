@@ -12,14 +12,16 @@ from urllib.parse import urljoin
 
 from .._errors import ConnectorError
 from ._origin import BadURL, origin_of
-from ._request import HttpRequest
+from ._request import HttpRequest, header_text
 
 if TYPE_CHECKING:
     from .._model import Step
     from .._runtime import Runtime
     from ._http import HttpClient
-    from .rest import PaginateSpec, RestStepSpec
+    from ._paginate_spec import PaginateSpec, Place
+    from .rest import RestStepSpec
 
+DESCRIBE = 200  # characters of the repeated request (a cursor the API made) in the message
 _LINK = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?([^",;]+)"?', re.IGNORECASE)
 
 
@@ -33,21 +35,98 @@ def next_link(header: str | None) -> str | None:
 
 def _with_param(req: HttpRequest, name: str, value: Any) -> HttpRequest:
     params = [(k, v) for k, v in req.params if k != name]
-    params.append((name, str(value)))
+    params.append((name, value if isinstance(value, str) else header_text(value)))
     return replace(req, params=params)
+
+
+def _put(step: Step, req: HttpRequest, place: Place, value: Any) -> HttpRequest:
+    """``req`` with ``value`` at ``place``; everything else in it is sent unchanged."""
+    if place.kind == "param":
+        return _with_param(req, place.name, value)
+    if place.kind == "header":
+        wanted = place.name.lower()
+        headers = {k: v for k, v in req.headers.items() if k.lower() != wanted}
+        headers[place.name] = header_text(value)
+        return replace(req, headers=headers)
+    return replace(req, json=_set_path(step, req.json if req.has_json else None, place, value))
+
+
+def _set_path(step: Step, body: Any, place: Place, value: Any) -> Any:
+    """A copy of ``body`` with ``value`` at the dotted path: the mappings on the way are
+    copied (never changed: the step's rendered body is shared by every page), missing
+    ones created."""
+    if not isinstance(body, dict):
+        raise ConnectorError(
+            step.id,
+            f"paginate cannot write the {place.describe()}: the request body is "
+            f"{_kind(body)}, not a JSON object",
+        )
+    out = dict(body)
+    node = out
+    for depth, part in enumerate(place.path[:-1]):
+        child = node.get(part, {})
+        if not isinstance(child, dict):
+            at = ".".join(place.path[: depth + 1])
+            raise ConnectorError(
+                step.id,
+                f"paginate cannot write the {place.describe()}: {at} in the request body "
+                f"is {_kind(child)}, not a JSON object",
+            )
+        node[part] = node = dict(child)
+    node[place.path[-1]] = value
+    return out
+
+
+def _get(req: HttpRequest, place: Place) -> Any:
+    """The value at ``place`` in ``req`` (None when absent)."""
+    if place.kind == "param":
+        return dict(req.params).get(place.name)
+    if place.kind == "header":
+        wanted = place.name.lower()
+        return next((v for k, v in req.headers.items() if k.lower() == wanted), None)
+    node = req.json
+    for part in place.path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
 
 
 def _truthy(value: Any) -> bool:
     return not (value is None or value is False or value == "" or value == [] or value == {})
 
 
-def first_request(p: PaginateSpec, req: HttpRequest) -> HttpRequest:
+def _key(req: HttpRequest) -> str:
+    """What makes two requests the same page: URL, parameters, headers and body."""
+    body = req.json if req.has_json else req.form if req.form is not None else req.body
+    return json.dumps(
+        [
+            req.url,
+            sorted(req.params),
+            sorted((k.lower(), v) for k, v in req.headers.items()),
+            body,
+        ],
+        sort_keys=True,
+        default=str,
+        ensure_ascii=False,
+    )
+
+
+def first_request(step: Step, p: PaginateSpec, req: HttpRequest) -> HttpRequest:
     if p.style == "offset":
-        req = _with_param(req, p.param or "offset", 0)
-        if p.limit_param:
-            req = _with_param(req, p.limit_param, p.limit)
+        assert p.into is not None
+        req = _put(step, req, p.into, 0)
+        if p.limit_into is not None:
+            req = _put(step, req, p.limit_into, p.limit)
     elif p.style == "page":
-        req = _with_param(req, p.param or "page", p.start)
+        assert p.into is not None
+        req = _put(step, req, p.into, p.start)
     return req
 
 
@@ -56,19 +135,20 @@ def fetch_all(
 ) -> dict[str, Any]:
     p = spec.paginate
     assert p is not None
-    req = first_request(p, req)
-    seen_requests: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+    req = first_request(step, p, req)
+    seen_requests: dict[str, int] = {}
     seen_pages: dict[str, int] = {}
     items: list[Any] = []
     offset, page_number = 0, p.start
     pages = 0
     while True:
-        key = (req.url, tuple(sorted(req.params)))
+        key = _key(req)
         if key in seen_requests:
             raise ConnectorError(
                 step.id,
                 f"pagination loops: page {pages + 1} asks for the same page as page "
-                f"{seen_requests[key]} ({_describe(p, req)}); stopped instead of looping forever",
+                f"{seen_requests[key]} ({runtime.redactor.clip(_describe(p, req), DESCRIBE)}); "
+                "stopped instead of looping forever",
             )
         seen_requests[key] = pages + 1
         result = client.send(
@@ -144,23 +224,24 @@ def _next(
         if not isinstance(url, str):
             raise ConnectorError(step.id, f"paginate.next_url must give a URL, got {url!r}")
         return replace(req, url=urljoin(req.url, url), params=[]), offset, page_number
+    assert p.into is not None
     if p.style == "cursor":
-        assert p.next is not None and p.param
+        assert p.next is not None
         cursor = p.next.evaluate(result)
         if cursor is None or cursor == "":
             return None
-        value = cursor if isinstance(cursor, str) else json.dumps(cursor)
-        return _with_param(req, p.param, value), offset, page_number
+        if p.into.kind != "body" and not isinstance(cursor, str):
+            cursor = json.dumps(cursor)  # a body takes the value as the API gave it
+        return _put(step, req, p.into, cursor), offset, page_number
     if p.style == "offset":
-        assert p.param and p.limit
+        assert p.limit
         if len(page_items) < p.limit and p.has_more is None and p.total is None:
             return None  # a short page is the last one
         offset += p.limit
-        return _with_param(req, p.param, offset), offset, page_number
+        return _put(step, req, p.into, offset), offset, page_number
     # page numbers
-    assert p.param
     page_number += 1
-    return _with_param(req, p.param, page_number), offset, page_number
+    return _put(step, req, p.into, page_number), offset, page_number
 
 
 def _check_origin(client: HttpClient, step: Step, current: str, url: str, page: int) -> None:
@@ -181,8 +262,10 @@ def _check_origin(client: HttpClient, step: Step, current: str, url: str, page: 
 
 
 def _describe(p: PaginateSpec, req: HttpRequest) -> str:
-    if p.style == "cursor":
-        value = dict(req.params).get(p.param or "", "")
-        return f"cursor {value!r}"
+    if p.style == "cursor" and p.into is not None:
+        value = _get(req, p.into)
+        return f"cursor {value if isinstance(value, str) else header_text(value)!r}"
+    if p.into is not None and p.into.kind != "param":
+        return f"{p.into.describe()} = {header_text(_get(req, p.into))}"
     query = "&".join(f"{k}={v}" for k, v in req.params)
     return req.url + (f"?{query}" if query else "")

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._schema_common import CONNECTION_SETTINGS, HEADERS
-from .._schemabits import EXPRESSION, Schema, exactly_one, obj, prop
-from ..expr import Expression, Template
+from .._schemabits import Schema, obj, prop
+from ..expr import Template
 from ._common import ConnectionSettings, connection_settings
+from ._paginate_spec import SCHEMA as PAGINATE_SCHEMA
+from ._paginate_spec import PaginateSpec
+from ._paginate_spec import build as build_paginate
 from ._request import HttpRequest, header_text
 
 if TYPE_CHECKING:
@@ -33,116 +36,6 @@ CONNECTION_SCHEMA: Schema = prop(
     ),
     "A REST API: one pooled HTTP session, one rate limit, shared by every step that uses it.",
     {"base_url": "https://api.example.com/v1", "auth": {"bearer": "${{ secrets.API_TOKEN }}"}},
-)
-
-_EXPR = {**EXPRESSION}
-
-PAGINATE: Schema = prop(
-    {
-        **obj(
-            {
-                "link_header": prop(
-                    {"const": True},
-                    'Follow the `rel="next"` URL of the Link response header.',
-                    True,
-                ),
-                "next_url": prop(
-                    _EXPR,
-                    "Expression on the response giving the next page's URL (null: done).",
-                    "body.links.next",
-                ),
-                "cursor": prop(
-                    obj(
-                        {
-                            "next": prop(
-                                _EXPR,
-                                "Expression on the response giving the next cursor (null or "
-                                "empty: done).",
-                                "body.meta.next_cursor",
-                            ),
-                            "param": prop(
-                                {"type": "string", "minLength": 1},
-                                "Query parameter the cursor is sent in.",
-                                "cursor",
-                            ),
-                        },
-                        required=["next", "param"],
-                    ),
-                    "Cursor pagination.",
-                    {"next": "body.offset", "param": "offset"},
-                ),
-                "offset": prop(
-                    obj(
-                        {
-                            "param": prop(
-                                {"type": "string", "minLength": 1},
-                                "Query parameter of the offset.",
-                                "offset",
-                            ),
-                            "limit_param": prop(
-                                {"type": "string", "minLength": 1},
-                                "Query parameter of the page size.",
-                                "limit",
-                            ),
-                            "limit": prop(
-                                {"type": "integer", "minimum": 1},
-                                "Page size.",
-                                100,
-                            ),
-                        },
-                        required=["param", "limit"],
-                    ),
-                    "Offset/limit pagination.",
-                    {"param": "offset", "limit_param": "limit", "limit": 100},
-                ),
-                "page": prop(
-                    obj(
-                        {
-                            "param": prop(
-                                {"type": "string", "minLength": 1},
-                                "Query parameter of the page number.",
-                                "page",
-                            ),
-                            "start": prop(
-                                {"type": "integer", "minimum": 0},
-                                "Number of the first page (default 1).",
-                                1,
-                            ),
-                        },
-                        required=["param"],
-                    ),
-                    "Page-number pagination.",
-                    {"param": "page", "start": 1},
-                ),
-                "items": prop(
-                    _EXPR,
-                    "Expression on each response giving that page's records; the step "
-                    "result's `items` holds the records of every page.",
-                    "body.records",
-                ),
-                "has_more": prop(
-                    _EXPR,
-                    "Expression on the response: false or null means this was the last page.",
-                    "body.has_more",
-                ),
-                "total": prop(
-                    _EXPR,
-                    "Expression on the response giving the total number of records.",
-                    "body.total",
-                ),
-                "max_pages": prop(
-                    {"type": "integer", "minimum": 1},
-                    "Stop after this many pages (default 100); stopping early while more pages "
-                    "exist is a warning in the log.",
-                    50,
-                ),
-            },
-            required=["items"],
-        ),
-        **exactly_one(["link_header", "next_url", "cursor", "offset", "page"]),
-    },
-    "Fetch every page: exactly one of link_header, next_url, cursor, offset, page.",
-    {"cursor": {"next": "body.offset", "param": "offset"}, "items": "body.records"},
 )
 
 STEP_SCHEMA: Schema = prop(
@@ -202,7 +95,7 @@ STEP_SCHEMA: Schema = prop(
                     [200, 201],
                     ["2xx", 404],
                 ),
-                "paginate": PAGINATE,
+                "paginate": PAGINATE_SCHEMA,
             }
         ),
         "not": {
@@ -227,20 +120,6 @@ STEP_SCHEMA: Schema = prop(
 class RestConnectionSpec:
     base_url: Template
     settings: ConnectionSettings
-
-
-@dataclass(frozen=True)
-class PaginateSpec:
-    style: str  # link_header | next_url | cursor | offset | page
-    next: Expression | None  # next_url or cursor.next
-    param: str | None  # cursor / offset / page parameter
-    limit_param: str | None
-    limit: int | None
-    start: int
-    items: Expression | None
-    has_more: Expression | None
-    total: Expression | None
-    max_pages: int
 
 
 @dataclass(frozen=True)
@@ -279,37 +158,6 @@ def build_connection(
     )
 
 
-def _paginate(raw: Any, builder: Builder, path: tuple[Any, ...]) -> PaginateSpec | None:
-    if not isinstance(raw, dict):
-        return None
-    styles = [s for s in ("link_header", "next_url", "cursor", "offset", "page") if s in raw]
-    if len(styles) != 1:
-        return None
-    style = styles[0]
-    conf = raw[style] if isinstance(raw[style], dict) else {}
-    nxt = None
-    if style == "next_url":
-        nxt = builder.expression((*path, "next_url"), None)
-    elif style == "cursor":
-        nxt = builder.expression((*path, "cursor", "next"), None)
-
-    def opt(key: str) -> Expression | None:
-        return builder.expression((*path, key), None) if key in raw else None
-
-    return PaginateSpec(
-        style=style,
-        next=nxt,
-        param=conf.get("param"),
-        limit_param=conf.get("limit_param"),
-        limit=conf.get("limit"),
-        start=int(conf.get("start", 1)),
-        items=opt("items"),
-        has_more=opt("has_more"),
-        total=opt("total"),
-        max_pages=int(raw.get("max_pages", 100)),
-    )
-
-
 def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> RestStepSpec | None:
     if not isinstance(raw, dict):
         return None
@@ -339,7 +187,7 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> Re
         form=t("form"),
         body=t("body"),
         expect=tuple(raw.get("expect", ["2xx"])),
-        paginate=_paginate(raw.get("paginate"), builder, (*path, "paginate")),
+        paginate=build_paginate(raw.get("paginate"), raw, builder, (*path, "paginate")),
     )
 
 
