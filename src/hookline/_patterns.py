@@ -15,8 +15,9 @@ TIMEOUT; the caller reports it as an input error and stops validating.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import regex
@@ -75,12 +76,35 @@ def _timeout(budget: _Budget, pattern: str, **where: Any) -> ValidationError:
 def input_validator(schema: dict[str, Any], seconds: float = PATTERN_BUDGET) -> Any:
     """A Draft 2020-12 validator of ``schema`` whose pattern matching is time-limited."""
     budget = _Budget(seconds)
+    return _validator_class(lambda: budget)(schema)
+
+
+class TimedValidator:
+    """A validator of ``schema`` built once and used for many values (each response of a
+    step's ``expect.schema``): building the class costs about half a millisecond, more
+    than checking a page of records. Each ``errors(value)`` call, in each thread, draws
+    on a fresh budget of ``seconds``."""
+
+    def __init__(self, schema: dict[str, Any], seconds: float = PATTERN_BUDGET) -> None:
+        self.seconds = seconds
+        self._local = threading.local()
+        self._validator = _validator_class(lambda: self._local.budget)(schema)
+
+    def errors(self, value: Any) -> Iterator[ValidationError]:
+        """``iter_errors(value)``: consume it before checking another value in this thread."""
+        self._local.budget = _Budget(self.seconds)
+        return self._validator.iter_errors(value)  # type: ignore[no-any-return]
+
+
+def _validator_class(budget_of: Callable[[], _Budget]) -> Any:
+    """Draft 2020-12 with pattern keywords that draw on ``budget_of()``."""
 
     def pattern(
         validator: Any, patrn: str, instance: Any, schema: Any
     ) -> Iterator[ValidationError]:
         if not validator.is_type(instance, "string"):
             return
+        budget = budget_of()
         try:
             matched = budget.search(patrn, instance)
         except TimeoutError:
@@ -94,6 +118,7 @@ def input_validator(schema: dict[str, Any], seconds: float = PATTERN_BUDGET) -> 
     ) -> Iterator[ValidationError]:
         if not validator.is_type(instance, "object"):
             return
+        budget = budget_of()
         for patrn, subschema in patterns.items():
             for key, value in instance.items():
                 try:
@@ -109,6 +134,7 @@ def input_validator(schema: dict[str, Any], seconds: float = PATTERN_BUDGET) -> 
     ) -> Iterator[ValidationError]:
         if not validator.is_type(instance, "object"):
             return
+        budget = budget_of()
         properties = schema.get("properties", {})
         patterns = list(schema.get("patternProperties", {}))
         extras = []
@@ -129,7 +155,7 @@ def input_validator(schema: dict[str, Any], seconds: float = PATTERN_BUDGET) -> 
             listed = ", ".join(repr(k) for k in sorted(extras))
             yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
 
-    cls = validators.extend(
+    return validators.extend(
         Draft202012Validator,
         {
             "pattern": pattern,
@@ -137,4 +163,3 @@ def input_validator(schema: dict[str, Any], seconds: float = PATTERN_BUDGET) -> 
             "additionalProperties": additional_properties,
         },
     )
-    return cls(schema)
