@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 from .._errors import ConnectorError
 from ._origin import BadURL, origin_of
 from ._request import HttpRequest, header_text
+from .rest import check_body
 
 if TYPE_CHECKING:
     from .._model import Step
@@ -155,6 +156,7 @@ def fetch_all(
             step.id, req, timeout=step.timeout, retry=step.retry, expect=spec.expect
         )
         pages += 1
+        check_body(spec, result, step.id, runtime)
         page_items = p.items.evaluate(result) if p.items else None
         if page_items is None:
             page_items = []

@@ -6,13 +6,15 @@ the run, which goes through gql over the connection's HttpClient (``_graphql_tra
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import StepFailed
 from .._schema_common import CONNECTION_SETTINGS
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
 from ._common import ConnectionSettings, connection_settings
+from ._expect import ResponseSchema, data_expect
+from ._expect import build as build_expect
 from ._graphql_build import (
     check_variables,
     load_schema,
@@ -112,6 +114,7 @@ STEP_SCHEMA: Schema = prop(
                     "the step); the errors are logged as a warning and kept in the history.",
                     True,
                 ),
+                "expect": data_expect("response's `data` (every page's, with `paginate`)"),
                 "paginate": prop(
                     obj(
                         {
@@ -163,6 +166,7 @@ class GraphqlStepSpec:
     kind: str = "query"  # of the operation the step runs: query | mutation
     allow_partial: bool = False
     paginate: RelaySpec | None = None
+    schema: ResponseSchema | None = None  # expect.schema, for every page's data
 
 
 def build_connection(
@@ -229,7 +233,14 @@ def build(
         kind=op.kind if op is not None else "query",
         allow_partial=raw.get("allow_partial") is True,
         paginate=pages,
+        schema=_expect_schema(raw.get("expect"), builder, path),
     )
+
+
+def _expect_schema(raw: Any, builder: Builder, path: tuple[Any, ...]) -> ResponseSchema | None:
+    if not isinstance(raw, dict) or "schema" not in raw:
+        return None
+    return build_expect(raw["schema"], builder, (*path, "expect", "schema"), "data")
 
 
 # --- running ----------------------------------------------------------------------
@@ -304,13 +315,32 @@ def run(spec: GraphqlStepSpec, step: Step, context: dict[str, Any], runtime: Run
     if spec.paginate is not None:
         from ._graphql_paginate import fetch_all
 
+        if spec.schema is not None:  # every page's data is checked as it arrives
+            client = cast("GraphqlClient", _Checked(client, spec, runtime))
         return fetch_all(client, call, spec.paginate, spec.allow_partial, runtime)
     data, errors = client.execute(call)
     if errors:
         if not spec.allow_partial:
             raise errors_failure(step.id, errors, runtime)
         warn_partial(runtime, step.id, errors)
+    if spec.schema is not None:
+        spec.schema.check(data, step.id, runtime)
     return data
+
+
+class _Checked:
+    """A GraphqlClient whose answers' ``data`` is checked against ``expect.schema``, so
+    that Relay pagination checks every page. An answer with errors the step does not
+    accept is left to fail with those errors, which say more."""
+
+    def __init__(self, client: GraphqlClient, spec: GraphqlStepSpec, runtime: Runtime) -> None:
+        self._client, self._spec, self._runtime = client, spec, runtime
+
+    def execute(self, call: Any) -> tuple[Any, list[dict[str, Any]]]:
+        data, errors = self._client.execute(call)
+        if self._spec.schema is not None and (not errors or self._spec.allow_partial):
+            self._spec.schema.check(data, call.step_id, self._runtime)
+        return data, errors
 
 
 def warn_partial(runtime: Runtime, step_id: str, errors: list[dict[str, Any]]) -> None:

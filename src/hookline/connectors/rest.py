@@ -9,6 +9,8 @@ from .._schema_common import CONNECTION_SETTINGS, HEADERS
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
 from ._common import ConnectionSettings, connection_settings
+from ._expect import SCHEMA_PROPERTY, ResponseSchema
+from ._expect import build as build_expect
 from ._paginate_spec import SCHEMA as PAGINATE_SCHEMA
 from ._paginate_spec import PaginateSpec
 from ._paginate_spec import build as build_paginate
@@ -37,6 +39,17 @@ CONNECTION_SCHEMA: Schema = prop(
     "A REST API: one pooled HTTP session, one rate limit, shared by every step that uses it.",
     {"base_url": "https://api.example.com/v1", "auth": {"bearer": "${{ secrets.API_TOKEN }}"}},
 )
+
+STATUSES: Schema = {
+    "type": "array",
+    "minItems": 1,
+    "items": {
+        "oneOf": [
+            {"type": "integer", "minimum": 100, "maximum": 599},
+            {"type": "string", "pattern": "^[1-5]xx$"},
+        ]
+    },
+}
 
 STEP_SCHEMA: Schema = prop(
     {
@@ -82,18 +95,33 @@ STEP_SCHEMA: Schema = prop(
                 ),
                 "expect": prop(
                     {
-                        "type": "array",
-                        "minItems": 1,
-                        "items": {
-                            "oneOf": [
-                                {"type": "integer", "minimum": 100, "maximum": 599},
-                                {"type": "string", "pattern": "^[1-5]xx$"},
-                            ]
-                        },
+                        "oneOf": [
+                            STATUSES,
+                            obj(
+                                {
+                                    "status": prop(
+                                        STATUSES,
+                                        "Statuses that count as success (default ['2xx']).",
+                                        [200, 201],
+                                    ),
+                                    "schema": SCHEMA_PROPERTY,
+                                }
+                            ),
+                        ]
                     },
-                    "Statuses that count as success (default ['2xx']).",
+                    "What counts as success: a list of statuses (default ['2xx']), or a "
+                    "mapping with `status` (that list) and `schema`, a JSON Schema the body of "
+                    "a 2xx answer must match (every page's, with `paginate`).",
                     [200, 201],
                     ["2xx", 404],
+                    {
+                        "status": [200],
+                        "schema": {
+                            "type": "object",
+                            "properties": {"records": {"type": "array"}},
+                            "required": ["records"],
+                        },
+                    },
                 ),
                 "paginate": PAGINATE_SCHEMA,
             }
@@ -133,8 +161,9 @@ class RestStepSpec:
     json: Template | None
     form: Template | None
     body: Template | None
-    expect: tuple[int | str, ...]
+    expect: tuple[int | str, ...]  # statuses
     paginate: PaginateSpec | None
+    schema: ResponseSchema | None = None  # expect.schema, for the body of a 2xx answer
 
 
 def build_connection(
@@ -186,9 +215,29 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> Re
         json=t("json"),
         form=t("form"),
         body=t("body"),
-        expect=tuple(raw.get("expect", ["2xx"])),
+        expect=_statuses(raw.get("expect")),
+        schema=_schema(raw.get("expect"), builder, path),
         paginate=build_paginate(raw.get("paginate"), raw, builder, (*path, "paginate")),
     )
+
+
+def _statuses(raw: Any) -> tuple[int | str, ...]:
+    if isinstance(raw, dict):
+        raw = raw.get("status")
+    return tuple(raw) if isinstance(raw, list) and raw else ("2xx",)
+
+
+def _schema(raw: Any, builder: Builder, path: tuple[Any, ...]) -> ResponseSchema | None:
+    if not isinstance(raw, dict) or "schema" not in raw:
+        return None
+    return build_expect(raw["schema"], builder, (*path, "expect", "schema"), "body")
+
+
+def check_body(spec: RestStepSpec, result: dict[str, Any], step_id: str, runtime: Runtime) -> None:
+    """The body of a 2xx answer against ``expect.schema``. Other statuses the step accepts
+    (a 404 that means "not found") answer in another shape, so they are not checked."""
+    if spec.schema is not None and 200 <= result["status"] < 300:
+        spec.schema.check(result["body"], step_id, runtime)
 
 
 # --- running ----------------------------------------------------------------------
@@ -284,4 +333,6 @@ def run(spec: RestStepSpec, step: Step, context: dict[str, Any], runtime: Runtim
         from ._paginate import fetch_all
 
         return fetch_all(client, step, spec, req, runtime)
-    return client.send(step.id, req, timeout=step.timeout, retry=step.retry, expect=spec.expect)
+    result = client.send(step.id, req, timeout=step.timeout, retry=step.retry, expect=spec.expect)
+    check_body(spec, result, step.id, runtime)
+    return result
