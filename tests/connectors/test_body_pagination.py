@@ -225,3 +225,16 @@ def test_a_bad_header_name_and_path_located_at_check(tmp_path, capsys):
         "pipeline.yaml:15:46: 'a..b' is not a body path: write key names joined by dots, "
         "such as page.after" in out
     )
+
+
+def test_a_dry_run_shows_the_first_page_with_its_offset_in_the_body(tmp_path, capsys):
+    text = make(
+        "http://127.0.0.1:9",
+        "/search",
+        "offset: {body_path: paging.offset, limit_header: X-Limit, limit: 20}\nitems: body.data",
+    )
+    result = run_yaml(tmp_path, text, "--dry-run", capsys=capsys)
+    assert result.code == 0, result.err
+    (sent,) = json.loads(result.out)["requests"]
+    assert sent["body"] == {"filter": {"kind": "contact"}, "paging": {"offset": 0}}
+    assert sent["headers"]["X-Limit"] == "20"

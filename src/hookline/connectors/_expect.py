@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from .._plan import Builder
     from .._runtime import Runtime
 
-# Mismatches named in one step error; the rest are counted. A response that breaks the
-# schema everywhere (a wrong endpoint) says so in a few lines, not thousands.
+# Mismatches named in one step error; past it the rest are not even looked for. A response
+# that breaks the schema everywhere (a wrong endpoint) says so in a few lines, not thousands.
 MAX_PROBLEMS = 5
 # Characters of the step error (after redaction); a mismatch quotes data from upstream.
 MESSAGE_LIMIT = 2000

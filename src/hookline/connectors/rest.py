@@ -313,6 +313,10 @@ def run(spec: RestStepSpec, step: Step, context: dict[str, Any], runtime: Runtim
     client = _client(spec.connection, runtime)
     req = render_request(spec, client, context)
     if runtime.dry_run:
+        if spec.paginate is not None:  # show the first page as it would go
+            from ._paginate import first_request
+
+            req = first_request(step, spec.paginate, req)
         runtime.dry_request(
             step.id,
             {
