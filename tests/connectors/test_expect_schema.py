@@ -331,3 +331,31 @@ def test_the_schema_machinery_loads_only_for_a_step_with_expect_schema(tmp_path)
         )
         seen.append(done.stdout.split())
     assert seen == [["0", "False"], ["0", "True"]]
+
+
+def test_the_mapping_form_of_expect_is_checked_like_the_list(tmp_path, capsys):
+    code, out = check(
+        tmp_path,
+        capsys,
+        """\
+        version: 1
+        name: forms
+        steps:
+          - id: a
+            rest: {url: "http://127.0.0.1:9/x", expect: {}}
+          - id: b
+            rest: {url: "http://127.0.0.1:9/x", expect: {status: 200}}
+          - id: c
+            rest: {url: "http://127.0.0.1:9/x", expect: {statuses: [200]}}
+        """,
+    )
+    assert code == 2
+    lines = [line.split("pipeline.yaml:", 1)[-1] for line in out.splitlines()]
+    assert "5:49: steps[0].rest.expect: must not be empty" in lines
+    assert "7:58: steps[1].rest.expect.status: expected a list, got 200 (a number)" in lines
+    assert any(
+        line.startswith(
+            "9:50: steps[2].rest.expect: unknown key 'statuses'; did you mean 'status'?"
+        )
+        for line in lines
+    ), out

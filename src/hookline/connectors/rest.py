@@ -97,16 +97,19 @@ STEP_SCHEMA: Schema = prop(
                     {
                         "oneOf": [
                             STATUSES,
-                            obj(
-                                {
-                                    "status": prop(
-                                        STATUSES,
-                                        "Statuses that count as success (default ['2xx']).",
-                                        [200, 201],
-                                    ),
-                                    "schema": SCHEMA_PROPERTY,
-                                }
-                            ),
+                            {
+                                **obj(
+                                    {
+                                        "status": prop(
+                                            STATUSES,
+                                            "Statuses that count as success (default ['2xx']).",
+                                            [200, 201],
+                                        ),
+                                        "schema": SCHEMA_PROPERTY,
+                                    }
+                                ),
+                                "minProperties": 1,
+                            },
                         ]
                     },
                     "What counts as success: a list of statuses (default ['2xx']), or a "
