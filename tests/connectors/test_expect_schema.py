@@ -359,3 +359,42 @@ def test_the_mapping_form_of_expect_is_checked_like_the_list(tmp_path, capsys):
         )
         for line in lines
     ), out
+
+
+def test_concurrent_iterations_check_their_answers_each_on_its_own_budget(
+    rest_server, tmp_path, capsys
+):
+    schema = {"properties": {"json": {"properties": {"id": {"pattern": "^n[0-9]+$"}}}}}
+    doc = {
+        "version": 1,
+        "name": "many",
+        "connections": {"api": {"rest": {"base_url": rest_server.url}}},
+        "steps": [
+            {
+                "id": "each",
+                "for_each": {
+                    "items": "input",
+                    "concurrency": 4,
+                    "steps": [
+                        {
+                            "id": "call",
+                            "rest": {
+                                "connection": "api",
+                                "method": "POST",
+                                "path": "/echo",
+                                "json": {"id": "${{ item }}"},
+                                "expect": {"schema": schema},
+                            },
+                        }
+                    ],
+                    "output": "${{ steps.call.body.json.id }}",
+                },
+            }
+        ],
+        "output": "${{ steps.each }}",
+    }
+    items = [f"n{i}" for i in range(23)] + ["x23"]
+    result = run_yaml(tmp_path, yaml.safe_dump(doc), input=items, capsys=capsys)
+    assert result.code == 1  # every answer checked; only the last breaks the pattern
+    assert "body.json.id: 'x23' (a string) does not match the pattern ^n[0-9]+$" in result.err
+    assert len(rest_server.requests_to("/echo")) == 24
