@@ -73,7 +73,9 @@ def _set_path(step: Step, body: Any, place: Place, value: Any) -> Any:
                 f"paginate cannot write the {place.describe()}: {at} in the request body "
                 f"is {_kind(child)}, not a JSON object",
             )
-        node[part] = node = dict(child)
+        copy = dict(child)
+        node[part] = copy
+        node = copy
     node[place.path[-1]] = value
     return out
 
