@@ -93,6 +93,9 @@ BROKEN_WSDL = st.tuples(
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(wsdl=BROKEN_WSDL)
+# zeep only warns about a message part whose element was cut away: it was exit 3 under
+# warnings-as-errors, and a half-loaded WSDL otherwise.
+@example(wsdl=WSDL_TEXT[:2120] + WSDL_TEXT[2270:])
 def test_any_wsdl_by_url_ends_in_exit_0_or_1(soap_server_session, wsdl):
     server = soap_server_session
     server.reset()

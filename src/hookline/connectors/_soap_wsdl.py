@@ -153,9 +153,15 @@ def load(
 
     transport = _transport(fetch, cache, local_ok=not remote)
     try:
-        document = Document(source, transport, settings=settings(replies=False))
+        with warnings.catch_warnings():
+            # zeep warns (and goes on) when a message part names no valid type: such an
+            # operation cannot be called, so the WSDL is reported instead of half-loaded.
+            warnings.simplefilter("error", UserWarning)
+            document = Document(source, transport, settings=settings(replies=False))
     except WsdlError:
         raise
+    except UserWarning as exc:
+        raise WsdlError(f"the WSDL is not valid: {_first_line(exc)}") from None
     except RecursionError:
         raise WsdlError("the WSDL or an XSD it imports is nested too deeply") from None
     except (
