@@ -35,7 +35,6 @@ from .expr import (
     strip_wrapper,
 )
 from .steps import STEP_KINDS
-from .triggers import schedule as schedule_trigger
 
 __all__ = ["Builder", "Scope", "build_pipeline", "did_you_mean", "parse_duration"]
 
@@ -303,6 +302,8 @@ class Builder(ExpressionChecks):
         kind = next(iter(raw))
         config = raw[kind] if isinstance(raw[kind], dict) else {}
         if kind == "schedule":
+            from .triggers import schedule as schedule_trigger  # only schedule pipelines
+
             cron = config.get("cron")
             if isinstance(cron, str):
                 message = schedule_trigger.cron_problem(cron)

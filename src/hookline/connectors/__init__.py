@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import graphql, rest, soap
+from .._registry import LazyRegistry
 
-CONNECTORS: dict[str, ModuleType] = {
-    "rest": rest,
-    "soap": soap,
-    "graphql": graphql,
-}
-"""The registry: adding a connector is one module plus one line here."""
+CONNECTORS: LazyRegistry[ModuleType] = LazyRegistry(
+    {
+        "rest": "hookline.connectors.rest",
+        "soap": "hookline.connectors.soap",
+        "graphql": "hookline.connectors.graphql",
+    }
+)
+"""The registry: adding a connector is one module plus one line here. A module is
+imported the first time a pipeline uses it: a REST run never loads zeep's or gql's
+wrappers, nor the WSDL checks."""

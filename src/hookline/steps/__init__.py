@@ -1,17 +1,21 @@
 """Step kinds: one module per kind, and the registry below.
 
-A step-kind module satisfies ``StepKind`` (mypy checks each module in the registry against
-it): a schema fragment, ``build`` and ``run``. Connector kinds (rest, soap, graphql) live
-in ``hookline.connectors``; they are step kinds too and are listed here by the same
-contract.
+A step-kind module satisfies ``StepKind``: a schema fragment, ``build`` and ``run``.
+Connector kinds (rest, soap, graphql) live in ``hookline.connectors``; they are step kinds
+too and are listed here by the same contract.
+
+The registry names each module by its dotted path and imports it the first time a
+pipeline uses the kind (``hookline._registry``), so that a REST run does not pay for SOAP
+or GraphQL code. mypy still checks every module against ``StepKind``: ``_TYPED`` below
+imports them for the type checker only, and a test keeps its names equal to the
+registry's.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..connectors import graphql, rest, soap
-from . import fail, for_each, set_
+from .._registry import LazyRegistry
 
 if TYPE_CHECKING:
     from .._model import Step
@@ -46,12 +50,29 @@ def handles_retry(kind: StepKind) -> bool:
     return bool(getattr(kind, "HANDLES_RETRY", False))
 
 
-STEP_KINDS: dict[str, StepKind] = {
-    "rest": rest,
-    "soap": soap,
-    "graphql": graphql,
-    "set": set_,
-    "for_each": for_each,
-    "fail": fail,
-}
-"""The registry: adding a step kind is one module plus one line here."""
+STEP_KINDS: LazyRegistry[StepKind] = LazyRegistry(
+    {
+        "rest": "hookline.connectors.rest",
+        "soap": "hookline.connectors.soap",
+        "graphql": "hookline.connectors.graphql",
+        "set": "hookline.steps.set_",
+        "for_each": "hookline.steps.for_each",
+        "fail": "hookline.steps.fail",
+    }
+)
+"""The registry: adding a step kind is one module plus one line here (and its name in
+``_TYPED`` for mypy)."""
+
+if TYPE_CHECKING:
+    from ..connectors import graphql, rest, soap
+    from . import fail, for_each, set_
+
+    # Never built at run time: mypy checks each module against the Protocol here.
+    _TYPED: dict[str, StepKind] = {
+        "rest": rest,
+        "soap": soap,
+        "graphql": graphql,
+        "set": set_,
+        "for_each": for_each,
+        "fail": fail,
+    }

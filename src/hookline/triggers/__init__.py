@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import manual, schedule, webhook
+from .._registry import LazyRegistry
 
-TRIGGERS: dict[str, ModuleType] = {
-    "manual": manual,
-    "schedule": schedule,
-    "webhook": webhook,
-}
-"""The registry: adding a trigger kind is one module plus one line here."""
+TRIGGERS: LazyRegistry[ModuleType] = LazyRegistry(
+    {
+        "manual": "hookline.triggers.manual",
+        "schedule": "hookline.triggers.schedule",
+        "webhook": "hookline.triggers.webhook",
+    }
+)
+"""The registry: adding a trigger kind is one module plus one line here; a module is
+imported the first time it is looked up."""
