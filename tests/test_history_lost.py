@@ -13,7 +13,7 @@ from contextlib import closing
 
 from history_support import silent_server, start_stuck_run, statuses, wait_for
 from hookline._load import load_pipeline
-from hookline._store import Store
+from hookline._store import SCHEMA_VERSION, Store
 from support import ROOT
 
 SEED = str(ROOT / "pipelines" / "reshape-call-fields.yaml")
@@ -124,7 +124,7 @@ def test_a_schema_1_database_is_read_as_it_is_and_migrated_by_the_next_run(cli, 
 
     assert cli("run", SEED, "--input", CALL, "--db", str(db)).code == 0
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
         new = conn.execute("SELECT pid, host FROM runs WHERE pipeline != 'legacy'").fetchone()
         old = conn.execute("SELECT status, output FROM runs WHERE id = 'old1'").fetchone()

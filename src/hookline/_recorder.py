@@ -3,15 +3,44 @@
 The runtime never hands a ``Recorder`` raw data: it wraps the one it is given in a
 ``RedactingRecorder``, so the input, results, errors, outputs and attempt records of every
 call are masked before any store sees them (and before a store cuts them to size: a cut
-must never leave part of a secret behind).
+must never leave part of a secret behind). It also tells the store which for_each
+iteration each record belongs to (``in_iteration``, kept per thread).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from ._model import Pipeline
 from ._redact import Redactor
+
+Loop = tuple[str, int]
+"""A for_each iteration: the for_each step's id and the iteration's index."""
+
+_where = threading.local()
+
+
+@contextmanager
+def in_iteration(step_id: str, index: int) -> Iterator[None]:
+    """Mark what this thread records next as part of iteration ``index`` of ``step_id``
+    (iterations nest: a for_each inside an iteration)."""
+    stack: list[Loop] | None = getattr(_where, "stack", None)
+    if stack is None:
+        stack = _where.stack = []
+    stack.append((step_id, index))
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def current_iteration() -> Loop | None:
+    """The innermost for_each iteration running on this thread, if any."""
+    stack = getattr(_where, "stack", None)
+    return stack[-1] if stack else None
 
 
 class Recorder(Protocol):
@@ -21,8 +50,11 @@ class Recorder(Protocol):
     def run_started(self, run_id: str, pipeline: Pipeline, trigger: str, input: Any) -> None:
         """A run began."""
 
-    def step_attempt(self, run_id: str, step_id: str, attempt: dict[str, Any]) -> None:
-        """One attempt of a step: request, response, duration, error (all redacted)."""
+    def step_attempt(
+        self, run_id: str, step_id: str, attempt: dict[str, Any], loop: Loop | None = None
+    ) -> None:
+        """One attempt of a step: request, response, duration, error (all redacted);
+        ``loop`` is the for_each iteration it ran in."""
 
     def step_finished(
         self,
@@ -32,8 +64,24 @@ class Recorder(Protocol):
         seconds: float,
         result: Any,
         error: str | None,
+        loop: Loop | None = None,
     ) -> None:
         """A step ended: ok, skipped, failed, ... with its result or error."""
+
+    def iteration_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        index: int,
+        status: str,
+        seconds: float,
+        item: Any,
+        output: Any,
+        error: str | None,
+        loop: Loop | None = None,
+    ) -> None:
+        """Iteration ``index`` of for_each ``step_id`` ended ("ok" or "failed");
+        ``loop`` is the iteration around that for_each, when it is nested."""
 
     def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
         """The run ended."""
@@ -45,7 +93,9 @@ class NullRecorder:
     def run_started(self, run_id: str, pipeline: Pipeline, trigger: str, input: Any) -> None:
         return None
 
-    def step_attempt(self, run_id: str, step_id: str, attempt: dict[str, Any]) -> None:
+    def step_attempt(
+        self, run_id: str, step_id: str, attempt: dict[str, Any], loop: Loop | None = None
+    ) -> None:
         return None
 
     def step_finished(
@@ -56,6 +106,21 @@ class NullRecorder:
         seconds: float,
         result: Any,
         error: str | None,
+        loop: Loop | None = None,
+    ) -> None:
+        return None
+
+    def iteration_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        index: int,
+        status: str,
+        seconds: float,
+        item: Any,
+        output: Any,
+        error: str | None,
+        loop: Loop | None = None,
     ) -> None:
         return None
 
@@ -76,8 +141,10 @@ class RedactingRecorder:
     def run_started(self, run_id: str, pipeline: Pipeline, trigger: str, input: Any) -> None:
         self.inner.run_started(run_id, pipeline, trigger, self._redactor.value(input))
 
-    def step_attempt(self, run_id: str, step_id: str, attempt: dict[str, Any]) -> None:
-        self.inner.step_attempt(run_id, step_id, self._redactor.value(attempt))
+    def step_attempt(
+        self, run_id: str, step_id: str, attempt: dict[str, Any], loop: Loop | None = None
+    ) -> None:
+        self.inner.step_attempt(run_id, step_id, self._redactor.value(attempt), **_where_kw(loop))
 
     def step_finished(
         self,
@@ -87,6 +154,7 @@ class RedactingRecorder:
         seconds: float,
         result: Any,
         error: str | None,
+        loop: Loop | None = None,
     ) -> None:
         self.inner.step_finished(
             run_id,
@@ -95,7 +163,42 @@ class RedactingRecorder:
             seconds,
             self._redactor.value(result),
             self._error(error),
+            **_where_kw(loop),
+        )
+
+    def iteration_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        index: int,
+        status: str,
+        seconds: float,
+        item: Any,
+        output: Any,
+        error: str | None,
+        loop: Loop | None = None,
+    ) -> None:
+        inner = getattr(self.inner, "iteration_finished", None)
+        if inner is None:  # a recorder written before iterations were recorded
+            return
+        inner(
+            run_id,
+            step_id,
+            index,
+            status,
+            seconds,
+            self._redactor.value(item),
+            self._redactor.value(output),
+            self._error(error),
+            **_where_kw(loop),
         )
 
     def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
         self.inner.run_finished(run_id, status, self._redactor.value(output), self._error(error))
+
+
+def _where_kw(loop: Loop | None) -> dict[str, Loop]:
+    """``loop=`` for the inner recorder, only inside an iteration: a recorder written before
+    iterations were recorded keeps working for steps outside loops."""
+    where = loop or current_iteration()
+    return {} if where is None else {"loop": where}

@@ -1,5 +1,9 @@
 """Run history in an embedded SQLite database (WAL mode; safe for concurrent runs).
 
+A run's start and final status are written at once; its step, iteration and request
+records go through one writer thread in batches (``_history_writer``: the loss window of
+a killed process is documented there), all flushed before the final status.
+
 Location: ``hookline.db`` in the hookline home (see ``_home``); ``--db`` moves it. What
 arrives here is already redacted by the runtime.
 
@@ -11,17 +15,21 @@ of the run, and the run's output still reaches stdout. Nothing here raises at a 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ._blobs import INLINE, BlobWriter
 from ._errors import UsageError
 from ._history_json import history_json
+from ._history_writer import Writer
 from ._home import default_db
 from ._model import Pipeline
 from ._store_schema import (
@@ -36,6 +44,7 @@ from ._store_schema import (
 
 __all__ = [
     "BUSY_TIMEOUT",
+    "ITEM_LIMIT",
     "MAX_MB",
     "RESULT_LIMIT",
     "RUN_STATUSES",
@@ -47,6 +56,8 @@ __all__ = [
 
 #: Characters of a run's input and output, and of a step's result, kept in the history.
 RESULT_LIMIT = 64 * 1024
+#: Characters of a for_each iteration's item, and of its output, kept in the history.
+ITEM_LIMIT = 4 * 1024
 #: Seconds a write waits for another process holding the database (HOOKLINE_HISTORY_TIMEOUT).
 BUSY_TIMEOUT = 30.0
 #: Size cap of the history database in MiB (HOOKLINE_HISTORY_MAX_MB).
@@ -110,7 +121,9 @@ class Store:
         self._max_mb = max_mb
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
-        self._seq: dict[str, int] = {}
+        self._seq: dict[str, Iterator[int]] = {}
+        self._writer: Writer | None = None
+        self._blobs = BlobWriter()
         self._started: dict[str, float] = {}
         self._live: set[str] = set()
         self._stop = threading.Event()
@@ -207,6 +220,9 @@ class Store:
         self._guarded(lambda db: db.execute(sql, args))
 
     def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.stop(self._busy_timeout + 5)
         self._stop.set()
         heart = self._heart
         if heart is not None and heart is not threading.current_thread():
@@ -223,9 +239,10 @@ class Store:
         self.close()
 
     def _next(self, run_id: str) -> int:
-        with self._lock:
-            self._seq[run_id] = self._seq.get(run_id, 0) + 1
-            return self._seq[run_id]
+        counter = self._seq.get(run_id)
+        if counter is None:
+            counter = self._seq.setdefault(run_id, itertools.count(1))
+        return next(counter)  # atomic: concurrent iterations get distinct numbers
 
     # --- heartbeat ----------------------------------------------------------------
 
@@ -276,6 +293,19 @@ class Store:
         )
         self._start_heart()
 
+    def _loop_of(self, loop: tuple[str, int] | None) -> tuple[str | None, int | None]:
+        return (loop[0], loop[1]) if loop is not None else (None, None)
+
+    def _queue(self, record: tuple[Any, ...]) -> None:
+        writer = self._writer
+        if writer is None:
+            with self._lock:
+                if self._writer is None and self._db is not None:
+                    self._writer = Writer(self._write_batch)
+                writer = self._writer
+        if writer is not None and self.enabled:
+            writer.put(record)
+
     def step_finished(
         self,
         run_id: str,
@@ -284,13 +314,13 @@ class Store:
         seconds: float,
         result: Any,
         error: str | None,
+        loop: tuple[str, int] | None = None,
     ) -> None:
         if not self.enabled:
             return
-        self._write(
-            "INSERT INTO steps (run_id, seq, step_id, status, duration_ms, result, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        self._queue(
             (
+                "step",
                 run_id,
                 self._next(run_id),
                 step_id,
@@ -298,33 +328,151 @@ class Store:
                 round(seconds * 1000, 1),
                 history_json(result, RESULT_LIMIT),
                 error,
-            ),
+                *self._loop_of(loop),
+            )
         )
 
-    def step_attempt(self, run_id: str, step_id: str, attempt: dict[str, Any]) -> None:
+    def iteration_finished(
+        self,
+        run_id: str,
+        step_id: str,
+        index: int,
+        status: str,
+        seconds: float,
+        item: Any,
+        output: Any,
+        error: str | None,
+        loop: tuple[str, int] | None = None,
+    ) -> None:
         if not self.enabled:
             return
-        # Bodies in an attempt are already cut by the connector that recorded them.
-        self._write(
-            "INSERT INTO attempts (run_id, seq, step_id, attempt, duration_ms, request,"
-            " response, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        self._queue(
             (
+                "iteration",
+                run_id,
+                self._next(run_id),
+                step_id,
+                index,
+                status,
+                round(seconds * 1000, 1),
+                history_json(item, ITEM_LIMIT),
+                history_json(output, ITEM_LIMIT),
+                error,
+                *self._loop_of(loop),
+            )
+        )
+
+    def step_attempt(
+        self,
+        run_id: str,
+        step_id: str,
+        attempt: dict[str, Any],
+        loop: tuple[str, int] | None = None,
+    ) -> None:
+        if not self.enabled:
+            return
+        # Bodies in an attempt are already cut by the connector that recorded them; they
+        # are kept as the text they are (not encoded again as JSON strings), headers as
+        # one JSON text each, stored once per distinct content (see _blobs).
+        request = dict(attempt.get("request") or {})
+        response = attempt.get("response")
+        response = dict(response) if isinstance(response, dict) else None
+        req_headers = _pop_headers(request)
+        req_body = _pop_body(request)
+        resp_headers = _pop_headers(response) if response is not None else None
+        resp_body = _pop_body(response) if response is not None else None
+        self._queue(
+            (
+                "attempt",
                 run_id,
                 self._next(run_id),
                 step_id,
                 attempt.get("attempt", 1),
                 attempt.get("duration_ms"),
-                history_json(attempt.get("request")),
-                history_json(attempt.get("response")),
+                history_json(request),
+                history_json(response),
                 attempt.get("error"),
-            ),
+                *self._loop_of(loop),
+                req_headers,
+                resp_headers,
+                req_body,
+                resp_body,
+            )
         )
+
+    def _write_batch(self, batch: list[tuple[Any, ...]]) -> None:
+        """In the writer thread: one transaction for the batch, under the write guard."""
+
+        def write(db: sqlite3.Connection) -> None:
+            blobs = self._blobs
+            db.execute("BEGIN")
+            try:
+                for record in batch:
+                    kind, row = record[0], record[1:]
+                    if kind == "step":
+                        result = row[5]
+                        big = result is not None and len(result) >= INLINE
+                        db.execute(
+                            "INSERT INTO steps (run_id, seq, step_id, status, duration_ms,"
+                            " result, error, loop_step, loop_index, result_blob)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                *row[:5],
+                                None if big else result,
+                                *row[6:],
+                                blobs.put(db, result) if big else None,
+                            ),
+                        )
+                    elif kind == "iteration":
+                        db.execute(
+                            "INSERT INTO iterations (run_id, seq, step_id, idx, status,"
+                            " duration_ms, item, output, error, loop_step, loop_index)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            row,
+                        )
+                    else:
+                        req_h, resp_h, req_b, resp_b = row[10:]
+                        db.execute(
+                            "INSERT INTO attempts (run_id, seq, step_id, attempt, duration_ms,"
+                            " request, response, error, loop_step, loop_index, req_headers,"
+                            " resp_headers, req_body, resp_body)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                *row[:10],
+                                None if req_h is None else blobs.put(db, req_h),
+                                None if resp_h is None else blobs.put(db, resp_h),
+                                blobs.ref(db, req_b),
+                                blobs.ref(db, resp_b),
+                            ),
+                        )
+                db.execute("COMMIT")
+            except BaseException:
+                blobs.forget()
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
+
+        try:
+            self._guarded(write)
+        except Exception as exc:  # a bug must not leave the run waiting on a dead writer
+            with self._lock:
+                if self._db is not None:
+                    self._disable(exc)
+
+    def flush(self) -> None:
+        """Wait until every batched record is written (or the history is off)."""
+        writer = self._writer
+        if writer is not None:
+            writer.flush(self._busy_timeout + 5)
 
     def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
         started = self._started.pop(run_id, None)
+        # The final status is written only once every record of the run is: a run shown
+        # as finished has all its steps and requests.
+        self.flush()
         with self._lock:
             self._live.discard(run_id)
-            self._seq.pop(run_id, None)
+        self._seq.pop(run_id, None)
         if not self.enabled:
             return
         duration = round((time.monotonic() - started) * 1000, 1) if started else None
@@ -342,3 +490,17 @@ class Store:
                 run_id,
             ),
         )
+
+
+def _pop_headers(part: dict[str, Any]) -> str | None:
+    headers = part.pop("headers", None)
+    if headers is None:
+        return None
+    return json.dumps(headers, ensure_ascii=False, default=str)
+
+
+def _pop_body(part: dict[str, Any]) -> str | None:
+    body = part.pop("body", None)
+    if body is None or isinstance(body, str):
+        return body
+    return json.dumps(body, ensure_ascii=False, default=str)

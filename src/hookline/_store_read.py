@@ -11,13 +11,15 @@ import contextlib
 import json
 import sqlite3
 import urllib.parse
+import zlib
 from pathlib import Path
 from typing import Any
 
+from . import _blobs as blobs
 from ._errors import UsageError
 from ._store_schema import SCHEMA_VERSION, lost_reason
 
-_JSON_FIELDS = ("input", "output", "result", "request", "response")
+_JSON_FIELDS = ("input", "output", "result", "request", "response", "item")
 
 
 class History:
@@ -36,10 +38,13 @@ class History:
                 raise UsageError(
                     f"{self.path}: run history written by a newer hookline (schema {version})"
                 )
+            tables = {
+                row[0]
+                for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
             # An empty file (a run that could not write a thing) holds no runs yet.
-            self._empty = not self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
-            ).fetchall()
+            self._empty = "runs" not in tables
+            self._has_iterations = "iterations" in tables  # schema 3
         except sqlite3.Error as exc:
             self._db.close()
             raise UsageError(f"{self.path}: cannot read the run history: {exc}") from None
@@ -98,6 +103,14 @@ class History:
         run["attempts"] = self._rows(
             "SELECT * FROM attempts WHERE run_id = ? ORDER BY seq", (run["id"],)
         )
+        run["iterations"] = (
+            self._rows(
+                "SELECT * FROM iterations WHERE run_id = ? ORDER BY step_id, idx, seq",
+                (run["id"],),
+            )
+            if self._has_iterations
+            else []
+        )
         return run
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -110,6 +123,7 @@ class History:
         out = []
         for row in rows:
             item = dict(zip(names, row, strict=True))
+            self._unpack(item)
             for key in _JSON_FIELDS:
                 if isinstance(item.get(key), str):
                     # a value that does not parse is shown as the text it is
@@ -117,6 +131,32 @@ class History:
                         item[key] = json.loads(item[key])
             out.append(item)
         return out
+
+    def _unpack(self, row: dict[str, Any]) -> None:
+        """Put back what schema 3 keeps apart: a long step result, and an attempt's
+        headers and bodies (kept once by content hash in ``blobs``)."""
+        try:
+            blob = row.pop("result_blob", None)
+            if blob is not None:
+                row["result"] = blobs.read(self._db, blob)
+            parts = [
+                ("request", "req_headers", "req_body"),
+                ("response", "resp_headers", "resp_body"),
+            ]
+            for part, headers_column, body_column in parts:
+                if headers_column not in row:
+                    continue
+                headers = blobs.read(self._db, row.pop(headers_column))
+                body = blobs.read(self._db, row.pop(body_column))
+                if headers is None and body is None:
+                    continue  # a row from before schema 3 holds them in its JSON
+                value = json.loads(row[part]) if isinstance(row.get(part), str) else {}
+                if headers is not None:
+                    value["headers"] = json.loads(headers)
+                value["body"] = body
+                row[part] = json.dumps(value, ensure_ascii=False)
+        except (sqlite3.Error, ValueError, zlib.error) as exc:
+            raise UsageError(f"{self.path}: cannot read the run history: {exc}") from None
 
 
 def _seen(run: dict[str, Any]) -> dict[str, Any]:

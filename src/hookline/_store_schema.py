@@ -6,6 +6,12 @@ Schema versions (``PRAGMA user_version``):
 1. runs, steps, attempts.
 2. runs gain ``pid``, ``host`` and ``heartbeat_at`` so a run whose process died is shown
    as ``lost`` instead of ``running`` forever.
+3. each ``for_each`` iteration is a row of ``iterations``; steps and attempts name the
+   iteration they ran in (``loop_step``, ``loop_index``); attempts keep headers and bodies
+   in ``blobs`` by content hash (``req_headers``, ``resp_headers``, ``req_body``,
+   ``resp_body``: a blob id, or a short body inline), and a long step result is kept as
+   a blob (``steps.result_blob``). Rows written before version 3 keep their old form and are read as
+   they were.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Every status a run can hold in the history, in the order the docs list them.
 RUN_STATUSES = ("running", "succeeded", "failed", "interrupted", "lost", "dry-run")
@@ -71,8 +77,40 @@ _REST = [
     error TEXT
 )""",
     "CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run_id, seq)",
+    # Version 3. ``loop_step``/``loop_index``: the for_each iteration around this one.
+    """CREATE TABLE IF NOT EXISTS iterations (
+    run_id TEXT NOT NULL REFERENCES runs (id),
+    seq INTEGER NOT NULL,
+    step_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    duration_ms REAL,
+    item TEXT,
+    output TEXT,
+    error TEXT,
+    loop_step TEXT,
+    loop_index INTEGER
+)""",
+    "CREATE INDEX IF NOT EXISTS iterations_by_run ON iterations (run_id, step_id, idx)",
+    # Content-addressed: 100k requests with the same headers keep one copy of them.
+    """CREATE TABLE IF NOT EXISTS blobs (
+    id INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL UNIQUE,
+    data BLOB NOT NULL
+)""",
 ]
-_ADDED_IN_2 = (("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat_at", "REAL"))
+_ADDED_IN_2 = {"runs": (("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat_at", "REAL"))}
+_ADDED_IN_3 = {
+    "steps": (("loop_step", "TEXT"), ("loop_index", "INTEGER"), ("result_blob", "INTEGER")),
+    "attempts": (
+        ("loop_step", "TEXT"),
+        ("loop_index", "INTEGER"),
+        ("req_headers", "INTEGER"),
+        ("resp_headers", "INTEGER"),
+        ("req_body", ""),  # a blob id, or the body itself when it is short
+        ("resp_body", ""),
+    ),
+}
 
 
 class NewerSchema(Exception):
@@ -96,12 +134,14 @@ def migrate(db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:
             db.execute(_RUNS)
-            have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-            for name, kind in _ADDED_IN_2:
-                if name not in have:
-                    db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
             for statement in _REST:
                 db.execute(statement)
+            for added in (_ADDED_IN_2, _ADDED_IN_3):
+                for table, columns in added.items():
+                    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                    for name, kind in columns:
+                        if name not in have:
+                            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}".rstrip())
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:

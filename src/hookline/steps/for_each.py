@@ -8,11 +8,13 @@ of its last inner step.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
+from .._recorder import in_iteration
 from .._schemabits import EXPRESSION, NAME_PATTERN, Schema, obj, prop, ref
 from ..expr import Expression, Template
 
@@ -140,10 +142,36 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
         runtime.check_cancelled()
         with runtime.deadline_scope(at=deadline):
             runtime.check_deadline()
-            scope = {**context, "steps": dict(context["steps"]), spec.name: item, "index": index}
-            with runtime.iteration():
-                last = runtime.execute_steps(spec.steps, scope, runtime)
-            return spec.output.render(scope) if spec.output else last
+            if not runtime.keeps_history:
+                return run_one(index, item)
+            started = time.monotonic()
+            try:
+                with in_iteration(step.id, index):
+                    output = run_one(index, item)
+            except BaseException as exc:
+                runtime.recorder.iteration_finished(
+                    runtime.run_id,
+                    step.id,
+                    index,
+                    "failed",
+                    time.monotonic() - started,
+                    item,
+                    None,
+                    _reason(exc),
+                )
+                raise
+            runtime.recorder.iteration_finished(
+                runtime.run_id, step.id, index, "ok", time.monotonic() - started, item, output, None
+            )
+            return output
+
+    def run_one(index: int, item: Any) -> Any:
+        # The scope (and every inner step's result in it) is dropped when this returns:
+        # only the iteration's output is kept, so memory follows outputs, not responses.
+        scope = {**context, "steps": dict(context["steps"]), spec.name: item, "index": index}
+        with runtime.iteration():
+            last = runtime.execute_steps(spec.steps, scope, runtime)
+        return spec.output.render(scope) if spec.output else last
 
     with runtime.progress(step.id, len(groups)) as advance:
         if spec.concurrency == 1 or len(groups) <= 1:
@@ -186,6 +214,13 @@ def _concurrent(
     if failures:
         raise failures[0]
     return results
+
+
+def _reason(exc: BaseException) -> str:
+    """What the history says of a failed iteration."""
+    if isinstance(exc, StepFailed):
+        return f"step '{exc.step_id}' failed: {exc.reason}"
+    return str(exc) or type(exc).__name__
 
 
 def _json_type(value: Any) -> str:
