@@ -7,6 +7,7 @@ YAML line and column.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,11 +22,24 @@ QUERY_FILE_LIMIT = 1024 * 1024  # bytes of a query_file: a query, not a data set
 DEFAULT_MAX_PAGES = 100
 
 
+# Parsed SDL files, by file state: ``hookline check`` of many pipelines sharing one schema
+# file parses it once per process, not once per pipeline.
+_PARSED: dict[tuple[str, int, int], Any] = {}
+
+
 def load_schema(builder: Builder, path: tuple[Any, ...]) -> Any:
     """The GraphQL schema of an SDL file beside the pipeline, or None (problem reported)."""
     from graphql import GraphQLError, build_schema
 
     file = beside(builder, str(builder.get(path)))
+    key: tuple[str, int, int] | None = None
+    try:
+        st = os.stat(file)
+        key = (os.path.abspath(file), st.st_mtime_ns, st.st_size)
+    except (OSError, ValueError):
+        pass  # reported by the read below, with its reason
+    if key in _PARSED:
+        return _PARSED[key]
     try:
         sdl = Path(file).read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or a NUL in the name
@@ -39,13 +53,16 @@ def load_schema(builder: Builder, path: tuple[Any, ...]) -> Any:
         builder.error(path, f"cannot read the GraphQL schema file {builder.get(path)!r}: {reason}")
         return None
     try:
-        return build_schema(sdl)
+        schema = build_schema(sdl)
     except (GraphQLError, TypeError) as exc:
         builder.error(
             path,
             f"the GraphQL schema file {builder.get(path)!r} is invalid: {str(exc).splitlines()[0]}",
         )
         return None
+    if key is not None:
+        _PARSED[key] = schema
+    return schema
 
 
 def schema_problems(schema: Any, document: Any) -> list[str]:
