@@ -36,6 +36,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show.add_argument("run_id", metavar="RUN_ID", help="a run id or a unique prefix of one")
     show.add_argument("--db", metavar="PATH", help="run history database")
     show.add_argument("--format", choices=["text", "json"], default="text")
+    show.add_argument(
+        "--iteration",
+        type=int,
+        metavar="N",
+        help="show iteration N (from 0) of the run's for_each loop: its item, steps and requests",
+    )
     p.set_defaults(handler=handle)
 
 
@@ -51,9 +57,10 @@ def handle(args: argparse.Namespace) -> int:
         if args.runs_command == "show":
             run = store.get_run(args.run_id)
             if args.format == "json":
-                print(json.dumps(run, indent=2, ensure_ascii=False))
+                shown = run if args.iteration is None else iteration_json(run, args.iteration)
+                print(json.dumps(shown, indent=2, ensure_ascii=False))
             else:
-                sys.stdout.write(render_run(run))
+                sys.stdout.write(render_run(run, args.iteration))
             return 0
         runs = store.list_runs(pipeline=args.pipeline, status=args.status, limit=args.limit)
         if args.format == "json":
@@ -89,7 +96,31 @@ def _block(value: Any, indent: str = "      ") -> str:
     return "".join(f"{indent}{line}\n" for line in text.splitlines())
 
 
-def render_run(run: dict[str, Any]) -> str:
+Where = tuple[str | None, int | None]
+"""The for_each iteration a record ran in: (loop step id, index), or (None, None)."""
+
+
+class _Index:
+    """A run's steps, attempts and iterations grouped by the iteration they ran in."""
+
+    def __init__(self, run: dict[str, Any]) -> None:
+        self.steps: dict[Where, list[dict[str, Any]]] = {}
+        self.attempts: dict[Where, list[dict[str, Any]]] = {}
+        self.iterations: dict[Where, dict[str, list[dict[str, Any]]]] = {}
+        for step in run["steps"]:
+            self.steps.setdefault(_where(step), []).append(step)
+        for a in run["attempts"]:
+            self.attempts.setdefault(_where(a), []).append(a)
+        for it in run.get("iterations") or []:
+            by_step = self.iterations.setdefault(_where(it), {})
+            by_step.setdefault(it["step_id"], []).append(it)
+
+
+def _where(row: dict[str, Any]) -> Where:
+    return row.get("loop_step"), row.get("loop_index")
+
+
+def render_run(run: dict[str, Any], iteration: int | None = None) -> str:
     out = [
         f"run {run['id']}\n",
         f"  pipeline  {run['pipeline']} ({run['file']}, sha256 {run['digest'][:12]})\n",
@@ -101,28 +132,108 @@ def render_run(run: dict[str, Any]) -> str:
     ]
     if run["status"] in ("running", "lost") and run.get("pid") is not None:
         out.append(f"  process   pid {run['pid']} on {run['host']}\n")
+    index = _Index(run)
+    if iteration is not None:
+        shown = [
+            _iteration(index, it, "  ")
+            for by_step in index.iterations.get((None, None), {}).values()
+            for it in by_step
+            if it["idx"] == iteration
+        ]
+        if not shown:
+            raise UsageError(f"run {run['id']} has no loop iteration {iteration}")
+        return "".join(out) + "\n" + "".join(shown)
     if run["input"] is not None:
         out.append("  input\n" + _block(run["input"], "    "))
-    attempts: dict[str, list[dict[str, Any]]] = {}
-    for a in run["attempts"]:
-        attempts.setdefault(a["step_id"], []).append(a)
     out.append("\nsteps\n")
-    for step in run["steps"]:
-        out.append(f"  {step['step_id']}: {step['status']} ({step['duration_ms'] / 1000:.2f}s)\n")
-        for a in attempts.pop(step["step_id"], []):
-            out.append(_attempt(a))
-        if step["error"]:
-            out.append(f"    error: {step['error']}\n")
-        elif step["result"] is not None and not step["status"].startswith("skipped"):
-            out.append("    result\n" + _block(step["result"]))
-    for step_id, rest in attempts.items():  # attempts of steps that never finished
-        out.append(f"  {step_id}: (unfinished)\n")
-        out.extend(_attempt(a) for a in rest)
+    out.append(_steps(index, (None, None), "  "))
     if run["error"]:
         out.append(f"\nerror: {run['error']}\n")
     if run["output"] is not None:
         out.append("\noutput\n" + _block(run["output"], "  "))
     return "".join(out)
+
+
+def _steps(index: _Index, where: Where, indent: str) -> str:
+    """The steps that ran at ``where``, each with its attempts; a loop shows how many
+    iterations ran and failed, then each failed one in full."""
+    out = []
+    attempts: dict[str, list[dict[str, Any]]] = {}
+    for a in index.attempts.get(where, []):
+        attempts.setdefault(a["step_id"], []).append(a)
+    loops = index.iterations.get(where, {})
+    for step in index.steps.get(where, []):
+        out.append(
+            f"{indent}{step['step_id']}: {step['status']} ({step['duration_ms'] / 1000:.2f}s)\n"
+        )
+        for a in attempts.pop(step["step_id"], []):
+            out.append(_indented(_attempt(a), indent))
+        iterations = loops.pop(step["step_id"], None)
+        if iterations is not None:
+            out.append(_loop(index, iterations, indent + "  "))
+        if step["error"]:
+            out.append(f"{indent}  error: {step['error']}\n")
+        elif (
+            iterations is None
+            and step["result"] is not None
+            and not step["status"].startswith("skipped")
+        ):
+            out.append(f"{indent}  result\n" + _block(step["result"], indent + "    "))
+    for step_id, rest in attempts.items():  # attempts of steps that never finished
+        out.append(f"{indent}{step_id}: (unfinished)\n")
+        out.extend(_indented(_attempt(a), indent) for a in rest)
+    for step_id, iterations in loops.items():  # a loop still running, or cut short
+        out.append(f"{indent}{step_id}: (unfinished)\n")
+        out.append(_loop(index, iterations, indent + "  "))
+    return "".join(out)
+
+
+def _loop(index: _Index, iterations: list[dict[str, Any]], indent: str) -> str:
+    failed = [it for it in iterations if it["status"] != "ok"]
+    noun = "iteration" if len(iterations) == 1 else "iterations"
+    out = [f"{indent}{len(iterations)} {noun}, {len(failed)} failed\n"]
+    out.extend(_iteration(index, it, indent) for it in failed)
+    return "".join(out)
+
+
+def _iteration(index: _Index, it: dict[str, Any], indent: str) -> str:
+    out = [
+        f"{indent}{it['step_id']} iteration {it['idx']}: {it['status']}"
+        f" ({(it['duration_ms'] or 0) / 1000:.2f}s)\n"
+    ]
+    if it["item"] is not None:
+        out.append(f"{indent}  item\n" + _block(it["item"], indent + "    "))
+    out.append(_steps(index, (it["step_id"], it["idx"]), indent + "  "))
+    if it["error"]:
+        out.append(f"{indent}  error: {it['error']}\n")
+    elif it["output"] is not None:
+        out.append(f"{indent}  output\n" + _block(it["output"], indent + "    "))
+    return "".join(out)
+
+
+def _indented(text: str, indent: str) -> str:
+    """``_attempt`` text (made for the top level, two spaces in) at ``indent``."""
+    extra = indent[2:]
+    return "".join(extra + line + "\n" for line in text.splitlines()) if extra else text
+
+
+def iteration_json(run: dict[str, Any], iteration: int) -> dict[str, Any]:
+    """``runs show --iteration N --format json``: that iteration of each top-level loop,
+    with its own steps and attempts."""
+    index = _Index(run)
+    found = [
+        {
+            **it,
+            "steps": index.steps.get((it["step_id"], it["idx"]), []),
+            "attempts": index.attempts.get((it["step_id"], it["idx"]), []),
+        }
+        for by_step in index.iterations.get((None, None), {}).values()
+        for it in by_step
+        if it["idx"] == iteration
+    ]
+    if not found:
+        raise UsageError(f"run {run['id']} has no loop iteration {iteration}")
+    return {"run": run["id"], "iterations": found}
 
 
 def _attempt(a: dict[str, Any]) -> str:
