@@ -20,8 +20,11 @@ from typing import Any
 BATCH_SECONDS = 0.2
 #: ...or once it holds this many records.
 BATCH_RECORDS = 500
-#: Records waiting to be written before the run waits for the writer (back-pressure).
-QUEUE_RECORDS = 10_000
+#: ...or once its texts reach this many characters.
+BATCH_CHARS = 2 * 1024 * 1024
+#: Characters of records not yet written past which the run waits for the writer: what
+#: the queue may hold, whatever the size of the responses (back-pressure).
+QUEUE_CHARS = 8 * 1024 * 1024
 
 Record = tuple[Any, ...]
 
@@ -49,17 +52,29 @@ class Writer:
         *,
         batch_seconds: float = BATCH_SECONDS,
         batch_records: int = BATCH_RECORDS,
-        queue_records: int = QUEUE_RECORDS,
+        batch_chars: int = BATCH_CHARS,
+        queue_chars: int = QUEUE_CHARS,
     ) -> None:
         self._write_batch = write_batch
         self._seconds = batch_seconds
         self._records = batch_records
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_records)
+        self._batch_chars = batch_chars
+        self._queue_chars = queue_chars
+        self._pending = 0  # characters put and not yet written
+        self._room = threading.Condition()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="hookline-history", daemon=True)
         self._thread.start()
 
     def put(self, record: Record) -> None:
-        self._queue.put(record)
+        size = _size(record)
+        with self._room:
+            while self._pending and self._pending + size > self._queue_chars:
+                if not self._thread.is_alive():
+                    return
+                self._room.wait(1.0)
+            self._pending += size
+        self._queue.put((size, record))
 
     def flush(self, timeout: float) -> bool:
         """Wait until every record put so far is written; False when it took too long."""
@@ -80,28 +95,45 @@ class Writer:
             first = self._queue.get()
             batch: list[Record] = []
             markers: list[_Marker] = []
-            stop = self._take(first, batch, markers)
+            chars = [0]
+            stop = self._take(first, batch, markers, chars)
             ends = time.monotonic() + self._seconds
-            while not stop and not markers and len(batch) < self._records:
+            while (
+                not stop
+                and not markers
+                and len(batch) < self._records
+                and chars[0] < self._batch_chars
+            ):
                 wait = ends - time.monotonic()
                 try:
                     item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
-                stop = self._take(item, batch, markers)
-            if batch:
-                self._write_batch(batch)
-            for marker in markers:
-                marker.done.set()
+                stop = self._take(item, batch, markers, chars)
+            try:
+                if batch:
+                    self._write_batch(batch)
+            finally:
+                with self._room:
+                    self._pending -= chars[0]
+                    self._room.notify_all()
+                for marker in markers:
+                    marker.done.set()
             if stop:
                 return
 
     @staticmethod
-    def _take(item: Any, batch: list[Record], markers: list[_Marker]) -> bool:
+    def _take(item: Any, batch: list[Record], markers: list[_Marker], chars: list[int]) -> bool:
         if item is _STOP:
             return True
         if isinstance(item, _Marker):
             markers.append(item)
         else:
-            batch.append(item)
+            chars[0] += item[0]
+            batch.append(item[1])
         return False
+
+
+def _size(record: Record) -> int:
+    """Characters a record holds (its texts), for the queue's bound."""
+    return 64 + sum(len(field) for field in record if isinstance(field, str))
