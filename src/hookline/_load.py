@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ._errors import PipelineInvalid, Problem, UsageError
 from ._model import Pipeline
@@ -145,10 +147,28 @@ def load_pipeline(
     return pipeline
 
 
-def _load_checked(name: str, raw: bytes, online: bool = False) -> Pipeline:
+def load_checked(
+    name: str,
+    raw: bytes,
+    online: bool = False,
+    parsed: Callable[[Any], None] | None = None,
+) -> Pipeline:
+    """Every check, no cache; ``parsed`` receives the YAML data, valid or not (``check``
+    looks there for the files a pipeline names)."""
+    return _load_checked(name, raw, online, parsed)
+
+
+def _load_checked(
+    name: str,
+    raw: bytes,
+    online: bool = False,
+    parsed: Callable[[Any], None] | None = None,
+) -> Pipeline:
     from ._validate import describe, schema_problems  # imports jsonschema
 
     doc = load_yaml(name, raw)
+    if parsed is not None:
+        parsed(doc.data)
     problems: list[Problem] = list(doc.problems)
     if not isinstance(doc.data, dict):
         problems.append(

@@ -1,4 +1,8 @@
-"""``hookline check FILE|DIR...``: validate pipelines without running anything."""
+"""``hookline check FILE|DIR...``: validate pipelines without running anything.
+
+Files that passed are remembered in the hookline home (``_checkcache``): re-checking one
+that has not changed, nor has any file it refers to, costs a hash, not a parse.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from .._checkcache import CheckCache
 from .._errors import HooklineError, PipelineInvalid, Problem
-from .._load import load_pipeline
+from .._home import default_home
+from .._load import load_checked, read_source
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +31,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--online",
         action="store_true",
         help="also check against what connections fetch: WSDL URLs, GraphQL introspection",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="check every file in full, even one that passed before and has not changed "
+        "(passes are remembered in the hookline home, $HOOKLINE_HOME)",
     )
     p.set_defaults(handler=handle)
 
@@ -49,20 +62,36 @@ def expand(paths: list[str]) -> tuple[list[str], list[str]]:
     return files, unusable
 
 
-def check_file(path: str, online: bool = False) -> list[Problem]:
+def check_file(path: str, online: bool = False, cache: CheckCache | None = None) -> list[Problem]:
     """Every problem in one file (empty when it is valid)."""
     try:
-        load_pipeline(path, online=online)
-    except PipelineInvalid as exc:
-        return exc.problems
+        raw = read_source(path)
     except HooklineError as exc:  # unreadable, too large, not a regular file
         return [Problem(path, 1, 1, str(exc).removeprefix(f"{path}: "))]
-    return []
+    if cache is not None and cache.passed(path, raw):
+        return []
+    parsed: list[Any] = []
+    opened = cache.start() if cache is not None else set()
+    problems: list[Problem] = []
+    try:
+        load_checked(path, raw, online, parsed=parsed.append)
+    except PipelineInvalid as exc:
+        problems = exc.problems
+    except HooklineError as exc:
+        problems = [Problem(path, 1, 1, str(exc).removeprefix(f"{path}: "))]
+    finally:
+        if cache is not None:
+            cache.stop()
+    if cache is not None:
+        cache.finish(path, raw, parsed[0] if parsed else None, opened, ok=not problems)
+    return problems
 
 
 def handle(args: argparse.Namespace) -> int:
     files, unusable = expand(args.paths)
-    results = {path: check_file(path, args.online) for path in files}
+    # --online answers depend on what servers say today: never remembered.
+    cache = None if args.no_cache or args.online else CheckCache(default_home())
+    results = {path: check_file(path, args.online, cache) for path in files}
     bad = {p: probs for p, probs in results.items() if probs}
     if args.format == "json":
         report = {

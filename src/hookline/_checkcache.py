@@ -1,0 +1,162 @@
+"""``hookline check`` remembers the files that passed, so that re-checking them is nearly free.
+
+A pre-commit hook or a CI job checks the same files again and again; a file that passed and
+has not changed, nor has anything it refers to, passes again without being parsed. An
+entry lives in ``checked/`` in the hookline home, named by the SHA-256 of:
+
+- the file's bytes and the directory it sits in (paths in a pipeline are relative to it);
+- hookline's version and the schema's stamp (``_load.schema_stamp``).
+
+The entry lists every other file the check read, each with the SHA-256 of its bytes: WSDLs
+and the XSDs they import, GraphQL SDL and query files, CA bundles. A file that changed, or
+went missing, invalidates the entry. The list is collected two ways, so that it is never
+too short (a longer list only costs a re-check):
+
+- every file opened while the pipeline was checked (a ``sys.addaudithook`` on ``open``,
+  active only while a check collects): this finds the XSDs that zeep opens on its own;
+- every path the pipeline names under ``wsdl``, ``schema``, ``query_file`` or ``verify``,
+  together with what was opened when that path was first read in this process: WSDLs and
+  SDL files are parsed once per process, so a second pipeline that uses them opens nothing.
+
+Only files that passed are remembered; ``--online`` checks (which depend on what servers
+answer) and ``--no-cache`` never use the cache. Entries are small files written whole
+(temporary file, then rename): a killed check leaves no half entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from ._load import schema_stamp
+
+CACHE_DIR = "checked"
+
+# The keys under which a pipeline names a file (a string value only; a URL is not a file).
+_FILE_KEYS = frozenset({"wsdl", "schema", "query_file", "verify"})
+
+_local = threading.local()
+_hook_installed = False
+# Modules imported lazily during a check are opened too; they are hookline's code, covered
+# by its version, not the user's files.
+_IGNORED_PREFIXES = tuple(
+    {os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    | {os.path.realpath(Path(__file__).parent) + os.sep}
+)
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open":
+        return
+    collector: set[str] | None = getattr(_local, "collector", None)
+    if collector is None:
+        return
+    path, mode = args[0], args[1]
+    if not isinstance(path, str | bytes | os.PathLike) or (
+        isinstance(mode, str) and ("w" in mode or "a" in mode or "x" in mode)
+    ):
+        return  # a file descriptor, or a file written (the cache itself)
+    collector.add(os.path.abspath(os.fsdecode(path)))
+
+
+def _collecting() -> set[str]:
+    global _hook_installed
+    if not _hook_installed:
+        # An audit hook cannot be removed; it does nothing unless a collector is set.
+        sys.addaudithook(_audit)
+        _hook_installed = True
+    collector: set[str] = set()
+    _local.collector = collector
+    return collector
+
+
+def named_files(data: Any, base: str) -> set[str]:
+    """The local files a pipeline names under the keys that hold file paths."""
+    found: set[str] = set()
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _FILE_KEYS and isinstance(value, str) and "://" not in value:
+                    found.add(os.path.abspath(os.path.join(base, value)))
+                else:
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+class CheckCache:
+    """The remembered passes in one hookline home, for one ``check`` process."""
+
+    def __init__(self, home: Path) -> None:
+        self.dir = home / CACHE_DIR
+        self._stamp = schema_stamp()
+        self._digests: dict[tuple[str, int, int], str] = {}
+        self._first_read: dict[str, frozenset[str]] = {}
+
+    def _key(self, path: str, raw: bytes) -> Path:
+        key = hashlib.sha256()
+        for part in (raw, os.path.dirname(os.path.abspath(path)).encode(), self._stamp):
+            key.update(hashlib.sha256(part).digest())
+        return self.dir / key.hexdigest()
+
+    def _digest(self, path: str) -> str:
+        """SHA-256 of a file's bytes ("missing" when it cannot be read), once per state."""
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return "missing"
+        state = (path, st.st_mtime_ns, st.st_size)
+        found = self._digests.get(state)
+        if found is None:
+            try:
+                with open(path, "rb") as f:
+                    found = hashlib.file_digest(f, "sha256").hexdigest()
+            except (OSError, ValueError):
+                found = "missing"
+            self._digests[state] = found
+        return found
+
+    def passed(self, path: str, raw: bytes) -> bool:
+        """True when these bytes passed before and no file they refer to has changed."""
+        try:
+            entry = json.loads(self._key(path, raw).read_bytes())
+            return all(self._digest(dep) == digest for dep, digest in entry["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False  # no entry, or one this version cannot read: check again
+
+    def start(self) -> set[str]:
+        """Start collecting the files the next check opens."""
+        return _collecting()
+
+    def stop(self) -> None:
+        _local.collector = None
+
+    def finish(self, path: str, raw: bytes, data: Any, opened: set[str], ok: bool) -> None:
+        """After checking ``path`` (bytes ``raw``, YAML data ``data``): remember a pass."""
+        self.stop()
+        me = os.path.abspath(path)
+        opened = {f for f in opened if f != me and not f.startswith(_IGNORED_PREFIXES)}
+        deps = set(opened)
+        for named in named_files(data, os.path.dirname(me)):
+            # A file parsed once per process was opened by the first pipeline naming it,
+            # passed or not; later ones open nothing and inherit what it opened.
+            deps |= self._first_read.setdefault(named, frozenset(opened | {named}))
+        if not ok:
+            return
+        entry = {"files": sorted([dep, self._digest(dep)] for dep in deps)}
+        target = self._key(path, raw)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp.write_text(json.dumps(entry), encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError:
+            pass  # a read-only home only costs the next check a full pass

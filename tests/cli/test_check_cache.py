@@ -1,0 +1,123 @@
+"""``hookline check`` remembers files that passed; a change to them, or to a file they
+refer to, makes the next check read them again.
+
+Each check runs in a fresh interpreter, which reports whether it imported jsonschema: a
+remembered file is not validated, so a check of only remembered files never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from support import ROOT
+
+_PROBE = textwrap.dedent(
+    """
+    import contextlib, io, json, sys
+    from hookline.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(sys.argv[1:])
+    print(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(),
+                      "parsed": "jsonschema" in sys.modules}))
+    """
+)
+
+
+def check(home: Path, *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "check", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"HOOKLINE_HOME": str(home), "PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, object] = json.loads(done.stdout)
+    return report
+
+
+def test_an_unchanged_file_is_not_checked_again_and_a_changed_one_is(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pipeline = tmp_path / "greet.yaml"
+    pipeline.write_text(
+        "version: 1\nname: greet\nsteps:\n  - id: hi\n    set: hello\n", encoding="utf-8"
+    )
+    first = check(home, str(pipeline))
+    assert first == {"code": 0, "out": "", "err": "1 file checked: all valid\n", "parsed": True}
+    again = check(home, str(pipeline))
+    assert again == {**first, "parsed": False}
+
+    pipeline.write_text(
+        "version: 1\nname: greet\nsteps:\n  - id: hi\n    sett: hello\n", encoding="utf-8"
+    )
+    changed = check(home, str(pipeline))
+    assert changed["code"] == 2
+    assert changed["parsed"] is True
+    assert f"{pipeline}:5:5: steps[0]: unknown key 'sett'; did you mean 'set'?" in str(
+        changed["out"]
+    )
+
+
+def test_no_cache_checks_in_full(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pipeline = tmp_path / "greet.yaml"
+    pipeline.write_text(
+        "version: 1\nname: greet\nsteps:\n  - id: hi\n    set: hello\n", encoding="utf-8"
+    )
+    check(home, str(pipeline))
+    assert check(home, "--no-cache", str(pipeline))["parsed"] is True
+    assert check(home, str(pipeline))["parsed"] is False
+
+
+def test_an_edited_graphql_schema_file_invalidates_every_pipeline_using_it(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "pipelines" / "graphql", project / "graphql")
+    source = (ROOT / "pipelines" / "tag-vip-customers.yaml").read_text(encoding="utf-8")
+    # Two pipelines naming the same SDL file: it is parsed once, for the first one only.
+    for name in ("a", "b"):
+        (project / f"{name}.yaml").write_text(
+            source.replace("name: tag-vip-customers", f"name: vip-{name}"), encoding="utf-8"
+        )
+    assert check(home, str(project))["err"] == "2 files checked: all valid\n"
+    assert check(home, str(project))["parsed"] is False
+
+    sdl = project / "graphql" / "shop.graphql"
+    text = sdl.read_text(encoding="utf-8")
+    assert "amountSpent" in text
+    sdl.write_text(text.replace("amountSpent", "totalSpent"), encoding="utf-8")
+    report = check(home, str(project))
+    assert report["code"] == 2
+    assert report["parsed"] is True
+    out = str(report["out"])
+    for name in ("a", "b"):
+        assert f"{project / name}.yaml:" in out
+    assert "Cannot query field 'amountSpent' on type 'Customer'" in out
+
+
+def test_an_edited_wsdl_invalidates_the_pipeline_and_a_missing_one_too(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "pipelines" / "wsdl", project / "wsdl")
+    shutil.copy(ROOT / "pipelines" / "signups-to-crm.yaml", project / "crm.yaml")
+    assert check(home, str(project))["code"] == 0
+    assert check(home, str(project))["parsed"] is False
+
+    wsdl = project / "wsdl" / "crm.wsdl"
+    wsdl.write_text(wsdl.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    report = check(home, str(project))
+    assert (report["code"], report["parsed"]) == (0, True)
+    assert check(home, str(project))["parsed"] is False
+
+    wsdl.unlink()
+    report = check(home, str(project))
+    assert report["code"] == 2
+    assert "WSDL file 'wsdl/crm.wsdl' not found" in str(report["out"])
