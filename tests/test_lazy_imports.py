@@ -108,3 +108,71 @@ def test_a_schedule_trigger_imports_croniter_but_no_client_library(tmp_path: Pat
     assert not imported["zeep"]
     assert not imported["gql"]
     assert not imported["graphql"]
+
+
+# What a REST run must never load: the other protocols' client libraries, their hookline
+# modules (soap.py pulls in the WSDL checks and urllib.request's siblings), the cron parser
+# and the webhook trigger. Each would cost every cron run its import time.
+NOT_FOR_REST = (
+    "zeep",
+    "gql",
+    "graphql",
+    "croniter",
+    "jsonschema",
+    "hookline.connectors.soap",
+    "hookline.connectors._soap_checks",
+    "hookline.connectors._soap_wsdl",
+    "hookline.connectors.graphql",
+    "hookline.connectors._graphql_build",
+    "hookline.triggers.schedule",
+    "hookline.triggers.webhook",
+)
+
+_REST_PROBE = textwrap.dedent(
+    """
+    import sys
+    from hookline.cli import run_pipeline_main
+    code = run_pipeline_main([sys.argv[1], "-q"])
+    sys.stderr.write(repr(sorted(m for m in NAMES if m in sys.modules)))
+    """
+).replace("NAMES", repr(NOT_FOR_REST))
+
+
+def test_a_rest_run_imports_no_other_protocol_schedule_or_webhook_code(tmp_path: Path) -> None:
+    from servers.rest_app import RestServer
+
+    pipeline = tmp_path / "one.yaml"
+    with RestServer() as server:
+        pipeline.write_text(
+            textwrap.dedent(
+                f"""\
+                version: 1
+                name: one-get
+                connections:
+                  api:
+                    rest: {{base_url: "{server.url}"}}
+                steps:
+                  - id: get
+                    rest: {{connection: api, path: /echo}}
+                output: "${{{{ steps.get.status }}}}"
+                """
+            ),
+            encoding="utf-8",
+        )
+        env = {"HOOKLINE_HOME": str(tmp_path / "home"), "PATH": ""}
+        runs = [
+            subprocess.run(
+                [sys.executable, "-c", _REST_PROBE, str(pipeline)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=ROOT,
+                env=env,
+            )
+            for _ in range(2)  # the first run validates the file; the second is a warm run
+        ]
+    first, warm = runs
+    # Only the first run validates the file against the JSON Schema.
+    assert (first.stdout, first.stderr) == ("200\n", "['jsonschema']")
+    assert (warm.stdout, warm.stderr) == ("200\n", "[]")
+    assert (tmp_path / "home" / "hookline.db").exists()  # the history was on

@@ -19,7 +19,7 @@ from jsonschema.exceptions import ValidationError
 
 from ._errors import Problem
 from ._plan import did_you_mean
-from ._schema import schema
+from ._schema import packaged
 from ._yamlpos import Document, Path
 
 _TYPE_NAMES = {
@@ -44,7 +44,7 @@ def _validator() -> Draft202012Validator:
     the very error the ``oneOf`` would, so messages do not change.
     """
     cls = validators.extend(Draft202012Validator, {_EXACTLY_ONE: _exactly_one})
-    return cls(_internal(schema()))  # type: ignore[no-any-return]
+    return cls(_internal(packaged()))  # type: ignore[no-any-return]
 
 
 _EXACTLY_ONE = "x-hookline-exactly-one"
