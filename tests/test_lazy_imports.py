@@ -176,3 +176,26 @@ def test_a_rest_run_imports_no_other_protocol_schedule_or_webhook_code(tmp_path:
     assert (first.stdout, first.stderr) == ("200\n", "['jsonschema']")
     assert (warm.stdout, warm.stderr) == ("200\n", "[]")
     assert (tmp_path / "home" / "hookline.db").exists()  # the history was on
+
+
+def test_every_registered_step_kind_is_type_checked_and_importable() -> None:
+    """mypy checks the modules listed in ``_TYPED`` against ``StepKind``; the registry is
+    lazy (names and module paths), so this keeps both lists the same."""
+    import ast
+    import importlib
+
+    from hookline import steps
+
+    tree = ast.parse(Path(steps.__file__).read_text(encoding="utf-8"))
+    typed = next(
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.target.id == "_TYPED"
+    )
+    assert isinstance(typed, ast.Dict)
+    assert [ast.literal_eval(k) for k in typed.keys if k is not None] == list(steps.STEP_KINDS)
+    for name in steps.STEP_KINDS:
+        module = importlib.import_module(steps.STEP_KINDS.path(name))
+        assert callable(module.build) and callable(module.run) and module.STEP_SCHEMA
