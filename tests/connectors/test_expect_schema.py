@@ -4,6 +4,7 @@ redacted, caught by on_error; a bad schema located when the file is checked."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -327,7 +328,11 @@ def test_the_schema_machinery_loads_only_for_a_step_with_expect_schema(tmp_path)
             encoding="utf-8",
         )
         done = subprocess.run(
-            [sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True, timeout=60
+            [sys.executable, "-c", _PROBE, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "HOOKLINE_HOME": str(tmp_path / "home")},  # no remembered check
         )
         seen.append(done.stdout.split())
     assert seen == [["0", "False"], ["0", "True"]]
