@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 PIPELINE = """\
 version: 1
@@ -93,3 +94,17 @@ def wait_for(arrived: threading.Event, proc: subprocess.Popen[str]) -> None:
 def statuses(db: Path) -> list[tuple[str, str | None]]:
     with closing(sqlite3.connect(db)) as conn:
         return conn.execute("SELECT status, error FROM runs ORDER BY started_at").fetchall()
+
+
+def attempt_rows(db: Path | str) -> list[dict[str, Any]]:
+    """Every attempt recorded in ``db``, as ``runs show --format json`` gives them: request
+    and response with their headers and bodies (kept apart, by content hash, in the
+    database since schema 3)."""
+    from hookline._store_read import History
+
+    with History(db) as history:
+        return [
+            a
+            for run in history.list_runs(limit=1000)
+            for a in history.get_run(run["id"])["attempts"]
+        ]

@@ -3,9 +3,7 @@ HTTP failures, dry run, history and redaction."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
 from typing import Any
 
 import pytest
@@ -13,6 +11,7 @@ import yaml
 from graphql_support import shared_server
 from pipeline_runner import run_yaml
 
+from history_support import attempt_rows
 from servers.graphql_app import GraphqlServer
 
 
@@ -137,9 +136,8 @@ def test_allow_partial_keeps_the_data_and_warns(graphql_server, tmp_path, capsys
         "call: partial data kept (allow_partial); the GraphQL server answered 1 error: "
         "price service unavailable (path catalog.2.price, code UPSTREAM_DOWN)" in result.err
     )
-    with contextlib.closing(sqlite3.connect(result.db)) as db:
-        (body,) = db.execute("SELECT response FROM attempts").fetchone() or (None,)
-    assert "UPSTREAM_DOWN" in body
+    (attempt,) = attempt_rows(result.db)
+    assert "UPSTREAM_DOWN" in attempt["response"]["body"]
 
 
 SHOP = {"query": "{ shop { name } }"}
@@ -207,9 +205,8 @@ def test_the_token_never_reaches_the_log_or_history(graphql_server, tmp_path, ca
     assert TOKEN not in result.out + result.err
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("history.db*"))
     assert TOKEN.encode() not in raw
-    with contextlib.closing(sqlite3.connect(result.db)) as db:
-        (request,) = db.execute("SELECT request FROM attempts").fetchone()
-    sent = json.loads(json.loads(request)["body"])
+    (attempt,) = attempt_rows(result.db)
+    sent = json.loads(attempt["request"]["body"])
     assert sent["query"] == "query Search($term: String!) { searchProducts(term: $term) { id } }\n"
     assert sent["variables"] == {"term": "***"}
 

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,6 +11,7 @@ import textwrap
 import pytest
 from hostile_pipeline import SECRET, pipeline, run
 
+from history_support import attempt_rows
 from servers.hostile import Arrival, Conn, answer, gzip_bomb, head
 
 MiB = 1024 * 1024
@@ -82,9 +80,8 @@ def test_history_bodies_are_redacted_then_cut(hostile, tmp_path, capsys, monkeyp
     text = pipeline({"base_url": hostile.url}, {"path": "/long"}, output="${{ steps.call.status }}")
     result = run(tmp_path, text, capsys, monkeypatch)
     assert result.code == 0, result.err
-    with contextlib.closing(sqlite3.connect(result.db)) as db:
-        (response,) = db.execute("SELECT response FROM attempts").fetchone()
-    stored = json.loads(response)["body"]
+    (attempt,) = attempt_rows(result.db)
+    stored = attempt["response"]["body"]
     assert SECRET[:8] not in stored
     assert stored.endswith(f"… (truncated: {len(body)} characters in all)")
     assert len(stored) < 64 * 1024 + 100

@@ -5,9 +5,9 @@ cache, the dry run."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from connectors.soap_support import connection, run_soap, soap_server, soap_server_session
+from history_support import attempt_rows
 
 __all__ = ["soap_server", "soap_server_session"]  # fixtures, imported for pytest
 
@@ -152,13 +152,8 @@ def test_envelope_and_reply_are_in_the_history(soap_server, tmp_path, capsys):
         tmp_path, _pipeline(soap_server, FIND), capsys=capsys, input={"email": "ada@example.com"}
     )
     assert result.code == 0, result.err
-    db = sqlite3.connect(result.db)
-    try:
-        rows = db.execute("SELECT request, response FROM attempts").fetchall()
-    finally:
-        db.close()
-    ((request, response),) = rows
-    request, response = json.loads(request), json.loads(response)
+    (attempt,) = attempt_rows(result.db)
+    request, response = attempt["request"], attempt["response"]
     assert request["method"] == "POST"
     assert "<ns0:email>ada@example.com</ns0:email>" in request["body"]
     assert response["status"] == 200
