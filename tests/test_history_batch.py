@@ -217,3 +217,34 @@ def test_records_are_all_written_when_a_run_ends_normally(tmp_path):
             iterations = conn.execute("SELECT count(*) FROM iterations").fetchone()[0]
             status = conn.execute("SELECT status FROM runs").fetchone()[0]
     assert (steps, iterations, status) == (1200, 1200, "succeeded")
+
+
+ANSWER = """\
+version: 1
+name: answer
+connections:
+  api:
+    rest: {{base_url: "{url}"}}
+steps:
+  - id: get
+    rest: {{connection: api, method: GET, path: /status/200}}
+  - id: text
+    rest: {{connection: api, method: GET, path: /text}}
+output: {{get: "${{{{ steps.get }}}}", text: "${{{{ steps.text }}}}"}}
+"""
+
+
+def test_a_step_result_that_is_its_answer_is_stored_once_and_read_back_whole(cli, tmp_path):
+    db = tmp_path / "h.db"
+    path = tmp_path / "answer.yaml"
+    with RestServer() as api:
+        path.write_text(ANSWER.format(url=api.url), encoding="utf-8")
+        ran = cli("run", str(path), "--db", str(db))
+    assert ran.code == 0, ran.err
+    output = json.loads(ran.out)
+    with closing(sqlite3.connect(db)) as conn:
+        kept = conn.execute("SELECT result, result_blob FROM steps ORDER BY seq").fetchall()
+    assert kept == [(None, -2), (None, -1)]  # JSON body, text body: the answers only
+    run = json.loads(cli("runs", "--db", str(db), "--format", "json").out)[0]
+    shown = json.loads(cli("runs", "show", run["id"], "--db", str(db), "--format", "json").out)
+    assert [s["result"] for s in shown["steps"]] == [output["get"], output["text"]]

@@ -4,6 +4,11 @@
 headers back; each distinct text is stored once (zlib-compressed) in the ``blobs`` table
 and rows refer to it by id. A text shorter than ``INLINE`` characters stays in its row:
 a reference and an index entry would cost more than the text.
+
+One loop's answers look alike (the same keys, the same vocabulary) but each alone
+compresses poorly. The first long text a writer stores becomes its dictionary: later
+texts are compressed against it (zlib's preset dictionary, ``base`` names it), which
+roughly halves what a 1 KiB JSON answer costs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from collections import OrderedDict
 INLINE = 160
 #: Blob ids remembered by one writer, so a repeated text costs no lookup (entries).
 CACHE_ENTRIES = 4096
+#: Texts at least this long (characters) may become a writer's compression dictionary.
+DICTIONARY_MIN = 512
+#: zlib uses at most the last 32 KiB of a preset dictionary.
+_DICTIONARY_MAX = 32 * 1024
 
 
 def digest(text: str) -> bytes:
@@ -28,10 +37,12 @@ class BlobWriter:
 
     def __init__(self) -> None:
         self._ids: OrderedDict[bytes, int] = OrderedDict()
+        self._base: tuple[int, bytes] | None = None  # the dictionary blob: id, text
 
     def forget(self) -> None:
         """Drop the cache: after a rolled-back transaction its ids may not exist."""
         self._ids.clear()
+        self._base = None
 
     def ref(self, db: sqlite3.Connection, text: str | None) -> int | str | None:
         """What a row keeps for ``text``: None, the text itself when short, else a blob id."""
@@ -47,11 +58,20 @@ class BlobWriter:
             return found
         row = db.execute("SELECT id FROM blobs WHERE hash = ?", (key,)).fetchone()
         if row is None:
-            data = zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
+            raw = text.encode("utf-8", "surrogatepass")
+            base = self._base
+            if base is None:
+                data = zlib.compress(raw, 6)
+            else:
+                packer = zlib.compressobj(6, zdict=base[1])
+                data = packer.compress(raw) + packer.flush()
             blob_id = db.execute(
-                "INSERT INTO blobs (hash, data) VALUES (?, ?)", (key, data)
+                "INSERT INTO blobs (hash, data, base) VALUES (?, ?, ?)",
+                (key, data, None if base is None else base[0]),
             ).lastrowid
             assert blob_id is not None
+            if base is None and len(text) >= DICTIONARY_MIN:
+                self._base = (blob_id, raw[-_DICTIONARY_MAX:])
         else:
             blob_id = row[0]
         self._ids[key] = blob_id
@@ -66,7 +86,15 @@ def read(db: sqlite3.Connection, value: object) -> str | None:
         return value
     if not isinstance(value, int):
         return None
-    row = db.execute("SELECT data FROM blobs WHERE id = ?", (value,)).fetchone()
+    row = db.execute("SELECT data, base FROM blobs WHERE id = ?", (value,)).fetchone()
     if row is None:
         return None
-    return zlib.decompress(row[0]).decode("utf-8", "surrogatepass")
+    data, base = row
+    if base is None:
+        return zlib.decompress(data).decode("utf-8", "surrogatepass")
+    found = db.execute("SELECT data FROM blobs WHERE id = ?", (base,)).fetchone()
+    if found is None:
+        return None
+    zdict = zlib.decompress(found[0])[-_DICTIONARY_MAX:]
+    unpacker = zlib.decompressobj(zdict=zdict)
+    return (unpacker.decompress(data) + unpacker.flush()).decode("utf-8", "surrogatepass")

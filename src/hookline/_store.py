@@ -56,6 +56,10 @@ __all__ = [
 
 #: Characters of a run's input and output, and of a step's result, kept in the history.
 RESULT_LIMIT = 64 * 1024
+#: ``steps.result_blob`` when the result is the answer of the step's last attempt, whose
+#: body is the result's body as text (SAME_TEXT) or parsed as JSON (SAME_JSON).
+SAME_TEXT = -1
+SAME_JSON = -2
 #: Characters of a for_each iteration's item, and of its output, kept in the history.
 ITEM_LIMIT = 4 * 1024
 #: Seconds a write waits for another process holding the database (HOOKLINE_HISTORY_TIMEOUT).
@@ -123,6 +127,7 @@ class Store:
         self._db: sqlite3.Connection | None = None
         self._seq: dict[str, Iterator[int]] = {}
         self._writer: Writer | None = None
+        self._local = threading.local()  # the last answer recorded on this thread
         self._blobs = BlobWriter()
         self._started: dict[str, float] = {}
         self._live: set[str] = set()
@@ -318,6 +323,7 @@ class Store:
     ) -> None:
         if not self.enabled:
             return
+        same = self._same_as_answer(run_id, step_id, loop, result)
         self._queue(
             (
                 "step",
@@ -326,11 +332,38 @@ class Store:
                 step_id,
                 status,
                 round(seconds * 1000, 1),
-                history_json(result, RESULT_LIMIT),
+                None if same else history_json(result, RESULT_LIMIT),
                 error,
                 *self._loop_of(loop),
+                same,
             )
         )
+
+    def _same_as_answer(
+        self, run_id: str, step_id: str, loop: tuple[str, int] | None, result: Any
+    ) -> int | None:
+        """SAME_TEXT or SAME_JSON when ``result`` is exactly the answer of the step's last
+        attempt (status, headers, body), so it is not stored a second time; else None.
+
+        A REST step's result is its answer: keeping both would double the history."""
+        last = getattr(self._local, "last", None)
+        self._local.last = None
+        if last is None or last[:3] != (run_id, step_id, loop):
+            return None
+        if not isinstance(result, dict) or result.keys() != {"status", "headers", "body"}:
+            return None
+        status, headers, body = last[3:]
+        if result["status"] != status or body is None:
+            return None
+        # Masked credential headers differ from the result's values: then both are kept.
+        if result["headers"] != {k.lower(): v for k, v in (headers or {}).items()}:
+            return None
+        if isinstance(result["body"], str):
+            return SAME_TEXT if result["body"] == body else None
+        try:  # a body cut for the history does not parse, and is not the same
+            return SAME_JSON if json.loads(body) == result["body"] else None
+        except ValueError:
+            return None
 
     def iteration_finished(
         self,
@@ -379,8 +412,14 @@ class Store:
         response = dict(response) if isinstance(response, dict) else None
         req_headers = _pop_headers(request)
         req_body = _pop_body(request)
+        resp_headers_dict = response.get("headers") if response is not None else None
         resp_headers = _pop_headers(response) if response is not None else None
         resp_body = _pop_body(response) if response is not None else None
+        self._local.last = (
+            None
+            if response is None
+            else (run_id, step_id, loop, response.get("status"), resp_headers_dict, resp_body)
+        )
         self._queue(
             (
                 "attempt",
@@ -410,7 +449,7 @@ class Store:
                 for record in batch:
                     kind, row = record[0], record[1:]
                     if kind == "step":
-                        result = row[5]
+                        result, same = row[5], row[9]
                         big = result is not None and len(result) >= INLINE
                         db.execute(
                             "INSERT INTO steps (run_id, seq, step_id, status, duration_ms,"
@@ -419,8 +458,8 @@ class Store:
                             (
                                 *row[:5],
                                 None if big else result,
-                                *row[6:],
-                                blobs.put(db, result) if big else None,
+                                *row[6:9],
+                                same or (blobs.put(db, result) if big else None),
                             ),
                         )
                     elif kind == "iteration":

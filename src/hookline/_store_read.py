@@ -103,6 +103,7 @@ class History:
         run["attempts"] = self._rows(
             "SELECT * FROM attempts WHERE run_id = ? ORDER BY seq", (run["id"],)
         )
+        _answers_as_results(run["steps"], run["attempts"])
         run["iterations"] = (
             self._rows(
                 "SELECT * FROM iterations WHERE run_id = ? ORDER BY step_id, idx, seq",
@@ -137,7 +138,9 @@ class History:
         headers and bodies (kept once by content hash in ``blobs``)."""
         try:
             blob = row.pop("result_blob", None)
-            if blob is not None:
+            if blob is not None and blob < 0:
+                row["same_as_answer"] = blob  # resolved by _answers_as_results
+            elif blob is not None:
                 row["result"] = blobs.read(self._db, blob)
             parts = [
                 ("request", "req_headers", "req_body"),
@@ -157,6 +160,39 @@ class History:
                 row[part] = json.dumps(value, ensure_ascii=False)
         except (sqlite3.Error, ValueError, zlib.error) as exc:
             raise UsageError(f"{self.path}: cannot read the run history: {exc}") from None
+
+
+def _answers_as_results(steps: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> None:
+    """Give back the result of each step stored as "the answer of its last attempt"
+    (schema 3 keeps a REST step's answer once): status, headers by lower-case name, body."""
+    last: dict[tuple[Any, ...], dict[str, Any]] = {}
+    pending = iter(attempts)
+    nxt = next(pending, None)
+    for step in steps:
+        while nxt is not None and nxt["seq"] < step["seq"]:
+            last[(nxt["step_id"], nxt.get("loop_step"), nxt.get("loop_index"))] = nxt
+            nxt = next(pending, None)
+        same = step.pop("same_as_answer", None)
+        if same is None:
+            continue
+        answer = last.get((step["step_id"], step.get("loop_step"), step.get("loop_index")))
+        response = (answer or {}).get("response")
+        if not isinstance(response, dict):
+            continue
+        body = response.get("body")
+        if same == SAME_JSON and isinstance(body, str):
+            with contextlib.suppress(ValueError):
+                body = json.loads(body)
+        headers = response.get("headers") or {}
+        step["result"] = {
+            "status": response.get("status"),
+            "headers": {k.lower(): v for k, v in headers.items()},
+            "body": body,
+        }
+
+
+#: As ``_store.SAME_JSON``: the step's result is its last answer, the body parsed as JSON.
+SAME_JSON = -2
 
 
 def _seen(run: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,9 @@ Schema versions (``PRAGMA user_version``):
    iteration they ran in (``loop_step``, ``loop_index``); attempts keep headers and bodies
    in ``blobs`` by content hash (``req_headers``, ``resp_headers``, ``req_body``,
    ``resp_body``: a blob id, or a short body inline), and a long step result is kept as
-   a blob (``steps.result_blob``). Rows written before version 3 keep their old form and are read as
-   they were.
+   a blob (``steps.result_blob``). A blob with a ``base`` is compressed with that blob's
+   text as zlib dictionary (see ``_blobs``). Rows written before version 3 keep their old
+   form and are read as they were.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ _REST = [
     """CREATE TABLE IF NOT EXISTS blobs (
     id INTEGER PRIMARY KEY,
     hash BLOB NOT NULL UNIQUE,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    base INTEGER
 )""",
 ]
 _ADDED_IN_2 = {"runs": (("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat_at", "REAL"))}

@@ -160,8 +160,11 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
                     _reason(exc),
                 )
                 raise
+            # Without an output template the output is the last step's result, which its
+            # own record already keeps: it is not stored twice.
+            kept = output if spec.output is not None else None
             runtime.recorder.iteration_finished(
-                runtime.run_id, step.id, index, "ok", time.monotonic() - started, item, output, None
+                runtime.run_id, step.id, index, "ok", time.monotonic() - started, item, kept, None
             )
             return output
 
