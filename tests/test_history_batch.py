@@ -195,11 +195,13 @@ def test_sigterm_writes_every_batched_record_before_closing_the_run(tmp_path):
             "SELECT loop_index FROM attempts WHERE step_id = 'fast' ORDER BY loop_index"
         ).fetchall()
         done = conn.execute("SELECT idx FROM iterations WHERE status = 'ok'").fetchall()
-        failed = conn.execute("SELECT idx, error FROM iterations WHERE status != 'ok'").fetchall()
+        stopped = conn.execute(
+            "SELECT idx, status, error FROM iterations WHERE status != 'ok'"
+        ).fetchall()
     assert run == ("interrupted", "interrupted by SIGTERM")
     assert [i for (i,) in fast] == list(range(10))
     assert sorted(i for (i,) in done) == list(range(9))
-    assert failed == [(9, "interrupted by SIGTERM")]
+    assert stopped == [(9, "interrupted", "interrupted by SIGTERM")]
 
 
 def test_records_are_all_written_when_a_run_ends_normally(tmp_path):

@@ -189,10 +189,16 @@ def _steps(index: _Index, where: Where, indent: str) -> str:
 
 
 def _loop(index: _Index, iterations: list[dict[str, Any]], indent: str) -> str:
-    failed = [it for it in iterations if it["status"] != "ok"]
+    shown = [it for it in iterations if it["status"] != "ok"]
+    failed = sum(it["status"] == "failed" for it in iterations)
+    stopped = len(shown) - failed
     noun = "iteration" if len(iterations) == 1 else "iterations"
-    out = [f"{indent}{len(iterations)} {noun}, {len(failed)} failed\n"]
-    out.extend(_iteration(index, it, indent) for it in failed)
+    out = [
+        f"{indent}{len(iterations)} {noun}, {failed} failed"
+        + (f", {stopped} interrupted" if stopped else "")
+        + "\n"
+    ]
+    out.extend(_iteration(index, it, indent) for it in shown)
     return "".join(out)
 
 

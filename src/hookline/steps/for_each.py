@@ -153,7 +153,7 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
                     runtime.run_id,
                     step.id,
                     index,
-                    "failed",
+                    "interrupted" if _stopped(exc) else "failed",
                     time.monotonic() - started,
                     item,
                     None,
@@ -217,6 +217,13 @@ def _concurrent(
     if failures:
         raise failures[0]
     return results
+
+
+def _stopped(exc: BaseException) -> bool:
+    """The run was stopped (a signal, Ctrl-C, a cancel) rather than the iteration failing."""
+    from .._runtime import Cancelled, Interrupted
+
+    return isinstance(exc, Cancelled | Interrupted | KeyboardInterrupt)
 
 
 def _reason(exc: BaseException) -> str:
