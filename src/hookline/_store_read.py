@@ -27,6 +27,7 @@ class History:
 
     def __init__(self, path: str | Path, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
+        self._blobs: dict[int, str | None] = {}
         uri = "file:" + urllib.parse.quote(str(self.path.absolute())) + "?mode=ro"
         try:
             self._db = sqlite3.connect(uri, uri=True, timeout=busy_timeout)
@@ -133,6 +134,20 @@ class History:
             out.append(item)
         return out
 
+    def _blob(self, value: object) -> str | None:
+        """A blob's text; header sets repeat across a loop's requests, so recent ones are
+        kept (a few hundred texts, each at most 64 KiB)."""
+        if not isinstance(value, int) or isinstance(value, bool):
+            return blobs.read(self._db, value)
+        cache = self._blobs
+        if value in cache:
+            return cache[value]
+        text = blobs.read(self._db, value)
+        if len(cache) >= 256:
+            cache.pop(next(iter(cache)))
+        cache[value] = text
+        return text
+
     def _unpack(self, row: dict[str, Any]) -> None:
         """Put back what schema 3 keeps apart: a long step result, and an attempt's
         headers and bodies (kept once by content hash in ``blobs``)."""
@@ -141,7 +156,7 @@ class History:
             if blob is not None and blob < 0:
                 row["same_as_answer"] = blob  # resolved by _answers_as_results
             elif blob is not None:
-                row["result"] = blobs.read(self._db, blob)
+                row["result"] = self._blob(blob)
             parts = [
                 ("request", "req_headers", "req_body"),
                 ("response", "resp_headers", "resp_body"),
@@ -149,8 +164,8 @@ class History:
             for part, headers_column, body_column in parts:
                 if headers_column not in row:
                     continue
-                headers = blobs.read(self._db, row.pop(headers_column))
-                body = blobs.read(self._db, row.pop(body_column))
+                headers = self._blob(row.pop(headers_column))
+                body = self._blob(row.pop(body_column))
                 if headers is None and body is None:
                     continue  # a row from before schema 3 holds them in its JSON
                 value = json.loads(row[part]) if isinstance(row.get(part), str) else {}
