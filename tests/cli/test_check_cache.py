@@ -142,3 +142,30 @@ def test_many_files_are_checked_by_workers_with_the_same_report(tmp_path: Path) 
     )
     assert report["err"] == "70 files checked: 3 problems in 3\n"
     assert len(list((home / "checked").iterdir())) == 67
+
+
+def test_an_edited_xsd_that_the_wsdl_imports_invalidates_the_pipeline(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    project = tmp_path / "project"
+    (project / "wsdl").mkdir(parents=True)
+    wsdl = (ROOT / "pipelines" / "wsdl" / "crm.wsdl").read_text(encoding="utf-8")
+    start, end = wsdl.index("<xsd:schema"), wsdl.index("</xsd:schema>") + len("</xsd:schema>")
+    schema = wsdl[start:end].replace(
+        "<xsd:schema", '<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema"', 1
+    )
+    xsd = project / "wsdl" / "contacts.xsd"
+    xsd.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n{schema}\n', encoding="utf-8")
+    imported = (
+        '<xsd:schema><xsd:import namespace="urn:example:crm:contacts" '
+        'schemaLocation="contacts.xsd"/></xsd:schema>'
+    )
+    (project / "wsdl" / "crm.wsdl").write_text(
+        wsdl[:start] + imported + wsdl[end:], encoding="utf-8"
+    )
+    shutil.copy(ROOT / "pipelines" / "signups-to-crm.yaml", project / "crm.yaml")
+    assert check(home, str(project))["code"] == 0
+    assert check(home, str(project))["parsed"] is False
+
+    xsd.write_text(xsd.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    report = check(home, str(project))
+    assert (report["code"], report["parsed"]) == (0, True)
