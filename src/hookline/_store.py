@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import sqlite3
 import threading
@@ -26,12 +25,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._blobs import INLINE, BlobWriter
+from ._blobs import BlobWriter
 from ._errors import UsageError
 from ._history_json import history_json
 from ._history_writer import Writer
 from ._home import default_db
 from ._model import Pipeline
+from ._store_rows import pop_body, pop_headers, same_as_answer, write_rows
 from ._store_schema import (
     HEARTBEAT_SECONDS,
     HOST,
@@ -56,10 +56,6 @@ __all__ = [
 
 #: Characters of a run's input and output, and of a step's result, kept in the history.
 RESULT_LIMIT = 64 * 1024
-#: ``steps.result_blob`` when the result is the answer of the step's last attempt, whose
-#: body is the result's body as text (SAME_TEXT) or parsed as JSON (SAME_JSON).
-SAME_TEXT = -1
-SAME_JSON = -2
 #: Characters of a for_each iteration's item, and of its output, kept in the history.
 ITEM_LIMIT = 4 * 1024
 #: Seconds a write waits for another process holding the database (HOOKLINE_HISTORY_TIMEOUT).
@@ -350,20 +346,7 @@ class Store:
         self._local.last = None
         if last is None or last[:3] != (run_id, step_id, loop):
             return None
-        if not isinstance(result, dict) or result.keys() != {"status", "headers", "body"}:
-            return None
-        status, headers, body = last[3:]
-        if result["status"] != status or body is None:
-            return None
-        # Masked credential headers differ from the result's values: then both are kept.
-        if result["headers"] != {k.lower(): v for k, v in (headers or {}).items()}:
-            return None
-        if isinstance(result["body"], str):
-            return SAME_TEXT if result["body"] == body else None
-        try:  # a body cut for the history does not parse, and is not the same
-            return SAME_JSON if json.loads(body) == result["body"] else None
-        except ValueError:
-            return None
+        return same_as_answer(result, *last[3:])
 
     def iteration_finished(
         self,
@@ -410,11 +393,11 @@ class Store:
         request = dict(attempt.get("request") or {})
         response = attempt.get("response")
         response = dict(response) if isinstance(response, dict) else None
-        req_headers = _pop_headers(request)
-        req_body = _pop_body(request)
+        req_headers = pop_headers(request)
+        req_body = pop_body(request)
         resp_headers_dict = response.get("headers") if response is not None else None
-        resp_headers = _pop_headers(response) if response is not None else None
-        resp_body = _pop_body(response) if response is not None else None
+        resp_headers = pop_headers(response) if response is not None else None
+        resp_body = pop_body(response) if response is not None else None
         self._local.last = (
             None
             if response is None
@@ -443,53 +426,7 @@ class Store:
         """In the writer thread: one transaction for the batch, under the write guard."""
 
         def write(db: sqlite3.Connection) -> None:
-            blobs = self._blobs
-            db.execute("BEGIN")
-            try:
-                for record in batch:
-                    kind, row = record[0], record[1:]
-                    if kind == "step":
-                        result, same = row[5], row[9]
-                        big = result is not None and len(result) >= INLINE
-                        db.execute(
-                            "INSERT INTO steps (run_id, seq, step_id, status, duration_ms,"
-                            " result, error, loop_step, loop_index, result_blob)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                *row[:5],
-                                None if big else result,
-                                *row[6:9],
-                                same or (blobs.put(db, result) if big else None),
-                            ),
-                        )
-                    elif kind == "iteration":
-                        db.execute(
-                            "INSERT INTO iterations (run_id, seq, step_id, idx, status,"
-                            " duration_ms, item, output, error, loop_step, loop_index)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            row,
-                        )
-                    else:
-                        req_h, resp_h, req_b, resp_b = row[10:]
-                        db.execute(
-                            "INSERT INTO attempts (run_id, seq, step_id, attempt, duration_ms,"
-                            " request, response, error, loop_step, loop_index, req_headers,"
-                            " resp_headers, req_body, resp_body)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                *row[:10],
-                                None if req_h is None else blobs.put(db, req_h),
-                                None if resp_h is None else blobs.put(db, resp_h),
-                                blobs.ref(db, req_b),
-                                blobs.ref(db, resp_b),
-                            ),
-                        )
-                db.execute("COMMIT")
-            except BaseException:
-                blobs.forget()
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("ROLLBACK")
-                raise
+            write_rows(db, self._blobs, batch)
 
         try:
             self._guarded(write)
@@ -529,17 +466,3 @@ class Store:
                 run_id,
             ),
         )
-
-
-def _pop_headers(part: dict[str, Any]) -> str | None:
-    headers = part.pop("headers", None)
-    if headers is None:
-        return None
-    return json.dumps(headers, ensure_ascii=False, default=str)
-
-
-def _pop_body(part: dict[str, Any]) -> str | None:
-    body = part.pop("body", None)
-    if body is None or isinstance(body, str):
-        return body
-    return json.dumps(body, ensure_ascii=False, default=str)

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import _blobs as blobs
 from ._errors import UsageError
+from ._store_rows import SAME_JSON
 from ._store_schema import SCHEMA_VERSION, lost_reason
 
 _JSON_FIELDS = ("input", "output", "result", "request", "response", "item")
@@ -204,10 +205,6 @@ def _answers_as_results(steps: list[dict[str, Any]], attempts: list[dict[str, An
             "headers": {k.lower(): v for k, v in headers.items()},
             "body": body,
         }
-
-
-#: As ``_store.SAME_JSON``: the step's result is its last answer, the body parsed as JSON.
-SAME_JSON = -2
 
 
 def _seen(run: dict[str, Any]) -> dict[str, Any]:
