@@ -64,3 +64,22 @@ def test_a_value_exactly_at_the_limit_is_kept_whole():
     value = "x" * (LIMIT - 2)  # plus two quotes
     assert history_json(value, LIMIT) == json.dumps(value)
     assert json.loads(history_json(value + "x", LIMIT) or "")["truncated"] is True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"id": 1, "name": "é\u2028\x00", "tags": ["a", None, True, 1.5, float("inf")], "n": {}},
+        "\x01" * (LIMIT // 6),  # escapes: short to count, six times longer encoded
+        [list(range(10))] * 10,
+    ],
+    ids=["mixed", "escapes", "nested"],
+)
+def test_small_values_take_the_fast_path_with_the_same_text(value):
+    text = history_json(value, LIMIT)
+    expected = json.dumps(value, ensure_ascii=False)
+    assert text == (
+        expected
+        if len(expected) <= LIMIT
+        else json.dumps({"truncated": True, "limit": LIMIT, "start": expected[:LIMIT]})
+    )

@@ -35,6 +35,12 @@ def history_json(value: Any, limit: int | None = None) -> str | None:
         return None
     if limit is None:
         return json.dumps(value, ensure_ascii=False, default=str)
+    if _fits(value, limit):
+        # Most values are small: the C encoder, then a check. Escapes make the text at
+        # most six times what _fits counted, so this costs a bounded amount too.
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        if len(text) <= limit:
+            return text
 
     def escape(text: str) -> str:
         # One character past the limit is enough to know the text must be cut.
@@ -52,3 +58,36 @@ def history_json(value: Any, limit: int | None = None) -> str | None:
             start = "".join(parts)[:limit]
             return json.dumps({"truncated": True, "limit": limit, "start": start})
     return "".join(parts)
+
+
+def _fits(value: Any, limit: int) -> bool:
+    """True when ``value`` holds at most about ``limit`` characters of plain JSON types.
+
+    Stops as soon as the count passes the limit, so a huge value costs little here."""
+    budget = limit
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            budget -= len(item) + 2
+        elif isinstance(item, dict):
+            budget -= 2 + 4 * len(item)
+            if budget < 0:  # before the stack grows with a huge container
+                return False
+            for key, inner in item.items():
+                if not isinstance(key, str):
+                    return False
+                budget -= len(key)
+                stack.append(inner)
+        elif isinstance(item, list):
+            budget -= 2 + 2 * len(item)
+            if budget < 0:
+                return False
+            stack.extend(item)
+        elif item is None or isinstance(item, bool | int | float):
+            budget -= 24
+        else:  # tuples, dates... (``default=str``): the streaming encoder handles them
+            return False
+        if budget < 0:
+            return False
+    return True
