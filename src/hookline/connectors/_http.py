@@ -213,7 +213,7 @@ class HttpClient:
                         )
                     )
                     raise ConnectorError(
-                        step_id, f"{req.method} {self._show(req.url)}: {reason}{hint}"
+                        step_id, f"{req.method} {self.show(req.url)}: {reason}{hint}"
                     ) from failure
                 self._log_retry(step_id, backoff, reason, delay)
                 self.runtime.sleep(delay)
@@ -238,7 +238,7 @@ class HttpClient:
                     continue
             raise ConnectorError(
                 step_id,
-                f"{req.method} {self._show(answer.url)} answered {status} {answer.reason}".rstrip()
+                f"{req.method} {self.show(answer.url)} answered {status} {answer.reason}".rstrip()
                 + snippet(self.runtime, answer.text),
                 {"status": status, "body": result["body"]},
                 status=status,
@@ -257,7 +257,7 @@ class HttpClient:
     ) -> ConnectorError:
         spent = timeout if timeout is not None else round(time.monotonic() - called, 1)
         return ConnectorError(
-            step_id, f"{req.method} {self._show(req.url)}: timed out after {spent:g}s "
+            step_id, f"{req.method} {self.show(req.url)}: timed out after {spent:g}s "
             "(the step's timeout)"
         )  # fmt: skip
 
@@ -297,7 +297,7 @@ class HttpClient:
                     preview = self.runtime.redactor.clip(answer.text, PREVIEW)
                     raise ConnectorError(
                         step_id,
-                        f"{req.method} {self._show(answer.url)} answered {answer.status} with "
+                        f"{req.method} {self.show(answer.url)} answered {answer.status} with "
                         f"Content-Type {headers['content-type']} but {what}; it begins: "
                         f"{preview!r}",
                         status=answer.status,
@@ -306,7 +306,7 @@ class HttpClient:
                 body = answer.text
         return {"status": answer.status, "headers": headers, "body": body}
 
-    def _show(self, url: str) -> str:
+    def show(self, url: str) -> str:
         """A URL for messages: without its query (which may carry keys) and redacted."""
         try:
             parts = urlsplit(url)

@@ -20,7 +20,7 @@ import requests
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 from requests.utils import requote_uri
 
-from ._origin import BadURL, origin_of
+from ._origin import BadURL, origin_of, sent_origin
 from ._request import HttpRequest
 from ._transport import Answer, Failure, exchange
 
@@ -61,6 +61,7 @@ def follow(
         first = origin = origin_of(url)
     except BadURL as exc:
         raise Failure("invalid", str(exc)) from None
+    status = 0  # of the redirect that led to the current hop
     for hops in range(MAX_REDIRECTS + 1):
         trusted = hop.credentials and client.trusts(origin)
         headers = dict(BASE_HEADERS)
@@ -74,6 +75,7 @@ def follow(
         query = [*req.params, *(client.query_auth if trusted else [])] if hops == 0 else []
         cookies = client.session.cookies if trusted else None
         prepared = _prepare(method, url, query, headers, body, cookies)
+        _check_sent_origin(prepared, origin)
         hop.sent_headers = dict(prepared.headers)
         left = deadline - time.monotonic()
         if left <= 0:
@@ -81,14 +83,21 @@ def follow(
         settings = client.session.merge_environment_settings(
             prepared.url, {}, True, client.verify, None
         )
-        answer, raw = exchange(
-            client.adapter,
-            prepared,
-            limit=left,
-            max_size=client.max_response_size,
-            settings=dict(settings),
-            leaving=hop.leaving if hops == 0 else None,
-        )
+        try:
+            answer, raw = exchange(
+                client.adapter,
+                prepared,
+                limit=left,
+                max_size=client.max_response_size,
+                settings=dict(settings),
+                leaving=hop.leaving if hops == 0 else None,
+            )
+        except Failure as failure:
+            if hops:  # the first hop reached the server: whatever failed after, it was sent
+                failure.sent = True
+                failure.reason = f"redirected ({status}) to {client.show(url)}: {failure.reason}"
+                failure.args = (failure.reason,)
+            raise
         if trusted:  # an origin the connection does not trust cannot plant cookies
             extract_cookies_to_jar(client.session.cookies, prepared, raw)
         location = answer.headers.get("location")
@@ -124,6 +133,20 @@ def follow(
             target = _without_secrets(client, target)
         url, origin = target, new_origin
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_sent_origin(prepared: requests.PreparedRequest, origin: str) -> None:
+    """The credentials were chosen for ``origin``: refuse to send them anywhere else, should
+    the parser that connects read the prepared URL differently (see ``_origin``)."""
+    try:
+        sent = sent_origin(str(prepared.url))
+    except BadURL as exc:
+        raise Failure("invalid", str(exc)) from None
+    if sent != origin:
+        raise Failure(
+            "invalid",
+            f"not a valid URL (it reads as {origin} but would be sent to {sent}); refused",
+        )
 
 
 def _body(req: HttpRequest) -> dict[str, Any]:
