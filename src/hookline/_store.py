@@ -124,6 +124,7 @@ class Store:
         self._seq: dict[str, Iterator[int]] = {}
         self._writer: Writer | None = None
         self._local = threading.local()  # the last answer recorded on this thread
+        self._rowids: dict[str, int] = {}
         self._blobs = BlobWriter()
         self._started: dict[str, float] = {}
         self._live: set[str] = set()
@@ -276,23 +277,35 @@ class Store:
         self._started[run_id] = time.monotonic()
         with self._lock:
             self._live.add(run_id)
-        self._write(
-            "INSERT INTO runs (id, pipeline, file, digest, trigger, input, status, started_at,"
-            " pid, host, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-            (
-                run_id,
-                pipeline.name,
-                str(pipeline.file),
-                pipeline.digest,
-                trigger,
-                history_json(input, RESULT_LIMIT),
-                _now(),
-                os.getpid(),
-                HOST,
-                time.time(),
-            ),
+        row = (
+            run_id,
+            pipeline.name,
+            str(pipeline.file),
+            pipeline.digest,
+            trigger,
+            history_json(input, RESULT_LIMIT),
+            _now(),
+            os.getpid(),
+            HOST,
+            time.time(),
         )
+        rowid = self._guarded(
+            lambda db: (
+                db.execute(
+                    "INSERT INTO runs (id, pipeline, file, digest, trigger, input, status,"
+                    " started_at, pid, host, heartbeat_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                    row,
+                ).lastrowid
+            )
+        )
+        if rowid is not None:
+            self._rowids[run_id] = rowid
         self._start_heart()
+
+    def _ref(self, run_id: str) -> int | str:
+        """How the run's records name it: its rowid (short), else its id."""
+        return self._rowids.get(run_id, run_id)
 
     def _loop_of(self, loop: tuple[str, int] | None) -> tuple[str | None, int | None]:
         return (loop[0], loop[1]) if loop is not None else (None, None)
@@ -323,7 +336,7 @@ class Store:
         self._queue(
             (
                 "step",
-                run_id,
+                self._ref(run_id),
                 self._next(run_id),
                 step_id,
                 status,
@@ -365,7 +378,7 @@ class Store:
         self._queue(
             (
                 "iteration",
-                run_id,
+                self._ref(run_id),
                 self._next(run_id),
                 step_id,
                 index,
@@ -406,7 +419,7 @@ class Store:
         self._queue(
             (
                 "attempt",
-                run_id,
+                self._ref(run_id),
                 self._next(run_id),
                 step_id,
                 attempt.get("attempt", 1),
@@ -449,6 +462,7 @@ class Store:
         with self._lock:
             self._live.discard(run_id)
         self._seq.pop(run_id, None)
+        self._rowids.pop(run_id, None)
         if not self.enabled:
             return
         duration = round((time.monotonic() - started) * 1000, 1) if started else None

@@ -94,27 +94,47 @@ class History:
         found = (
             []
             if self._empty
-            else self._rows("SELECT * FROM runs WHERE id LIKE ? LIMIT 2", (run_id + "%",))
+            else self._rows(
+                "SELECT rowid AS _rowid, * FROM runs WHERE id LIKE ? LIMIT 2", (run_id + "%",)
+            )
         )
         if not found:
             raise UsageError(f"no run with id {run_id!r} in {self.path}")
         if len(found) > 1:
             raise UsageError(f"run id {run_id!r} is ambiguous: give more characters")
         run = _seen(found[0])
-        run["steps"] = self._rows("SELECT * FROM steps WHERE run_id = ? ORDER BY seq", (run["id"],))
-        run["attempts"] = self._rows(
-            "SELECT * FROM attempts WHERE run_id = ? ORDER BY seq", (run["id"],)
-        )
+        rowid = run.pop("_rowid")
+        run["steps"] = self._records("steps", run["id"], rowid)
+        run["attempts"] = self._records("attempts", run["id"], rowid)
         _answers_as_results(run["steps"], run["attempts"])
         run["iterations"] = (
             self._rows(
-                "SELECT * FROM iterations WHERE run_id = ? ORDER BY step_id, idx, seq",
-                (run["id"],),
+                "SELECT * FROM iterations WHERE run = ? ORDER BY step_id, idx, seq", (rowid,)
             )
             if self._has_iterations
             else []
         )
+        for row in run["iterations"]:
+            del row["run"]
+            row["run_id"] = run["id"]
         return run
+
+    def _records(self, table: str, run_id: str, rowid: int) -> list[dict[str, Any]]:
+        """A run's rows of ``steps`` or ``attempts`` in order: those written before schema
+        3 name the run by its id, later ones by its rowid (see ``_store_schema``)."""
+        rows = self._rows(
+            f"SELECT * FROM {table} WHERE run_id = ? AND run_id != '' ORDER BY seq", (run_id,)
+        )
+        if self._has_iterations:
+            newer = self._rows(
+                f"SELECT * FROM {table} WHERE run = ? AND run IS NOT NULL ORDER BY seq", (rowid,)
+            )
+            if newer:
+                rows = sorted(rows + newer, key=lambda row: row["seq"]) if rows else newer
+        for row in rows:
+            row.pop("run", None)
+            row["run_id"] = run_id
+        return rows
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         try:

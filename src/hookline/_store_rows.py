@@ -1,7 +1,8 @@
 """How the batched records of the run history become rows (schema 3), in the writer thread.
 
 Records are tuples built by ``Store`` in the thread that ran the step: their texts are
-already serialised and cut, so the writer only stores them. Header sets, long bodies and
+already serialised and cut, so the writer only stores them. A record names its run by the
+run's rowid (an int) when the store wrote the run, else by its id. Header sets, long bodies and
 long results go to ``blobs`` by content hash; a step result that is exactly its last
 answer is not stored a second time (``SAME_TEXT``, ``SAME_JSON``).
 """
@@ -68,14 +69,14 @@ def write_rows(db: sqlite3.Connection, blobs: BlobWriter, batch: list[tuple[Any,
             kind, row = record[0], record[1:]
             if kind == "step":
                 _step(db, blobs, row)
-            elif kind == "iteration":
+            elif kind == "iteration" and isinstance(row[0], int):
                 db.execute(
-                    "INSERT INTO iterations (run_id, seq, step_id, idx, status, duration_ms,"
+                    "INSERT INTO iterations (run, seq, step_id, idx, status, duration_ms,"
                     " item, output, error, loop_step, loop_index)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
-            else:
+            elif kind == "attempt":
                 _attempt(db, blobs, row)
         db.execute("COMMIT")
     except BaseException:
@@ -89,10 +90,11 @@ def _step(db: sqlite3.Connection, blobs: BlobWriter, row: tuple[Any, ...]) -> No
     result, same = row[5], row[9]
     big = result is not None and len(result) >= INLINE
     db.execute(
-        "INSERT INTO steps (run_id, seq, step_id, status, duration_ms, result, error,"
-        " loop_step, loop_index, result_blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO steps (run_id, run, seq, step_id, status, duration_ms, result, error,"
+        " loop_step, loop_index, result_blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            *row[:5],
+            *_run(row[0]),
+            *row[1:5],
             None if big else result,
             *row[6:9],
             same or (blobs.put(db, result) if big else None),
@@ -103,14 +105,21 @@ def _step(db: sqlite3.Connection, blobs: BlobWriter, row: tuple[Any, ...]) -> No
 def _attempt(db: sqlite3.Connection, blobs: BlobWriter, row: tuple[Any, ...]) -> None:
     req_headers, resp_headers, req_body, resp_body = row[10:]
     db.execute(
-        "INSERT INTO attempts (run_id, seq, step_id, attempt, duration_ms, request, response,"
-        " error, loop_step, loop_index, req_headers, resp_headers, req_body, resp_body)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO attempts (run_id, run, seq, step_id, attempt, duration_ms, request,"
+        " response, error, loop_step, loop_index, req_headers, resp_headers, req_body,"
+        " resp_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            *row[:10],
+            *_run(row[0]),
+            *row[1:10],
             None if req_headers is None else blobs.put(db, req_headers),
             None if resp_headers is None else blobs.put(db, resp_headers),
             blobs.ref(db, req_body),
             blobs.ref(db, resp_body),
         ),
     )
+
+
+def _run(ref: int | str) -> tuple[str, int | None]:
+    """``run_id`` and ``run`` of a row: the run's rowid when known (``run_id`` empty),
+    else its id as in schema 2."""
+    return ("", ref) if isinstance(ref, int) else (ref, None)

@@ -6,13 +6,15 @@ Schema versions (``PRAGMA user_version``):
 1. runs, steps, attempts.
 2. runs gain ``pid``, ``host`` and ``heartbeat_at`` so a run whose process died is shown
    as ``lost`` instead of ``running`` forever.
-3. each ``for_each`` iteration is a row of ``iterations``; steps and attempts name the
-   iteration they ran in (``loop_step``, ``loop_index``); attempts keep headers and bodies
-   in ``blobs`` by content hash (``req_headers``, ``resp_headers``, ``req_body``,
-   ``resp_body``: a blob id, or a short body inline), and a long step result is kept as
-   a blob (``steps.result_blob``). A blob with a ``base`` is compressed with that blob's
-   text as zlib dictionary (see ``_blobs``). Rows written before version 3 keep their old
-   form and are read as they were.
+3. rows of steps, attempts and iterations name their run by the run's rowid (``run``;
+   ``run_id`` is then empty); each ``for_each`` iteration is a row of ``iterations``;
+   steps and attempts name the iteration they ran in (``loop_step``, ``loop_index``);
+   attempts keep headers and bodies in ``blobs`` by content hash (``req_headers``,
+   ``resp_headers``, ``req_body``, ``resp_body``: a blob id, or a short body inline); a
+   long step result is a blob (``steps.result_blob``), and a result that is exactly the
+   step's last answer is not stored again (``result_blob`` -1 or -2). A blob with a
+   ``base`` is compressed with that blob's text as zlib dictionary (see ``_blobs``). Rows
+   written before version 3 keep their old form and are read as they were.
 """
 
 from __future__ import annotations
@@ -66,7 +68,6 @@ _REST = [
     result TEXT,
     error TEXT
 )""",
-    "CREATE INDEX IF NOT EXISTS steps_by_run ON steps (run_id, seq)",
     """CREATE TABLE IF NOT EXISTS attempts (
     run_id TEXT NOT NULL REFERENCES runs (id),
     seq INTEGER NOT NULL,
@@ -77,10 +78,9 @@ _REST = [
     response TEXT,
     error TEXT
 )""",
-    "CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run_id, seq)",
     # Version 3. ``loop_step``/``loop_index``: the for_each iteration around this one.
     """CREATE TABLE IF NOT EXISTS iterations (
-    run_id TEXT NOT NULL REFERENCES runs (id),
+    run INTEGER NOT NULL,
     seq INTEGER NOT NULL,
     step_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
@@ -92,7 +92,7 @@ _REST = [
     loop_step TEXT,
     loop_index INTEGER
 )""",
-    "CREATE INDEX IF NOT EXISTS iterations_by_run ON iterations (run_id, step_id, idx)",
+    "CREATE INDEX IF NOT EXISTS iterations_by_run ON iterations (run, step_id, idx)",
     # Content-addressed: 100k requests with the same headers keep one copy of them.
     """CREATE TABLE IF NOT EXISTS blobs (
     id INTEGER PRIMARY KEY,
@@ -103,8 +103,14 @@ _REST = [
 ]
 _ADDED_IN_2 = {"runs": (("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat_at", "REAL"))}
 _ADDED_IN_3 = {
-    "steps": (("loop_step", "TEXT"), ("loop_index", "INTEGER"), ("result_blob", "INTEGER")),
+    "steps": (
+        ("run", "INTEGER"),
+        ("loop_step", "TEXT"),
+        ("loop_index", "INTEGER"),
+        ("result_blob", "INTEGER"),
+    ),
     "attempts": (
+        ("run", "INTEGER"),
         ("loop_step", "TEXT"),
         ("loop_index", "INTEGER"),
         ("req_headers", "INTEGER"),
@@ -113,6 +119,18 @@ _ADDED_IN_3 = {
         ("resp_body", ""),
     ),
 }
+
+
+# Rows since version 3 name their run by its rowid in ``run`` (run_id is ''): a 32-character
+# id repeated in every row and index entry was most of what a request cost.
+_INDEXES = [
+    "DROP INDEX IF EXISTS steps_by_run",
+    "DROP INDEX IF EXISTS attempts_by_run",
+    "CREATE INDEX IF NOT EXISTS steps_by_run_id ON steps (run_id, seq) WHERE run_id != ''",
+    "CREATE INDEX IF NOT EXISTS steps_by_run ON steps (run, seq) WHERE run IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS attempts_by_run_id ON attempts (run_id, seq) WHERE run_id != ''",
+    "CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run, seq) WHERE run IS NOT NULL",
+]
 
 
 class NewerSchema(Exception):
@@ -144,6 +162,8 @@ def migrate(db: sqlite3.Connection) -> None:
                     for name, kind in columns:
                         if name not in have:
                             db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}".rstrip())
+            for statement in _INDEXES:
+                db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
