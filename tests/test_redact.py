@@ -189,3 +189,32 @@ def test_a_long_multi_line_secret_such_as_a_private_key():
     assert r.text(f"key={key}!") == "key=***!"
     assert r.text(json.dumps({"k": key})) == '{"k": "***"}'
     assert r.text(base64.b64encode(b"u:" + key.encode()).decode()).count(MASK) == 1
+
+
+def test_any_mix_of_u_escaped_and_literal_characters_is_masked():
+    secret = "tok+en<&>/é😀-abc"
+    r = Redactor([secret])
+
+    def esc(c: str, upper: bool) -> str:
+        units = json.dumps(c)[1:-1] if ord(c) > 0xFFFF else f"\\u{ord(c):04x}"
+        return units.upper().replace("\\U", "\\u") if upper else units
+
+    dotnet = json.dumps(secret, ensure_ascii=False).replace("+", "\\u002B")  # System.Text.Json
+    go = json.dumps(secret, ensure_ascii=False)
+    for c, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):  # encoding/json
+        go = go.replace(c, code)
+    every_lower = '"' + "".join(esc(c, False) for c in secret) + '"'
+    every_upper = '"' + "".join(esc(c, True) for c in secret) + '"'
+    mixed = '"' + "".join(esc(c, i % 3 == 0) if i % 2 else c for i, c in enumerate(secret)) + '"'
+    for echoed in (dotnet, go, every_lower, every_upper, mixed):
+        assert r.text(f'{{"error": "bad key {echoed[1:-1]}"}}') == '{"error": "bad key ***"}', echoed
+        twice = json.dumps({"body": echoed})  # the same, inside a JSON string: \\u002B
+        assert r.text(twice) == json.dumps({"body": '"***"'}), twice
+    partly = "tok%2Ben<&>%2F%C3%A9😀-abc"  # percent escapes on some characters only
+    assert r.text(f"GET /x?k={partly}&y=1") == "GET /x?k=***&y=1"
+
+
+def test_decoding_does_not_mask_text_around_an_escaped_secret():
+    r = Redactor(["p+ss/word"])
+    text = '{"a": "\\u00e9t\\u00e9", "k": "p\\u002Bss\\/word", "b": "caf\\u00e9 50%25"}'
+    assert r.text(text) == '{"a": "\\u00e9t\\u00e9", "k": "***", "b": "caf\\u00e9 50%25"}'

@@ -8,8 +8,9 @@ What is covered (``variants``): the value as it is; percent-encoded as a query v
 form field (an OAuth2 ``client_secret`` echoed by a token endpoint), a path, and as
 ``requests`` re-quotes a URL, in upper- and lower-case hex; inside a JSON string, with
 ``\\uXXXX`` escapes or not, ``/`` written ``\\/`` or not, and escaped twice (JSON inside a
-JSON string); base64 and URL-safe base64 at byte offsets 0, 1 and 2, so that a value
-encoded after a prefix (``Basic base64(user:secret)``) is caught too. What cannot be
+JSON string); any mix of escaped and literal characters, JSON or percent escapes, found
+by searching the decoded text (``_redact_decode``); base64 and URL-safe base64 at byte
+offsets 0, 1 and 2, so that a value encoded after a prefix (``Basic base64(user:secret)``) is caught too. What cannot be
 covered: a value the pipeline itself transforms (hashes, slices, re-encodes).
 """
 
@@ -21,6 +22,8 @@ import re
 import threading
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from ._redact_decode import mask_decoded, schemes
 
 MASK = "***"
 
@@ -136,6 +139,12 @@ def variants(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= _MIN_LENGTH}
 
 
+def _escaped_length(secret: str) -> int:
+    """The longest the secret can be with every character escaped: ``\\\\uXXXX`` (7
+    characters, twice that for a surrogate pair) or three per UTF-8 byte in a URL."""
+    return sum(max(7 if ord(c) < 0x10000 else 14, 3 * len(c.encode())) for c in secret)
+
+
 def _trie_pattern(forms: set[str]) -> str:
     """One regular expression matching every form, built as a prefix tree so that the
     engine tries one branch per character instead of every form in turn (hundreds of forms
@@ -177,6 +186,8 @@ class Redactor:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._secrets: set[str] = set()  # the plain values, searched in decoded texts
+        self._plain: re.Pattern[str] | None = None
         self._stale = False  # forms were added since the pattern was compiled
         self._longest = 0  # length of the longest form, for clip()
         for secret in secrets:
@@ -191,7 +202,8 @@ class Redactor:
             if not new:
                 return
             self._forms |= new
-            self._longest = max(len(f) for f in self._forms)
+            self._secrets.add(secret)
+            self._longest = max(self._longest, _escaped_length(secret), *map(len, new))
             # Compiled on the next use, so that adding 20 secrets compiles once, not 20 times.
             self._stale = True
 
@@ -200,12 +212,18 @@ class Redactor:
             with self._lock:
                 if self._stale:
                     self._pattern = re.compile(_trie_pattern(self._forms))
+                    self._plain = re.compile(_trie_pattern(self._secrets))
                     self._stale = False
         return self._pattern
 
     def text(self, text: str) -> str:
         pattern = self._compiled()
-        return pattern.sub(MASK, text) if pattern is not None else text
+        if pattern is None:
+            return text
+        text = pattern.sub(MASK, text)
+        # Forms with some characters escaped and others not: found in the decoded text.
+        assert self._plain is not None
+        return mask_decoded(text, self._plain, MASK, schemes(text))
 
     def clip(self, text: str, limit: int) -> str:
         """``text`` redacted, then cut to at most ``limit`` characters (plus a note of the
