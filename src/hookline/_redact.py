@@ -10,8 +10,9 @@ form field (an OAuth2 ``client_secret`` echoed by a token endpoint), a path, and
 ``\\uXXXX`` escapes or not, ``/`` written ``\\/`` or not, and escaped twice (JSON inside a
 JSON string); any mix of escaped and literal characters, JSON or percent escapes, found
 by searching the decoded text (``_redact_decode``); base64 and URL-safe base64 at byte
-offsets 0, 1 and 2, so that a value encoded after a prefix (``Basic base64(user:secret)``) is caught too. What cannot be
-covered: a value the pipeline itself transforms (hashes, slices, re-encodes).
+offsets 0, 1 and 2, so that a value encoded after a prefix (``Basic
+base64(user:secret)``) is caught too. What cannot be covered: a value the pipeline
+itself transforms (hashes, slices, re-encodes).
 """
 
 from __future__ import annotations
