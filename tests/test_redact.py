@@ -207,7 +207,9 @@ def test_any_mix_of_u_escaped_and_literal_characters_is_masked():
     every_upper = '"' + "".join(esc(c, True) for c in secret) + '"'
     mixed = '"' + "".join(esc(c, i % 3 == 0) if i % 2 else c for i, c in enumerate(secret)) + '"'
     for echoed in (dotnet, go, every_lower, every_upper, mixed):
-        assert r.text(f'{{"error": "bad key {echoed[1:-1]}"}}') == '{"error": "bad key ***"}', echoed
+        assert r.text(f'{{"error": "bad key {echoed[1:-1]}"}}') == '{"error": "bad key ***"}', (
+            echoed
+        )
         twice = json.dumps({"body": echoed})  # the same, inside a JSON string: \\u002B
         assert r.text(twice) == json.dumps({"body": '"***"'}), twice
     partly = "tok%2Ben<&>%2F%C3%A9😀-abc"  # percent escapes on some characters only

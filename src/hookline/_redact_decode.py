@@ -30,9 +30,7 @@ JSON_ESCAPE = re.compile(
 _SHORT = {'"': '"', "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 # One percent-encoded character: an ASCII byte, or the bytes of one UTF-8 sequence.
-PERCENT_ESCAPE = re.compile(
-    r"%[0-7][0-9a-fA-F]|%[c-fC-F][0-9a-fA-F](?:%[89abAB][0-9a-fA-F]){1,3}"
-)
+PERCENT_ESCAPE = re.compile(r"%[0-7][0-9a-fA-F]|%[c-fC-F][0-9a-fA-F](?:%[89abAB][0-9a-fA-F]){1,3}")
 
 
 def decode_json(match: re.Match[str]) -> str:
