@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import textwrap
 
+import jmespath
 import pytest
 
 from hookline.expr import ExpressionError, TemplateSyntaxError, compile_expression
 from hookline.expr._budget import EXPRESSION_BUDGET
+from hookline.expr._template import Expression
 
 DOUBLING = "[@, @][]" * 40  # a list of 2^40 items, if nothing stops it
 PIPED = " | ".join(["[@, @]"] * 60)  # a value holding itself 2^60 times
@@ -111,3 +113,55 @@ def test_check_reports_a_deeply_nested_expression_with_its_place(cli, tmp_path):
     assert result.out.rstrip().endswith("…': nested too deeply to compile")
     assert len(result.out.splitlines()) == 1
     assert "Traceback" not in result.err and "RecursionError" not in result.out
+
+
+@pytest.mark.parametrize("operator", ["||", "&&", "==", "|", "<"])
+def test_a_long_chain_of_operators_is_a_located_error_in_check(cli, tmp_path, operator):
+    chain = f" {operator} ".join(["input"] * 1200)
+    path = write(
+        tmp_path,
+        f"""\
+        version: 1
+        name: chain
+        steps:
+          - id: s
+            set: "${{{{ {chain} }}}}"
+        """,
+    )
+    result = cli("check", "--no-cache", path)
+    assert result.code == 2, result.err
+    assert result.out.startswith(f"{path}:5:15: invalid expression 'input {operator} input")
+    assert result.out.splitlines()[0].endswith(
+        "…': nested too deeply to compile (more than 128 levels of operators, calls or brackets)"
+    )
+    assert "Traceback" not in result.err and "RecursionError" not in result.out
+
+
+def test_an_expression_at_the_depth_limit_still_runs(cli, tmp_path):
+    chain = " || ".join(["input"] * 128)
+    path = write(
+        tmp_path,
+        f"""\
+        version: 1
+        name: chain
+        steps:
+          - id: s
+            set: "${{{{ {chain} }}}}"
+        output: "${{{{ steps.s }}}}"
+        """,
+    )
+    result = cli("run", path, "--input", '{"a": 1}', "--db", str(tmp_path / "h.db"))
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == {"a": 1}
+
+
+def test_a_recursion_error_while_evaluating_is_an_expression_error():
+    # Built past the compile-time check, as a tree too deep for the stack would be.
+    source = " || ".join(["a"] * 5000)
+    expression = Expression(source, jmespath.compile(source), where="p.yaml:3:9")
+    with pytest.raises(ExpressionError) as caught:
+        expression.evaluate({"a": None})
+    message = str(caught.value)
+    assert message.startswith("p.yaml:3:9: expression 'a || a || a")
+    assert message.endswith("…': the expression or the data is nested too deeply")
+    assert len(message) < 300

@@ -43,7 +43,8 @@ class ExpressionError(Exception):
         self.source = source
         self.where = where
         prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}expression '{source}': {message}")
+        # A long expression is cut, so that the message stays readable.
+        super().__init__(f"{prefix}expression '{_preview(source, 200)}': {message}")
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,31 @@ def compile_expression(source: str, offset: int = 0, where: str = "") -> Express
             f"invalid expression '{text}': {_parse_error_words(exc)}",
             offset + lead + max(pos, 0),
         ) from None
+    if _depth(parsed.parsed) > MAX_EXPRESSION_DEPTH:
+        # A long chain of operators (a || b || ...) parses without recursion, into a tree
+        # as deep as the chain: the checks and the evaluation that walk it would exhaust
+        # the stack.
+        raise TemplateSyntaxError(
+            f"invalid expression '{_preview(text)}': nested too deeply to compile (more "
+            f"than {MAX_EXPRESSION_DEPTH} levels of operators, calls or brackets)",
+            offset + lead,
+        )
     return Expression(text, parsed, offset + lead, where)
+
+
+MAX_EXPRESSION_DEPTH = 128
+"""Default deepest syntax tree an expression may compile to (``a || b`` is 2 levels)."""
+
+
+def _depth(ast: dict[str, Any]) -> int:
+    """The depth of a JMESPath syntax tree, walked without recursion."""
+    deepest = 0
+    stack = [(ast, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((c, level + 1) for c in node.get("children", ()) if isinstance(c, dict))
+    return deepest
 
 
 def _preview(text: str, limit: int = 60) -> str:
