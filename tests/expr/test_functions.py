@@ -46,7 +46,12 @@ def value_error(expression: str, data: Any = None) -> str:
 
 
 def test_exports() -> None:
-    assert sorted(_functions.__all__) == ["HooklineFunctions", "MAX_TEXT", "OPTIONS"]
+    assert sorted(_functions.__all__) == [
+        "HooklineFunctions",
+        "MAX_INTEGER_DIGITS",
+        "MAX_TEXT",
+        "OPTIONS",
+    ]
     assert isinstance(OPTIONS, jmespath.Options)
     assert isinstance(OPTIONS.custom_functions, HooklineFunctions)
     assert OPTIONS.dict_cls is dict

@@ -34,10 +34,15 @@ import jmespath
 from jmespath import exceptions
 from jmespath.functions import Functions, signature
 
-__all__ = ["MAX_TEXT", "OPTIONS", "HooklineFunctions"]
+__all__ = ["MAX_INTEGER_DIGITS", "MAX_TEXT", "OPTIONS", "HooklineFunctions"]
 
 MAX_TEXT = 16 * 1024 * 1024
 """The longest text a function may build (characters): replace() can multiply a length."""
+
+MAX_INTEGER_DIGITS = 4300
+"""The longest integer an expression may build (digits): Python's limit for turning an
+integer into text, so a longer one could not be written to the output or the history."""
+_INTEGER_LIMIT = 10**MAX_INTEGER_DIGITS
 
 Clock = Callable[[], datetime]
 
@@ -195,6 +200,18 @@ class HooklineFunctions(Functions):
         if not required <= len(args) <= len(signature):
             raise OptionalArityError(required, len(signature), len(args), function_name)
         self._type_check(args, signature[: len(args)], function_name)
+
+    # -- numbers --------------------------------------------------------------------------
+
+    @signature({"types": ["array-number"]})
+    def _func_sum(self, numbers: list[float]) -> float:
+        """JMESPath's ``sum``, refusing an integer too long to be written as JSON text."""
+        total = sum(numbers)
+        if isinstance(total, int) and abs(total) >= _INTEGER_LIMIT:
+            raise FunctionValueError(
+                "sum", f"the result has more than {MAX_INTEGER_DIGITS:,} digits"
+            )
+        return total
 
     # -- objects and lists --------------------------------------------------------------
 
