@@ -40,6 +40,8 @@ __all__ = ["Builder", "Scope", "build_pipeline", "did_you_mean", "parse_duration
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_DURATION = 30 * 24 * 3600.0
+"""The longest duration a pipeline may set (timeouts, retry delays): 30 days."""
 
 
 def parse_duration(value: Any) -> float:
@@ -158,6 +160,11 @@ class Builder(ExpressionChecks):
             return None  # the schema reports it
         if seconds <= 0 and isinstance(value, str):
             self.error(path, f"'{value}' is not a usable duration: it must be more than 0")
+        elif not seconds <= MAX_DURATION:  # NaN too: no comparison holds for it
+            # Beyond this, timers and deadlines overflow at run time.
+            shown = f"'{value}'" if isinstance(value, str) else f"{value} seconds"
+            self.error(path, f"{shown} is too long a duration: the most is 30 days ('720h')")
+            return MAX_DURATION
         return seconds
 
     def retry(self, path: DocPath) -> RetryPolicy | None:
