@@ -15,6 +15,7 @@ from typing import Any
 
 from ._errors import RunFailed, StepFailed
 from ._model import Pipeline, Step
+from ._redact import Redactor
 from ._retry import Backoff
 from ._runtime import Cancelled, DeadlinePassed, DryRunStop, Interrupted, Runtime
 from .expr import ExpressionError
@@ -39,16 +40,20 @@ def truthy(value: Any) -> bool:
     return not (value is None or value is False or value == "" or value == [] or value == {})
 
 
-def error_object(step_id: str, exc: Exception) -> dict[str, Any]:
-    """What fallback steps and on_failure see as ``error``."""
-    return {
-        "step": step_id,
-        "message": getattr(exc, "reason", None) or str(exc),
-        "status": getattr(exc, "status", None),
-        "details": getattr(exc, "detail", None),
-        # what a connector adds for branching, e.g. a SOAP fault: error.fault.code
-        **(getattr(exc, "fields", None) or {}),
-    }
+def error_object(step_id: str | None, exc: Exception, redactor: Redactor) -> dict[str, Any]:
+    """What fallback steps and on_failure see as ``error``, redacted as a whole: a step
+    that forwards ``error`` (an alert to a chat or a ticket system) sends it to another
+    origin, and an upstream's error body often echoes the credential it was sent."""
+    return redactor.value(
+        {
+            "step": step_id,
+            "message": getattr(exc, "reason", None) or str(exc),
+            "status": getattr(exc, "status", None),
+            "details": getattr(exc, "detail", None),
+            # what a connector adds for branching, e.g. a SOAP fault: error.fault.code
+            **(getattr(exc, "fields", None) or {}),
+        }
+    )
 
 
 def execute_steps(steps: tuple[Step, ...], context: dict[str, Any], runtime: Runtime) -> Any:
@@ -135,7 +140,7 @@ def _handle_failure(
     if mode == "fail":
         runtime.record_step(step.id, "failed", elapsed, error=exc.reason)
         raise exc
-    error = error_object(exc.step_id, exc)  # an inner step, when a for_each failed
+    error = error_object(exc.step_id, exc, runtime.redactor)  # an inner step, in a for_each
     if mode == "continue":
         runtime.record_step(step.id, "failed, continuing", elapsed, error=exc.reason)
         return {"error": error}
@@ -245,10 +250,8 @@ def _run_on_failure(
 ) -> None:
     if not pipeline.on_failure:
         return
-    error = error_object(failed_step or "", exc)
-    if failed_step is None:
-        error["step"] = None  # vars or output failed, not a step
-    error["message"] = runtime.redactor.text(str(error["message"]))
+    # step None: vars or output failed, not a step
+    error = error_object(failed_step, exc, runtime.redactor)
     try:
         execute_steps(pipeline.on_failure, {**context, "error": error}, runtime)
     except (RunFailed, ExpressionError) as inner:
