@@ -3,10 +3,12 @@ secrets; every sink is then searched for every form of every secret.
 
 Sinks: stdout and stderr in each log mode (text, JSON lines, --verbose in both), the run
 history database with its WAL file, and the dry-run report. Forms: the value as it is,
-percent-encoded (query, form, path), inside JSON (``\\uXXXX``, ``\\/``, escaped twice), and
+percent-encoded (query, form, path), inside JSON (``\\uXXXX``, ``\\/``, escaped twice; some
+or every character escaped, in either case, as other encoders than Python's do), and
 base64 at every offset (a hand-built ``Basic`` header). The server echoes the secrets
-back in a body, in request and response headers, in an error, in a body too long for the history (so the
-history's cuts apply), and in an OAuth2 token error that quotes the form it got.
+back in a body, in request and response headers, in an error (escaped per character
+too), in a body too long for the history (so the history's cuts apply), and in an OAuth2
+token error that quotes the form it got.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from hookline.cli import main
-from servers.hostile import HostileServer, answer
+from servers.hostile import Arrival, Conn, HostileServer, answer
 from servers.rest_app import RestServer
 
 TOKEN = "tok/En+Secret=0123456789"  # a bearer token: ASCII, as headers must be
@@ -44,6 +46,13 @@ def forms(secret: str) -> set[str]:
         json.dumps(json.dumps(secret)[1:-1])[1:-1],
         json.dumps(json.dumps(secret, ensure_ascii=False)[1:-1], ensure_ascii=False)[1:-1],
     }
+    # Escaped as JSON encoders do beyond Python's: some characters (.NET writes '+' as
+    # \u002B, Go writes '<>&' as \u003c...) or every one, in either case, once or twice.
+    for upper in (False, True):
+        every = "".join(_u_escape(c, upper) for c in secret)
+        found |= {every, every.replace("\\", "\\\\")}
+    dotnet = json.dumps(secret, ensure_ascii=False)[1:-1].replace("+", "\\u002B")
+    found |= {dotnet, dotnet.replace("\\", "\\\\")}
     for offset in range(3):
         encoded = base64.b64encode(b"\0" * offset + raw).decode().rstrip("=")
         inner = encoded[(0, 2, 3)[offset] : -1]
@@ -52,6 +61,24 @@ def forms(secret: str) -> set[str]:
     half = len(secret) // 2
     found |= {secret[:half], secret[half:]}
     return {f for f in found if len(f) >= 8}
+
+
+def _u_escape(char: str, upper: bool) -> str:
+    units = json.dumps(char)[1:-1] if ord(char) > 0xFFFF else f"\\u{ord(char):04x}"
+    return units.upper().replace("\\U", "\\u") if upper else units
+
+
+def _escaping_echo(conn: Conn, req: Arrival) -> None:
+    """A 500 whose body echoes the bearer token escaped as other JSON encoders do."""
+    token = req.headers.get("authorization", "").removeprefix("Bearer ")
+    body = json.dumps(
+        {
+            "error": "bad token " + "".join(_u_escape(c, True) for c in token),
+            "dotnet": token.replace("+", "\\u002B"),
+        },
+        ensure_ascii=False,
+    ).replace("\\\\", "\\")  # the escapes as the server wrote them, not doubled
+    conn.send(answer(500, body.encode(), [("Content-Type", "application/json")]))
 
 
 def leaks(where: str, text: str) -> list[str]:
@@ -80,6 +107,7 @@ def servers():
         ("X-Seen-Query", f"q={quote_plus(PASSWORD)}&secret={CLIENT_SECRET}"),
     ]
     hostile.canned("/headers", answer(200, b'{"ok": true}', echoed))
+    hostile.route("/escaped", _escaping_echo)
     try:
         yield rest, hostile
     finally:
@@ -137,6 +165,12 @@ steps:
       path: /echo
   - id: headers
     rest: {{url: "{hostile}/headers"}}
+  - id: escaped
+    on_error: continue
+    rest:
+      url: "{hostile}/escaped"
+      method: POST
+      headers: {{Authorization: "Bearer ${{{{ secrets.TOKEN }}}}"}}
   - id: stop
     if: input.fail
     fail: "giving up with ${{{{ secrets.PASSWORD }}}} and ${{{{ steps.echo.body.headers }}}}"
@@ -199,7 +233,7 @@ def test_no_form_of_any_secret_reaches_any_sink(
     sent = [r for r in rest.requests if r.path == "/echo"]
     assert any(PASSWORD in json.dumps(r.json, ensure_ascii=False) for r in sent if r.json)
     assert any(r.header("Authorization") == f"Bearer {TOKEN}" for r in sent)
-    assert hostile.hits("/token") and hostile.hits("/headers")
+    assert hostile.hits("/token") and hostile.hits("/headers") and hostile.hits("/escaped")
     assert "echo" in history and "token_error" in history and "refused" in history
     if fail:
         assert code == 1, err
