@@ -24,7 +24,7 @@ import threading
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from ._redact_decode import mask_decoded, schemes
+from ._redact_decode import mask_escaped
 
 MASK = "***"
 
@@ -186,9 +186,10 @@ class Redactor:
     def __init__(self, secrets: list[str] | tuple[str, ...] = ()) -> None:
         self._lock = threading.Lock()
         self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
         self._secrets: set[str] = set()  # the plain values, searched in decoded texts
-        self._plain: re.Pattern[str] | None = None
+        # Every form, and the plain values: one attribute, so a reader never sees one
+        # pattern of a new compile with the other of an old one.
+        self._patterns: tuple[re.Pattern[str], re.Pattern[str]] | None = None
         self._stale = False  # forms were added since the pattern was compiled
         self._longest = 0  # length of the longest form, for clip()
         for secret in secrets:
@@ -208,23 +209,24 @@ class Redactor:
             # Compiled on the next use, so that adding 20 secrets compiles once, not 20 times.
             self._stale = True
 
-    def _compiled(self) -> re.Pattern[str] | None:
+    def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
         if self._stale:
             with self._lock:
                 if self._stale:
-                    self._pattern = re.compile(_trie_pattern(self._forms))
-                    self._plain = re.compile(_trie_pattern(self._secrets))
+                    self._patterns = (
+                        re.compile(_trie_pattern(self._forms)),
+                        re.compile(_trie_pattern(self._secrets)),
+                    )
                     self._stale = False
-        return self._pattern
+        return self._patterns
 
     def text(self, text: str) -> str:
-        pattern = self._compiled()
-        if pattern is None:
+        patterns = self._compiled()
+        if patterns is None:
             return text
-        text = pattern.sub(MASK, text)
-        # Forms with some characters escaped and others not: found in the decoded text.
-        assert self._plain is not None
-        return mask_decoded(text, self._plain, MASK, schemes(text))
+        forms, plain = patterns
+        # Then forms with some characters escaped and others not, in the decoded text.
+        return mask_escaped(forms.sub(MASK, text), plain, MASK)
 
     def clip(self, text: str, limit: int) -> str:
         """``text`` redacted, then cut to at most ``limit`` characters (plus a note of the

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 # One escape in a JSON string, written once (``\u002B``, ``\"``) or twice (``\\u002B``,
 # ``\\\"``): a surrogate pair first, so that a character above the BMP decodes whole.
@@ -96,40 +96,37 @@ class DecodedView:
         return self._source(start)[0], self._source(end - 1)[1]
 
 
-def mask_decoded(
-    text: str,
-    pattern: re.Pattern[str],
-    mask: str,
-    views: Iterator[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]],
-) -> str:
-    """``text`` with every source span whose decoding ``pattern`` matches replaced by
-    ``mask``, for each escaping scheme in turn."""
-    for escape, decode in views:
-        # Most texts hold no secret: decode without a position map first (the loop runs
-        # in C), and map positions only when there is something to mask.
-        if pattern.search(escape.sub(decode, text)) is None:
-            continue
-        view = DecodedView(text, escape, decode)
-        spans = [view.source_span(*m.span()) for m in pattern.finditer(view.text) if m.end()]
-        if not spans:
-            continue
-        out = []
-        pos = 0
-        for start, end in spans:
-            if start < pos:  # two matches within one escape: masked once
-                continue
-            out.append(text[pos:start])
-            out.append(mask)
-            pos = end
-        out.append(text[pos:])
-        text = "".join(out)
+def mask_escaped(text: str, pattern: re.Pattern[str], mask: str) -> str:
+    """``text`` with every span whose decoding ``pattern`` matches replaced by ``mask``:
+    JSON escapes first, then percent escapes, never mixed. A text with neither a
+    backslash nor a percent sign, which is most of them, is returned as it is."""
+    if "\\" in text:
+        text = _mask_one(text, pattern, mask, JSON_ESCAPE, decode_json)
+    if "%" in text:
+        text = _mask_one(text, pattern, mask, PERCENT_ESCAPE, decode_percent)
     return text
 
 
-def schemes(text: str) -> Iterator[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]]:
-    """The escaping schemes worth decoding in ``text``: none for a text with neither a
-    backslash nor a percent sign, which is most of them."""
-    if "\\" in text:
-        yield JSON_ESCAPE, decode_json
-    if "%" in text:
-        yield PERCENT_ESCAPE, decode_percent
+def _mask_one(
+    text: str,
+    pattern: re.Pattern[str],
+    mask: str,
+    escape: re.Pattern[str],
+    decode: Callable[[re.Match[str]], str],
+) -> str:
+    # Most texts hold no secret: decode without a position map first (the loop runs in
+    # C), and map positions only when there is something to mask.
+    if pattern.search(escape.sub(decode, text)) is None:
+        return text
+    view = DecodedView(text, escape, decode)
+    out = []
+    pos = 0
+    for match in pattern.finditer(view.text):
+        start, end = view.source_span(*match.span())
+        if start < pos:  # two matches within one escape: masked once
+            continue
+        out.append(text[pos:start])
+        out.append(mask)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
