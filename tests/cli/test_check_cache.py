@@ -123,27 +123,6 @@ def test_an_edited_wsdl_invalidates_the_pipeline_and_a_missing_one_too(tmp_path:
     assert "WSDL file 'wsdl/crm.wsdl' not found" in str(report["out"])
 
 
-def test_many_files_are_checked_by_workers_with_the_same_report(tmp_path: Path) -> None:
-    """Past PARALLEL_FROM files, worker processes share the work; the problems still come
-    in file order, and the passes are remembered."""
-    home = tmp_path / "home"
-    project = tmp_path / "many"
-    project.mkdir()
-    good = "version: 1\nname: p{n}\nsteps:\n  - id: hi\n    set: hello\n"
-    bad = "version: 1\nname: p{n}\nsteps:\n  - id: hi\n    sett: hello\n"
-    for n in range(70):
-        text = bad if n in (3, 40, 69) else good
-        (project / f"p{n:02d}.yaml").write_text(text.format(n=n), encoding="utf-8")
-    report = check(home, str(project))
-    assert report["code"] == 2
-    assert report["out"] == "".join(
-        f"{project / f'p{n:02d}.yaml'}:5:5: steps[0]: unknown key 'sett'; did you mean 'set'?\n"
-        for n in (3, 40, 69)
-    )
-    assert report["err"] == "70 files checked: 3 problems in 3\n"
-    assert len(list((home / "checked").iterdir())) == 67
-
-
 def test_an_edited_xsd_that_the_wsdl_imports_invalidates_the_pipeline(tmp_path: Path) -> None:
     home = tmp_path / "home"
     project = tmp_path / "project"

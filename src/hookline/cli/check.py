@@ -1,16 +1,13 @@
 """``hookline check FILE|DIR...``: validate pipelines without running anything.
 
 Files that passed are remembered in the hookline home (``_checkcache``): re-checking one
-that has not changed, nor has any file it refers to, costs a hash, not a parse. When many
-files need a full check (``PARALLEL_FROM``), they are shared among worker processes, one
-per core; the report is the same, in the same order.
+that has not changed, nor has any file it refers to, costs a hash, not a parse.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -90,54 +87,11 @@ def check_file(path: str, online: bool = False, cache: CheckCache | None = None)
     return problems
 
 
-# Below this many files to check in full, starting worker processes (each imports hookline
-# and jsonschema anew, about 0.2 s) costs more than it saves.
-PARALLEL_FROM = 64
-
-
-def _check_many(paths: list[str], online: bool, cached: bool) -> list[list[Problem]]:
-    """A worker's share: its own cache object (its memo of what files named files read
-    stays true within this process)."""
-    cache = CheckCache(default_home()) if cached else None
-    return [check_file(path, online, cache) for path in paths]
-
-
-def _check_all(
-    files: list[str], online: bool, cache: CheckCache | None
-) -> dict[str, list[Problem]]:
-    results: dict[str, list[Problem]] = {}
-    todo: list[str] = []
-    for path in files:
-        try:
-            if cache is not None and cache.passed(path, read_source(path)):
-                results[path] = []
-                continue
-        except HooklineError:
-            pass  # reported by check_file
-        todo.append(path)
-    workers = min(os.cpu_count() or 1, len(todo) // (PARALLEL_FROM // 2))
-    if workers < 2 or len(todo) < PARALLEL_FROM:
-        results.update((path, check_file(path, online, cache)) for path in todo)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # Round-robin shares: neighbouring files (often alike) go to different workers.
-        shares = [todo[i::workers] for i in range(workers)]
-        # spawn, not fork: a forked copy of a process with threads can deadlock.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            done = pool.map(_check_many, shares, [online] * workers, [cache is not None] * workers)
-            for share, problems in zip(shares, done, strict=True):
-                results.update(zip(share, problems, strict=True))
-    return {path: results[path] for path in files}
-
-
 def handle(args: argparse.Namespace) -> int:
     files, unusable = expand(args.paths)
     # --online answers depend on what servers say today: never remembered.
     cache = None if args.no_cache or args.online else CheckCache(default_home())
-    results = _check_all(files, args.online, cache)
+    results = {path: check_file(path, args.online, cache) for path in files}
     bad = {p: probs for p, probs in results.items() if probs}
     if args.format == "json":
         report = {
