@@ -249,7 +249,7 @@ def _attempt(a: dict[str, Any]) -> str:
     for name, value in (req.get("headers") or {}).items():
         lines.append(f"        {name}: {value}\n")
     if req.get("body"):
-        lines.append(_block(req["body"], "        "))
+        lines.append(_request_body(req["body"]))
     if resp is not None:
         lines.append(f"      ← {resp['status']}\n")
         for name, value in (resp.get("headers") or {}).items():
@@ -259,3 +259,18 @@ def _attempt(a: dict[str, Any]) -> str:
     if a["error"]:
         lines.append(f"      ✗ {a['error']}\n")
     return "".join(lines)
+
+
+def _request_body(body: Any) -> str:
+    """A request body for reading. A GraphQL request (JSON whose ``query`` is a string)
+    shows its query as the text it is, then the rest (variables, operationName) as JSON;
+    anything else, and a body the history cut short, shows as it was recorded."""
+    if isinstance(body, str) and body.startswith("{"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("query"), str):
+            rest = {k: v for k, v in parsed.items() if k != "query"}
+            return _block(parsed["query"], "        ") + (_block(rest, "        ") if rest else "")
+    return _block(body, "        ")
