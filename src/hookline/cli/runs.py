@@ -261,6 +261,9 @@ def _attempt(a: dict[str, Any]) -> str:
     return "".join(lines)
 
 
+_GRAPHQL_KEYS = frozenset({"query", "variables", "operationName", "extensions"})
+
+
 def _request_body(body: Any) -> str:
     """A request body for reading. A GraphQL request (JSON whose ``query`` is a string)
     shows its query as the text it is, then the rest (variables, operationName) as JSON;
@@ -270,7 +273,11 @@ def _request_body(body: Any) -> str:
             parsed = json.loads(body)
         except ValueError:
             parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("query"), str):
+        if (
+            isinstance(parsed, dict)
+            and isinstance(parsed.get("query"), str)
+            and set(parsed) <= _GRAPHQL_KEYS  # not a REST body that has a "query" field
+        ):
             rest = {k: v for k, v in parsed.items() if k != "query"}
             return _block(parsed["query"], "        ") + (_block(rest, "        ") if rest else "")
     return _block(body, "        ")
