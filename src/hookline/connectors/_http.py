@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import requests
 
 from .._errors import ConnectorError
-from .._jsonsafe import UntrustedJSONError, loads
+from .._jsonsafe import MAX_VALUES, UntrustedJSONError, loads
 from .._model import RetryPolicy
 from .._retry import NO_RETRY, Backoff, parse_retry_after
 from ._attempt_log import record, snippet
@@ -287,11 +287,13 @@ class HttpClient:
         if answer.content:
             if _is_json(headers.get("content-type", "")):
                 try:
-                    body = loads(answer.content)
+                    # a larger size cap is a larger memory budget: the value bound follows it
+                    most = max(MAX_VALUES, self.max_response_size // 10)
+                    body = loads(answer.content, max_values=most)
                 except UntrustedJSONError as exc:
                     what = (
-                        f"the JSON body is {exc}"
-                        if str(exc).startswith("nested")
+                        f"the JSON body {exc.verb} {exc}"
+                        if exc.verb
                         else f"the body is not valid JSON ({exc})"
                     )
                     preview = self.runtime.redactor.clip(answer.text, PREVIEW)
