@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RESPONSE_SIZE = 10 * 1024 * 1024  # bytes, after decompression
+# The most max_response_size may say: beyond any answer a run could hold in memory, and
+# small enough for every size the HTTP and zlib layers take (a C ssize_t).
+MOST_RESPONSE_SIZE = 1024**4  # 1 TiB
 
 _SIZE_UNITS = {
     "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
@@ -121,7 +124,15 @@ def _size(raw: Any, builder: Builder, path: tuple[Any, ...]) -> int:
         size = parse_size(raw)
     except (KeyError, ValueError):
         return DEFAULT_MAX_RESPONSE_SIZE  # the schema already located the problem
+    except OverflowError:  # '1e999GiB' reads as infinity
+        size = MOST_RESPONSE_SIZE + 1
     if size < 1:
         builder.error((*path, "max_response_size"), f"'{raw}' is less than one byte")
+        return DEFAULT_MAX_RESPONSE_SIZE
+    if size > MOST_RESPONSE_SIZE:
+        builder.error(
+            (*path, "max_response_size"),
+            f"max_response_size '{raw}' is more than 1 TiB, the most a response may be",
+        )
         return DEFAULT_MAX_RESPONSE_SIZE
     return size
