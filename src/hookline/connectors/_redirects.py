@@ -20,6 +20,7 @@ import requests
 from requests.cookies import RequestsCookieJar, extract_cookies_to_jar
 from requests.utils import requote_uri
 
+from .._redact import CREDENTIAL_HEADERS
 from ._origin import BadURL, origin_of, sent_origin
 from ._request import HttpRequest
 from ._transport import Answer, Failure, exchange
@@ -29,7 +30,9 @@ if TYPE_CHECKING:
 
 MAX_REDIRECTS = 10
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-SENSITIVE = frozenset({"authorization", "proxy-authorization", "cookie", "cookie2"})
+# Headers that carry a credential by their name, whatever the value: the one list that the
+# redactor masks by name, plus the obsolete Cookie2.
+SENSITIVE = CREDENTIAL_HEADERS | {"cookie2"}
 USER_AGENT = "hookline/0.1"
 BASE_HEADERS = {
     "User-Agent": USER_AGENT,
@@ -98,6 +101,7 @@ def follow(
                 failure.reason = f"redirected ({status}) to {client.show(url)}: {failure.reason}"
                 failure.args = (failure.reason,)
             raise
+        _learn_credentials(client, answer, raw)
         if trusted:  # an origin the connection does not trust cannot plant cookies
             extract_cookies_to_jar(client.session.cookies, prepared, raw)
         location = answer.headers.get("location")
@@ -133,6 +137,25 @@ def follow(
             target = _without_secrets(client, target)
         url, origin = target, new_origin
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _learn_credentials(client: HttpClient, answer: Answer, raw: Any) -> None:
+    """Credentials a server hands out (a session cookie, a token header) are secrets from
+    now on, as an OAuth2 token is: every sink masks them, the step's result in the history
+    included. The redactor ignores values shorter than 4 characters."""
+    if not any(name.lower() in CREDENTIAL_HEADERS for name in answer.headers):
+        return
+    learn = client.runtime.redactor.add
+    for name, value in answer.headers.items():
+        if name.lower() in CREDENTIAL_HEADERS and name.lower() != "set-cookie":
+            learn(value.strip())
+    getlist = getattr(getattr(raw, "headers", None), "getlist", None)
+    cookies = getlist("Set-Cookie") if getlist else [answer.headers.get("set-cookie", "")]
+    for cookie in cookies:
+        value = cookie.split(";", 1)[0].partition("=")[2].strip()
+        learn(value)
+        if len(value) > 1 and value[0] == value[-1] == '"':
+            learn(value[1:-1])
 
 
 def _check_sent_origin(prepared: requests.PreparedRequest, origin: str) -> None:
