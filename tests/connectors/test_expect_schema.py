@@ -13,7 +13,10 @@ import yaml
 from graphql_support import shared_server
 from pipeline_runner import run_yaml
 
+from connectors.soap_support import connection, run_soap, soap_server, soap_server_session
 from hookline.cli import main
+
+__all__ = ["soap_server", "soap_server_session"]  # fixtures, imported for pytest
 
 RECORDS = {"records": [{"id": "a1"}, {"id": "b2"}, {"id": "c3"}, {"id": None}]}
 
@@ -403,3 +406,28 @@ def test_concurrent_iterations_check_their_answers_each_on_its_own_budget(
     assert result.code == 1  # every answer checked; only the last breaks the pattern
     assert "body.json.id: 'x23' (a string) does not match the pattern ^n[0-9]+$" in result.err
     assert len(rest_server.requests_to("/echo")) == 24
+
+
+def test_a_soap_result_that_breaks_the_schema_fails_the_step(soap_server, tmp_path, capsys):
+    steps = """\
+steps:
+  - id: find
+    soap:
+      connection: crm
+      operation: FindLeadByEmail
+      args: {email: "${{ input.email }}"}
+      expect:
+        schema: {required: [id, score], properties: {score: {type: integer}}}
+output: "${{ steps.find.id }}"
+"""
+    text = "version: 1\nname: soap-expect\n" + connection(soap_server) + steps
+    result = run_soap(tmp_path, text, capsys=capsys, input={"email": "ada@example.com"})
+    assert result.code == 1
+    assert (
+        "error: step 'find' failed: the SOAP result does not match expect.schema: "
+        "result.score: expected a whole number, got 87.5 (a number)" in result.err
+    )
+    matching = text.replace("{type: integer}", "{type: number}")
+    result = run_soap(tmp_path, matching, capsys=capsys, input={"email": "ada@example.com"})
+    assert result.code == 0, result.err
+    assert result.output == "L-1001"

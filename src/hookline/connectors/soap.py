@@ -14,6 +14,8 @@ from .._schema_common import CONNECTION_SETTINGS
 from .._schemabits import DURATION, Schema, obj, prop
 from ..expr import Template
 from ._common import ConnectionSettings, beside, connection_settings
+from ._expect import ResponseSchema, data_expect
+from ._expect import build as build_expect
 from ._soap_checks import check_call, chosen_port, read_wsdl
 from ._soap_wsdl import CACHE_LIFETIME, PortInfo, is_url
 
@@ -114,6 +116,7 @@ STEP_SCHEMA: Schema = prop(
                 "The operation's arguments by name; values may hold `${{ }}`.",
                 {"email": "${{ input.email }}", "name": "${{ input.name }}"},
             ),
+            "expect": data_expect("result"),
         },
         required=["connection", "operation"],
     ),
@@ -140,6 +143,7 @@ class SoapStepSpec:
     connection: str | None
     operation: str
     args: Template | None
+    schema: ResponseSchema | None = None  # expect.schema, for the result
 
 
 # --- building (the checks against the WSDL are in _soap_checks) ----------------------
@@ -195,7 +199,14 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> So
         connection=connection,
         operation=str(raw.get("operation")),
         args=builder.maybe_template((*path, "args"), scope),
+        schema=_expect_schema(raw.get("expect"), builder, path),
     )
+
+
+def _expect_schema(raw: Any, builder: Builder, path: tuple[Any, ...]) -> ResponseSchema | None:
+    if not isinstance(raw, dict) or "schema" not in raw:
+        return None
+    return build_expect(raw["schema"], builder, (*path, "expect", "schema"), "result")
 
 
 # --- running ------------------------------------------------------------------------
@@ -219,7 +230,10 @@ def run(spec: SoapStepSpec, step: Step, context: dict[str, Any], runtime: Runtim
     if runtime.dry_run:
         return _dry_run(spec, step, args, runtime)
     client = _client(spec.connection, runtime, step.id)
-    return client.call(step, spec.operation, args)
+    result = client.call(step, spec.operation, args)
+    if spec.schema is not None:
+        spec.schema.check(result, step.id, runtime)
+    return result
 
 
 def _dry_run(spec: SoapStepSpec, step: Step, args: dict[str, Any], runtime: Runtime) -> None:
