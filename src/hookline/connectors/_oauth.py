@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from ._http import HttpClient
 
 EARLY = 30.0  # refresh this many seconds before the token says it expires
+MIN_TOKEN = 4  # characters: the shortest value the redactor masks
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "object" if isinstance(value, dict) else "array"
 
 
 class TokenSource:
@@ -65,11 +76,23 @@ class TokenSource:
             )
         try:
             data = loads(answer.content)
-            token = str(data["access_token"])
+            token = data["access_token"]
         except (ValueError, KeyError, TypeError):
             raise ConnectorError(
                 step_id, f"OAuth2 token response from {shown} has no access_token"
             ) from None
+        if not isinstance(token, str):  # str() would send a Python repr as the token
+            raise ConnectorError(
+                step_id,
+                f"OAuth2 token response from {shown} has an access_token that is not a "
+                f"string (a JSON {_json_type(token)})",
+            )
+        if len(token.strip()) < MIN_TOKEN:  # the redactor cannot mask a shorter value
+            raise ConnectorError(
+                step_id,
+                f"OAuth2 token response from {shown} has an access_token shorter than "
+                f"{MIN_TOKEN} characters, too short to keep out of logs; refused",
+            )
         self.redactor.add(token)
         lifetime = data.get("expires_in")
         # min() before float(): an integer too big for a float must not crash the run
