@@ -184,6 +184,20 @@ def format_size(size: int) -> str:
     return f"{size} bytes"
 
 
+def _check_head(resp: requests.Response) -> None:
+    """Refuse an answer whose header block did not parse. http.client takes the end of the
+    stream for the end of the headers, and the email parser puts a line without a colon,
+    and all after it, in a "payload": a server that closes after ``Content-Ty`` would
+    otherwise be a 200 with no headers and no body."""
+    message = getattr(getattr(resp.raw, "_original_response", None), "msg", None)
+    if message is None or not getattr(message, "defects", None):
+        return
+    rest = message.get_payload()
+    if isinstance(rest, str) and not rest.endswith("\n"):
+        raise Failure("broken", "the connection closed before the headers ended")
+    raise Failure("broken", "the answer's headers are not valid HTTP (a line without a colon)")
+
+
 def exchange(
     adapter: HTTPAdapter,
     prepared: requests.PreparedRequest,
@@ -210,6 +224,7 @@ def exchange(
                     cert=settings.get("cert"),
                     proxies=settings.get("proxies") or {},
                 )
+                _check_head(resp)
                 headers = resp.headers
                 content = b""
                 if read_body_too:
