@@ -6,6 +6,7 @@ One ``SoapClient`` per connection and run, made on first use by ``runtime.client
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,7 +199,8 @@ class SoapClient:
         status = int(result["status"])
         headers = result["headers"]
         body = result["body"]
-        text = body if isinstance(body, str) else ""
+        # A JSON answer arrives parsed: quote it as text in messages, never as "empty"
+        text = body if isinstance(body, str) else "" if body is None else json.dumps(body)
         content = as_bytes(text, headers.get("content-type", "")) if text else b""
         reply = _Reply(status, content, CaseInsensitiveDict(headers))
         # SOAP forbids DTDs: say so plainly, before libxml2 sees one
@@ -211,7 +213,9 @@ class SoapClient:
                 # zeep's stand-in for a status other than 200 without a Fault in the body
                 why = ValueError(f"status {status} without a SOAP Fault")
                 raise ConnectorError(
-                    step_id, self._unreadable(operation, status, text, why), status=status
+                    step_id,
+                    self._unreadable(operation, status, text, why, headers.get("content-type")),
+                    status=status,
                 ) from None
             fields = fault_fields(fault)
             error = ConnectorError(
@@ -230,7 +234,9 @@ class SoapClient:
             message = f"the reply holds {what}, which hookline refuses in XML from the network"
             raise ConnectorError(step_id, f"{operation}: {message}", status=status) from None
         except (ZeepError, ValueError, LookupError, TypeError, AttributeError) as exc:
-            raise ConnectorError(step_id, self._unreadable(operation, status, text, exc)) from None
+            raise ConnectorError(
+                step_id, self._unreadable(operation, status, text, exc, headers.get("content-type"))
+            ) from None
         except RecursionError:  # a recursive type nested as deep as libxml2 allows
             raise ConnectorError(
                 step_id, f"{operation}: the reply is nested too deeply to read", status=status
@@ -242,10 +248,16 @@ class SoapClient:
                 step_id, f"{operation}: the reply is nested too deeply to read", status=status
             ) from None
 
-    def _unreadable(self, operation: str, status: int, text: str, exc: Exception) -> str:
+    def _unreadable(
+        self, operation: str, status: int, text: str, exc: Exception, content_type: str | None
+    ) -> str:
         snippet = self.runtime.redactor.clip(" ".join(text.split()), SNIPPET)
         shown = f": {snippet}" if snippet else " with an empty body"
         if not status_matches(status, ("2xx",)):
+            kind = (content_type or "").split(";")[0].strip().lower()
+            if snippet and not kind.endswith("xml"):  # an error page, a JSON error, ...
+                what = f"Content-Type {content_type}" if content_type else "no Content-Type"
+                shown = f" with {what}, not a SOAP reply; it begins: {snippet!r}"
             return f"POST {_show(self.address)} answered {status}{shown}"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = self.runtime.redactor.clip(reason, SNIPPET)
