@@ -113,6 +113,32 @@ def test_a_lone_surrogate_in_input_json_becomes_a_replacement_character(cli, wri
     assert json.loads(result.out) == "x\ufffdy"
 
 
+COUNT_PIPELINE = """\
+version: 1
+name: count
+steps:
+  - id: count
+    set: "${{ length(input) }}"
+output: "${{ steps.count }}"
+"""
+
+
+def test_an_input_of_too_many_values_is_refused_before_it_is_parsed(cli, write, tmp_path):
+    # 3.3 MB of '{},' parses into 1.1 million dicts: about 300 MiB of memory.
+    data = tmp_path / "many.json"
+    data.write_text("[" + "{}," * 1_100_000 + "{}]", encoding="utf-8")
+    result = cli(write("p.yaml", COUNT_PIPELINE), "--input", f"@{data}", prog="run-pipeline")
+    assert result.code == 2
+    assert result.err.strip() == f"{data}:1:1: the input holds more than 1,048,576 values"
+
+
+def test_commas_inside_strings_are_not_values(cli, write):
+    text = json.dumps(["," * 2_000_000, ":{[" * 100_000])
+    result = cli(write("p.yaml", COUNT_PIPELINE), "--input", "-", prog="run-pipeline", stdin=text)
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == 2
+
+
 def test_an_input_file_over_the_size_limit_is_refused(cli, write, tmp_path):
     data = tmp_path / "big.json"
     with open(data, "wb") as f:

@@ -85,6 +85,11 @@ def parse_input(name: str, text: str) -> Any:
         )
 
     try:
+        # Counted before parsing: ten MiB of '{},' would otherwise cost half a GiB.
+        _jsonsafe.check_values(text, max(_jsonsafe.MAX_VALUES, MAX_INPUT_BYTES // 10))
+    except _jsonsafe.UntrustedJSONError as exc:
+        raise InputInvalid([Problem(name, 1, 1, f"the input {exc.verb} {exc}")]) from None
+    try:
         value = json.loads(text, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         hint = ""

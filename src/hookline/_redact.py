@@ -240,13 +240,29 @@ class Redactor:
         return f"{shown[:limit]}… (truncated: {len(text)} characters in all)"
 
     def value(self, value: Any) -> Any:
-        """A copy of JSON-like data with every secret form masked (keys included)."""
+        """JSON-like data with every secret form masked (keys included). A list or mapping
+        in which nothing changed is returned as it is, not copied: the history redacts
+        every result, and a copy of a large answer would double what the run holds."""
         if self._compiled() is None:
             return value
+        return self._value(value)
+
+    def _value(self, value: Any) -> Any:
         if isinstance(value, str):
-            return self.text(value)
+            masked = self.text(value)
+            return value if masked == value else masked
         if isinstance(value, dict):
-            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+            changed = False
+            out = {}
+            for key, item in value.items():
+                new_key = self.text(key) if isinstance(key, str) else self.text(str(key))
+                new_item = self._value(item)
+                changed = changed or new_key is not key or new_item is not item
+                out[new_key] = new_item
+            return out if changed else value
         if isinstance(value, list | tuple):
-            return [self.value(v) for v in value]
+            items = [self._value(v) for v in value]
+            if isinstance(value, list) and all(a is b for a, b in zip(items, value, strict=True)):
+                return value
+            return items
         return value
