@@ -73,11 +73,18 @@ def connection_settings(
     raw: dict[str, Any], builder: Builder, path: tuple[Any, ...], scope: Scope
 ) -> ConnectionSettings:
     """Compile the keys every connection kind shares."""
+    from .._plan import MAX_DURATION
+
     rate = raw.get("rate_limit")
     limit = parse_rate(rate) if isinstance(rate, str) and "/" in rate else None
     if limit is not None and limit[0] <= 0:
         builder.error((*path, "rate_limit"), f"'{rate}' would never send a request: the "
                       "count must be more than 0, e.g. '5/s'")  # fmt: skip
+        limit = None
+    elif limit is not None and limit[1] / limit[0] > MAX_DURATION:
+        # One request per more than 30 days: the limiter's waits would overflow timers.
+        builder.error((*path, "rate_limit"), f"'{rate}' is too slow a rate: the most "
+                      "it may wait between requests is 30 days")  # fmt: skip
         limit = None
     verify = raw.get("verify", True)
     if isinstance(verify, str):

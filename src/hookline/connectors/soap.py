@@ -158,7 +158,7 @@ def build_connection(
     wsdl = written if isinstance(written, str) else ""  # the schema reports it
     templated = "${{" in wsdl or is_url(wsdl)
     settings = connection_settings(raw, builder, path, scope)
-    lifetime = _lifetime(raw.get("wsdl_cache"))
+    lifetime = _lifetime(raw.get("wsdl_cache"), builder, (*path, "wsdl_cache"))
     declared = None
     if wsdl and not templated:
         declared = read_wsdl(builder, (*path, "wsdl"), beside(builder, wsdl), None)
@@ -178,13 +178,17 @@ def build_connection(
     )
 
 
-def _lifetime(value: Any) -> float:
+def _lifetime(value: Any, builder: Builder, path: tuple[Any, ...]) -> float:
     from .._plan import parse_duration
 
     try:
-        return CACHE_LIFETIME if value is None else parse_duration(value)
+        seconds = CACHE_LIFETIME if value is None else parse_duration(value)
     except ValueError:
         return CACHE_LIFETIME  # the schema reports it
+    if seconds == 0:
+        return 0.0  # no cache
+    checked = builder.duration(path)  # the same bounds as every other duration
+    return seconds if checked is None else checked
 
 
 def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> SoapStepSpec | None:
