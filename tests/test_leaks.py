@@ -209,6 +209,17 @@ def run(
     history = ""
     for file in sorted(tmp_path.glob("history.db*")):  # the database, its -wal and -shm
         history += file.read_bytes().decode("utf-8", "replace")
+    # Long texts are stored compressed, where a byte scan cannot see them: read every run
+    # back as a user would, in both formats.
+    listed = "[]"
+    if db.exists():  # a dry run keeps no history
+        assert main(["runs", "--db", str(db), "--format", "json"]) == 0
+        listed, _ = capsys.readouterr()
+    for row in json.loads(listed):
+        for fmt in ("json", "text"):
+            assert main(["runs", "show", row["id"], "--db", str(db), "--format", fmt]) == 0
+            shown, _ = capsys.readouterr()
+            history += shown
     return code, out, err, history
 
 
