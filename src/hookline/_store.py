@@ -99,6 +99,9 @@ def _warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+_POLL = 0.05  # seconds SQLite waits for a lock before hookline checks signals and retries
+
+
 class Store:
     """The run history, written by one process; also the Recorder the runtime reports to.
 
@@ -132,8 +135,8 @@ class Store:
         self._heart: threading.Thread | None = None
         with self._lock:
             try:
-                self._db = self._connect()
-                self._close_lost_runs(self._db)
+                self._db = self._patiently(self._connect)
+                self._patiently(lambda: self._close_lost_runs(self._db))  # type: ignore[arg-type]
             except (sqlite3.Error, OSError, NewerSchema) as exc:
                 self._disable(exc)
 
@@ -147,14 +150,14 @@ class Store:
         new = not self.path.exists()
         db = sqlite3.connect(
             self.path,
-            timeout=self._busy_timeout,
+            timeout=_POLL,
             check_same_thread=False,
             isolation_level=None,
         )
         try:
             if new:  # redacted, but it holds what APIs answered: for its owner only
                 os.chmod(self.path, 0o600)
-            db.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+            db.execute(f"PRAGMA busy_timeout={int(_POLL * 1000)}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             page = db.execute("PRAGMA page_size").fetchone()[0]
@@ -208,12 +211,29 @@ class Store:
             "output is not affected"
         )
 
+    def _patiently(self, action: Callable[[], T]) -> T:
+        """``action()``, tried again while another process holds the database, for up to
+        the busy timeout. SQLite itself waits only ``_POLL`` seconds at a time and the rest
+        of the wait is a Python sleep: a signal handler cannot run while SQLite waits, and
+        SIGTERM must stop a run at once, not after 30 s."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                name = getattr(exc, "sqlite_errorname", "")
+                busy = name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(_POLL)
+
     def _guarded(self, action: Callable[[sqlite3.Connection], T]) -> T | None:
         with self._lock:
-            if self._db is None:
+            db = self._db
+            if db is None:
                 return None
             try:
-                return action(self._db)
+                return self._patiently(lambda: action(db))
             except (sqlite3.Error, OSError) as exc:
                 self._disable(exc)
                 return None

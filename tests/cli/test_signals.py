@@ -3,7 +3,13 @@ the history and the process exits 128 + the signal's number."""
 
 from __future__ import annotations
 
+import os
 import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
 
 import pytest
 
@@ -31,3 +37,37 @@ def test_a_signal_closes_the_run_as_interrupted(tmp_path, sig, code, message):
     [(status, error)] = statuses(db)
     assert status == "interrupted"
     assert error is not None and error.startswith("interrupted")
+
+
+def test_sigterm_stops_a_run_waiting_for_a_locked_history(tmp_path):
+    # Another process holds the history for longer than the run would wait (30 s by
+    # default). SQLite cannot run a signal handler while it waits for a lock, so the wait
+    # must be short slices: SIGTERM ends the run at once, not when the lock is released.
+    db = tmp_path / "h.db"
+    with closing(sqlite3.connect(db, isolation_level=None)) as holder:
+        holder.execute("CREATE TABLE filler (x)")
+        holder.execute("BEGIN EXCLUSIVE")
+        pipeline = tmp_path / "quick.yaml"
+        pipeline.write_text(
+            "version: 1\nname: quick\nsteps:\n  - id: one\n    set: 1\noutput: 1\n",
+            encoding="utf-8",
+        )
+        code = "import sys; from hookline.cli import run_pipeline_main as m; sys.exit(m())"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(pipeline), "--db", str(db)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HOOKLINE_HOME": str(tmp_path / "home")},
+        )
+        time.sleep(1.5)  # start-up done: the run is waiting for the lock
+        assert proc.poll() is None, proc.communicate()
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        waited = time.monotonic() - sent
+        holder.execute("ROLLBACK")
+    assert proc.returncode == 143, err
+    assert waited < 3, f"SIGTERM took {waited:.1f}s to stop the run"
+    assert out == ""
+    assert "Traceback" not in err
