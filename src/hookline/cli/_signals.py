@@ -11,6 +11,7 @@ SIGINT keeps Python's KeyboardInterrupt (exit 130).
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,13 +49,28 @@ def stop_on_signals() -> Iterator[None]:
         if fired:
             return
         fired = True
+        _quiet_unraisable()
         raise Interrupted(signal.Signals(signum).name)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        _quiet_unraisable()
+        raise KeyboardInterrupt
 
     previous: dict[int, Any] = {}
     for sig in STOP_SIGNALS:
         previous[sig] = signal.signal(sig, handler)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
     try:
         yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _quiet_unraisable() -> None:
+    """After an interruption, say nothing of errors in finalizers. The exception can land
+    inside a constructor (an ``http.client.HTTPResponse`` half built, with no ``fp`` yet);
+    when such an object is collected, its finalizer fails and Python prints "Exception
+    ignored in ..." under the run's last line, a traceback the user can do nothing with."""
+    sys.unraisablehook = lambda unraisable: None
