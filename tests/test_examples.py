@@ -6,8 +6,8 @@ file from ``pipelines/inputs/`` and the exact output (or, for a run that fails, 
 line of the log). Its declared secrets are set to stand-in values for the run.
 
 The files that examples point to (a SOAP connection's WSDL, a GraphQL connection's SDL
-schema) are checked here too, since ``hookline check`` does not read them yet: they must
-exist and parse, name the operations the steps call, and accept the steps' queries.
+schema) are checked here too, on their own, besides what ``hookline check`` reads of them:
+they must exist and parse, name the operations the steps call, and accept the queries.
 """
 
 from __future__ import annotations
