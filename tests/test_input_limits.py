@@ -132,6 +132,21 @@ def test_an_input_of_too_many_values_is_refused_before_it_is_parsed(cli, write, 
     assert result.err.strip() == f"{data}:1:1: the input holds more than 1,048,576 values"
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1e999]", "the input holds a number too large to be a float (1e999)"),
+        ('{"a": -1e400}', "the input holds a number too large to be a float (-1e400)"),
+        ("9" * 5000, "the input holds a number with more than 4300 digits"),
+    ],
+    ids=["infinity", "minus-infinity", "long-integer"],
+)
+def test_numbers_no_output_could_carry_are_refused(cli, write, text, message):
+    result = cli(write("p.yaml", COUNT_PIPELINE), "--input", text, prog="run-pipeline")
+    assert result.code == 2
+    assert result.err.strip() == f"<input>:1:1: {message}"
+
+
 def test_commas_inside_strings_are_not_values(cli, write):
     text = json.dumps(["," * 2_000_000, ":{[" * 100_000])
     result = cli(write("p.yaml", COUNT_PIPELINE), "--input", "-", prog="run-pipeline", stdin=text)

@@ -10,6 +10,7 @@ budget (``_patterns``), and errors are located in the JSON text in one pass
 from __future__ import annotations
 
 import json
+import sys
 from typing import IO, Any
 
 from . import _jsonsafe
@@ -90,7 +91,7 @@ def parse_input(name: str, text: str) -> Any:
     except _jsonsafe.UntrustedJSONError as exc:
         raise InputInvalid([Problem(name, 1, 1, f"the input {exc.verb} {exc}")]) from None
     try:
-        value = json.loads(text, parse_constant=no_constants)
+        value = json.loads(text, parse_constant=no_constants, parse_float=_jsonsafe.parse_float)
     except json.JSONDecodeError as exc:
         hint = ""
         if name == "<input>" and text.strip() and " " not in text.strip():
@@ -100,8 +101,15 @@ def parse_input(name: str, text: str) -> Any:
         ) from None
     except RecursionError:
         raise deep() from None
+    except _jsonsafe.UntrustedJSONError as exc:  # a float that overflows to infinity
+        raise InputInvalid([Problem(name, 1, 1, f"the input {exc.verb} {exc}")]) from None
     except ValueError as exc:
-        raise InputInvalid([Problem(name, 1, 1, f"the input is not valid JSON: {exc}")]) from None
+        if "digits" in str(exc):  # int() refuses more than sys.get_int_max_str_digits()
+            most = sys.get_int_max_str_digits()
+            message = f"the input holds a number with more than {most} digits"
+        else:
+            message = f"the input is not valid JSON: {exc}"
+        raise InputInvalid([Problem(name, 1, 1, message)]) from None
     try:
         return _jsonsafe.sanitize(value)
     except _jsonsafe.UntrustedJSONError:

@@ -18,6 +18,7 @@ more memory than the text they come from:
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from typing import Any
@@ -131,6 +132,16 @@ def check_values(text: str | bytes, max_values: int = MAX_VALUES) -> None:
         raise UntrustedJSONError(f"more than {max_values:,} values", "holds")
 
 
+def parse_float(text: str) -> float:
+    """A JSON number with a fraction or exponent, refused when it overflows to infinity
+    (``1e999``): no JSON output, and no API, can carry what it becomes."""
+    value = float(text)
+    if math.isinf(value):
+        shown = text if len(text) <= 24 else text[:20] + "…"
+        raise UntrustedJSONError(f"a number too large to be a float ({shown})", "holds")
+    return value
+
+
 def loads(text: str | bytes, max_depth: int = MAX_DEPTH, max_values: int = MAX_VALUES) -> Any:
     """Parse untrusted JSON. Raises ``UntrustedJSONError`` (a ``ValueError``) for text that
     is not JSON, holds NaN or Infinity, an integer too long to convert, more than
@@ -141,12 +152,14 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH, max_values: int = MAX_V
 
     check_values(text, max_values)
     try:
-        value = json.loads(text, parse_constant=no_constants)
+        value = json.loads(text, parse_constant=no_constants, parse_float=parse_float)
     except RecursionError:
         raise _too_deep(max_depth) from None
     except UnicodeDecodeError as exc:
         raise UntrustedJSONError(f"not UTF-8 text ({exc.reason})") from None
-    except (UntrustedJSONError, json.JSONDecodeError) as exc:
+    except UntrustedJSONError as exc:  # from parse_constant or parse_float
+        raise exc.with_traceback(None) from None
+    except json.JSONDecodeError as exc:
         raise UntrustedJSONError(str(exc)) from None
     except ValueError as exc:
         # int() refuses more digits than sys.get_int_max_str_digits() (CVE-2020-10735)

@@ -39,6 +39,25 @@ def test_an_integer_of_5000_digits_is_a_step_failure_on_error_sees(
     )
 
 
+def test_a_float_that_overflows_to_infinity_is_a_step_failure(
+    hostile, tmp_path, capsys, monkeypatch
+):
+    # 1e999 parses as inf: no JSON output and no API could carry it further on.
+    hostile.canned("/inf", answer(200, b'{"price": 1e999}', JSON))
+    text = pipeline(
+        {"base_url": hostile.url},
+        {"path": "/inf"},
+        on_error="continue",
+        output="${{ steps.call.error.message }}",
+    )
+    result = run(tmp_path, text, capsys, monkeypatch)
+    assert result.code == 0, result.err
+    assert result.output == (
+        f"GET {hostile.url}/inf answered 200 with Content-Type application/json but the JSON "
+        "body holds a number too large to be a float (1e999); it begins: '{\"price\": 1e999}'"
+    )
+
+
 def ten_mib_of_empty_objects() -> bytes:
     count = (10 * MiB - 16) // 3
     return b"[" + b",".join([b"{}"] * count) + b"]"
