@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from requests.sessions import _Settings
 
     from .._runtime import Runtime
+    from ._common import ConnectionSettings
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 POOL_SIZE = 64
@@ -323,3 +324,28 @@ class HttpClient:
             event="retry",
             step=step_id,
         )
+
+
+def connection_client(
+    settings: ConnectionSettings,
+    runtime: Runtime,
+    base_url: str,
+    context: dict[str, Any],
+) -> HttpClient:
+    """The HTTP client of a connection (REST, GraphQL, a SOAP endpoint): every setting the
+    connection kinds share, its ``headers`` and ``auth`` rendered in ``context``."""
+    s = settings
+    return HttpClient(
+        s.name,
+        runtime,
+        base_url=base_url,
+        headers=s.headers.render(context) if s.headers else None,
+        auth=s.auth.render(context) if s.auth else None,
+        timeout=s.timeout,
+        verify=s.verify,
+        retry=s.retry,
+        rate_limit=s.rate_limit,
+        allow_origins=s.allow_origins,
+        follow_redirects=s.follow_redirects,
+        max_response_size=s.max_response_size,
+    )

@@ -252,23 +252,9 @@ def http_client(
     spec: GraphqlConnectionSpec, runtime: Runtime, context: dict[str, Any]
 ) -> HttpClient:
     """The connection's HttpClient, its templates rendered in ``context``."""
-    from ._http import HttpClient  # requests is imported by GraphQL runs and online checks
+    from ._http import connection_client  # requests: by GraphQL runs and online checks
 
-    s = spec.settings
-    return HttpClient(
-        s.name,
-        runtime,
-        base_url=str(spec.url.render(context)),
-        headers=s.headers.render(context) if s.headers else None,
-        auth=s.auth.render(context) if s.auth else None,
-        timeout=s.timeout,
-        verify=s.verify,
-        retry=s.retry,
-        rate_limit=s.rate_limit,
-        allow_origins=s.allow_origins,
-        follow_redirects=s.follow_redirects,
-        max_response_size=s.max_response_size,
-    )
+    return connection_client(spec.settings, runtime, str(spec.url.render(context)), context)
 
 
 def open_client(spec: GraphqlConnectionSpec, runtime: Runtime) -> GraphqlClient:

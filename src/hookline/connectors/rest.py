@@ -251,24 +251,10 @@ ANONYMOUS = "(url)"  # the client of steps that give a whole url and no connecti
 
 def open_client(spec: RestConnectionSpec, runtime: Runtime) -> HttpClient:
     """The connection's HTTP client; its templates see secrets, vars, input and run."""
-    from ._http import HttpClient  # requests is imported on the first REST call only
+    from ._http import connection_client  # requests is imported on the first REST call
 
     ctx = runtime.connection_context
-    s = spec.settings
-    return HttpClient(
-        s.name,
-        runtime,
-        base_url=str(spec.base_url.render(ctx)),
-        headers=s.headers.render(ctx) if s.headers else None,
-        auth=s.auth.render(ctx) if s.auth else None,
-        timeout=s.timeout,
-        verify=s.verify,
-        retry=s.retry,
-        rate_limit=s.rate_limit,
-        allow_origins=s.allow_origins,
-        follow_redirects=s.follow_redirects,
-        max_response_size=s.max_response_size,
-    )
+    return connection_client(spec.settings, runtime, str(spec.base_url.render(ctx)), ctx)
 
 
 def _client(name: str | None, runtime: Runtime) -> HttpClient:
