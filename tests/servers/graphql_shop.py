@@ -10,64 +10,16 @@ cursor on every page; ``searchProducts`` requires a non-null variable.
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, build_schema
 
-SDL = """\
-type Query {
-  "Every product, Relay style."
-  products(first: Int = 10, after: String): ProductConnection!
-  "A product that gives the same cursor on every page (a broken API)."
-  loopingProducts(first: Int = 10, after: String): ProductConnection!
-  product(id: ID!): Product
-  "Every product, but the price of p-3 cannot be read (partial data)."
-  catalog: [Product]
-  searchProducts(term: String!, first: Int = 10): [Product!]!
-  shop: Shop!
-}
-
-type Mutation {
-  inventoryReserve(sku: String!, quantity: Int!): Reservation!
-  productTag(id: ID!, tag: String!): Product!
-}
-
-type Shop {
-  name: String!
-  currency: String!
-}
-
-type Product {
-  id: ID!
-  sku: String!
-  title: String!
-  price: Float
-  stock: Int!
-  tags: [String!]!
-}
-
-type Reservation {
-  sku: String!
-  quantity: Int!
-  remaining: Int!
-}
-
-type PageInfo {
-  hasNextPage: Boolean!
-  endCursor: String
-}
-
-type ProductEdge {
-  cursor: String!
-  node: Product!
-}
-
-type ProductConnection {
-  edges: [ProductEdge!]!
-  pageInfo: PageInfo!
-  totalCount: Int!
-}
-"""
+# The schema the example pipelines check their queries against is the one served here:
+# one file, so the examples' offline checks and the server cannot drift apart.
+SDL = (Path(__file__).resolve().parents[2] / "pipelines" / "graphql" / "catalog.graphql").read_text(
+    encoding="utf-8"
+)
 
 PRODUCT_COUNT = 35
 

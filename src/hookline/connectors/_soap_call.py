@@ -60,7 +60,7 @@ class SoapClient:
     def __init__(self, spec: SoapConnectionSpec, runtime: Runtime, step_id: str) -> None:
         from zeep import Client
 
-        from ._http import HttpClient
+        from ._http import HttpClient, connection_client
 
         self.runtime = runtime
         ctx = runtime.connection_context
@@ -117,20 +117,7 @@ class SoapClient:
         written = str(spec.address.render(ctx)) if spec.address is not None else None
         self.address = written or self.service._binding_options["address"]
         self.options = {"address": self.address}
-        self.http = HttpClient(
-            s.name,
-            runtime,
-            base_url=self.address,
-            headers=headers,
-            auth=auth,
-            timeout=s.timeout,
-            verify=s.verify,
-            retry=s.retry,
-            rate_limit=s.rate_limit,
-            allow_origins=s.allow_origins,
-            follow_redirects=s.follow_redirects,
-            max_response_size=s.max_response_size,
-        )
+        self.http = connection_client(s, runtime, self.address, ctx)
 
     def _fetch(self, url: str) -> bytes:
         """One WSDL or XSD download, through the HTTP client (limits, origin rules)."""
