@@ -17,7 +17,17 @@ def test_a_missing_path_does_not_stop_the_others(cli, write, tmp_path):
         f"{bad}:5:5: steps[0]: unknown key 'sett'; did you mean 'set'?",
     ]
     assert f"error: {missing}: no such file or directory" in result.err
-    assert "2 files checked: 1 problem in 1" in result.err
+    assert "2 files checked: 1 problem in 1; 1 path not checked" in result.err
+
+
+def test_only_a_missing_path_is_not_reported_as_valid(cli, tmp_path):
+    missing = str(tmp_path / "nope.yaml")
+    result = cli("check", missing)
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        f"error: {missing}: no such file or directory",
+        "no file checked; 1 path not checked",
+    ]
 
 
 def test_json_report_holds_files_and_errors(cli, write, tmp_path):

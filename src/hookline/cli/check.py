@@ -113,5 +113,9 @@ def handle(args: argparse.Namespace) -> int:
         summary = f"{len(results)} file{'s' if len(results) != 1 else ''} checked: " + (
             f"{count} problem{'s' if count != 1 else ''} in {len(bad)}" if bad else "all valid"
         )
+        if not results:  # "0 files checked: all valid" read as a success
+            summary = "no file checked"
+        if unusable:
+            summary += f"; {len(unusable)} path{'s' if len(unusable) != 1 else ''} not checked"
         print(summary, file=sys.stderr)
     return 2 if bad or unusable else 0
