@@ -80,6 +80,7 @@ class Pipeline:
     on_failure: tuple[Step, ...] = ()
     output_reads: frozenset[str] = frozenset()
     secret_marks: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # line, col
+    concurrency: int = 1  # runs at once, by the lock rule of _locks.py
 
     @property
     def step_kinds(self) -> frozenset[str]:

@@ -401,6 +401,7 @@ class Builder(ExpressionChecks):
             output=output,
             on_failure=on_failure,
             output_reads=output_reads,
+            concurrency=int(data.get("concurrency", 1)),
             secret_marks={
                 name: (self.doc.mark(("secrets", i)).line, self.doc.mark(("secrets", i)).col)
                 for i, name in enumerate(declared if isinstance(declared, list) else [])

@@ -152,6 +152,14 @@ def compose() -> Schema:
             "The run's result, printed as JSON by run-pipeline; may hold `${{ }}`.",
             "${{ steps.create_lead.record_id }}",
         ),
+        "concurrency": prop(
+            {"type": "integer", "minimum": 1, "maximum": 100},
+            "How many runs of this pipeline may run at once (default 1), under `serve` and "
+            "system cron alike; a run past the limit waits in serve's queue, and "
+            "run-pipeline exits 75. See docs/schedules.md.",
+            1,
+            4,
+        ),
         "on_failure": prop(
             {"type": "array", "minItems": 1, "items": ref("step")},
             "Steps run when the run fails (an alert, say); they see the failure as `error`.",
