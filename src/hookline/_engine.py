@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ._checkpoint import Checkpoints
 from ._errors import RunFailed, StepFailed
 from ._model import Pipeline, Step
 from ._redact import Redactor
@@ -155,11 +156,21 @@ def run_pipeline(
     *,
     runtime: Runtime,
     trigger: str = "manual",
+    run_id: str | None = None,
     state: Mapping[str, Any] | None = None,
+    checkpoint: Checkpoints | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> RunResult:
-    """Run the pipeline once. Failures are returned as a failed RunResult, not raised."""
-    run_id = uuid.uuid4().hex
+    """Run the pipeline once. Failures are returned as a failed RunResult, not raised.
+
+    ``run_id``: the id the run has in the history (the intake fixes it at delivery);
+    default a new random one. ``state``: the state the run starts from, given by the
+    caller (an offline test), never committed; None: the pipeline's stored state, read
+    from the run history's database when the run keeps a history, its ``save_state``
+    update committed with the run's final record (docs/state.md). ``checkpoint``: where
+    the run records each top-level step, to resume after a crash (``_checkpoint``).
+    """
+    run_id = run_id or uuid.uuid4().hex
     runtime.log.run_id = run_id
     runtime.run_id = run_id
     runtime.execute_steps = execute_steps
