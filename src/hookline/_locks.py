@@ -23,8 +23,11 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any, Protocol
 
 EXIT_BUSY = 75  # EX_TEMPFAIL from sysexits.h: "try again later"
 DEFAULT_SLOTS = 1
@@ -167,3 +170,39 @@ def busy_message(home: Path, pipeline: str, slots: int = DEFAULT_SLOTS) -> str:
         f"pipeline '{pipeline}' is already running{times}{who}; this run was not started. "
         f"To let runs overlap, set 'concurrency: {slots + 1}' at the top of the pipeline file"
     )
+
+
+class _Log(Protocol):
+    def error(self, message: str, event: str = ..., **fields: Any) -> None: ...
+    def warning(self, message: str, event: str = ..., **fields: Any) -> None: ...
+
+
+@contextmanager
+def run_slot(home: Path, pipeline: str, slots: int, log: _Log) -> Iterator[bool]:
+    """Hold a slot of ``pipeline`` for the block; yields True when every slot was busy
+    (the message is logged, with a timestamp in the JSON log, and nothing is held).
+
+    ``slots`` 0 takes no lock (a dry run). A home where no lock can be made (read-only,
+    not a directory) is a warning, as it is for the run history: the run goes on without
+    the lock rather than not at all.
+    """
+    if slots < 1:
+        yield False
+        return
+    try:
+        held = acquire(home, pipeline, slots)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        log.warning(
+            f"cannot take the run lock in {home / LOCKS_DIR}: {reason}; running without it "
+            "(overlapping runs of this pipeline are not prevented)",
+            event="lock_off",
+        )
+        yield False
+        return
+    if held is None:
+        log.error(busy_message(home, pipeline, slots), event="pipeline_busy")
+        yield True
+        return
+    with held:
+        yield False

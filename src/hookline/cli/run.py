@@ -13,6 +13,7 @@ from .._errors import UsageError
 from .._home import default_home
 from .._inputs import check_input, parse_input, read_input
 from .._load import load_pipeline
+from .._locks import EXIT_BUSY, run_slot
 from .._log import Level, RunLog
 from .._runtime import Runtime
 from .._secrets import read_secrets
@@ -21,7 +22,8 @@ from ._signals import stop_on_signals
 
 DESCRIPTION = (
     "Validate a pipeline, run it once and print its output as JSON on stdout; the log goes "
-    "to stderr. Exit 0 success, 1 the run failed, 2 invalid pipeline, input or usage."
+    "to stderr. Exit 0 success, 1 the run failed, 2 invalid pipeline, input or usage, "
+    "75 the pipeline is already running (see 'concurrency')."
 )
 
 
@@ -92,7 +94,10 @@ def handle(args: argparse.Namespace) -> int:
     log = RunLog(sys.stderr, fmt=args.log_format, level=level)
     # -q keeps errors only, but a run whose history is off must still say so, once.
     notice = log if level != "quiet" else RunLog(sys.stderr, fmt=args.log_format)
-    with stop_on_signals():
+    slots = 0 if args.dry_run else pipeline.concurrency  # 0: a dry run takes no lock
+    with stop_on_signals(), run_slot(home, pipeline.name, slots, notice) as busy:
+        if busy:
+            return EXIT_BUSY
         store = None
         if not args.dry_run:
             store = Store(
