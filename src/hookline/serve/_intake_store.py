@@ -57,6 +57,7 @@ TABLES = [
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL,
     last_run TEXT,
+    resume_run TEXT,
     claimed_pid INTEGER,
     claimed_host TEXT,
     heartbeat_at REAL,

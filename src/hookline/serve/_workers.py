@@ -1,0 +1,261 @@
+"""The worker pool: threads that take deliveries from the intake and run them.
+
+Workers are threads, not processes: runs wait on HTTP, threads share pooled connections,
+caches and one history writer, and a crash is made safe by the durable intake (a delivery
+stays in the table until its run is recorded), not by process isolation.
+
+Each worker claims the oldest delivery due whose pipeline has a free slot (the per-
+pipeline lock rule of ``_locks``, the one ``run-pipeline`` under cron obeys too), runs it
+through the engine under the run id fixed at intake, with checkpoints so that a run a
+crash cut short resumes at its first unfinished step, and records where the delivery
+stands: ``done``; ``retry-wait`` then another attempt (the trigger's ``retry``); ``dead``
+after the last attempt; ``needs-attention`` when resuming would resend a request that is
+not safe to send twice.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .._checkpoint import CheckpointStore
+from .._engine import RunResult, run_pipeline
+from .._errors import HooklineError
+from .._locks import acquire
+from .._log import RunLog
+from .._model import Pipeline
+from .._recorder import Recorder
+from .._runtime import Runtime
+from .._secrets import read_secrets
+from .._store_schema import HEARTBEAT_SECONDS
+from ..triggers._run_retry import run_retry
+from ._intake_claims import Claim, Claims, Releasable
+from ._intake_sqlite import SqliteIntake
+from ._queue import RunOutcome
+
+__all__ = ["DEFAULT_WORKERS", "WorkerPool"]
+
+#: Worker threads of ``hookline serve`` (``--workers``).
+DEFAULT_WORKERS = 4
+#: Seconds an idle worker waits before it looks at the table again: deliveries queued by
+#: another process (``replay --queue``) and retries that came due are seen this late.
+_IDLE_POLL = 1.0
+
+_STOPPING = "the service is stopping; the run resumes at its next start"
+
+Lookup = Callable[[str], Pipeline | None]
+
+
+class WorkerPool:
+    """``workers`` threads running deliveries of ``intake``.
+
+    ``lookup(name)`` gives the pipeline a delivery names (None: not served any more; the
+    delivery waits). ``recorder`` is the run history shared by every worker (one writer
+    thread for the process); ``make_log()`` a log for one run.
+    """
+
+    def __init__(
+        self,
+        intake: SqliteIntake,
+        *,
+        home: Path,
+        lookup: Lookup,
+        recorder: Recorder | None = None,
+        workers: int = DEFAULT_WORKERS,
+        make_log: Callable[[], RunLog] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.intake = intake
+        self.home = Path(home)
+        self.lookup = lookup
+        self.recorder = recorder
+        self.size = max(1, workers)
+        self.make_log = make_log or (lambda: RunLog(sys.stderr))
+        self.env = os.environ if env is None else env
+        self.claims = Claims(intake.path, intake.durability)
+        sync = "FULL" if intake.durability == "power" else "NORMAL"
+        self.checkpoints = CheckpointStore(intake.path, synchronous=sync)
+        self._stopping = threading.Event()
+        self._cancelling = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._live: dict[int, tuple[Claim, Runtime | None]] = {}  # by delivery id
+        self._lock = threading.Lock()
+        self._heart: threading.Thread | None = None
+        self.recovered: list[dict[str, Any]] = []
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take back what a dead process left running, then start the workers."""
+        self.recovered = self.claims.recover()
+        if self.recovered:
+            self.intake.requeued(len(self.recovered))
+        for index in range(self.size):
+            thread = threading.Thread(
+                target=self._work, name=f"hookline-worker-{index + 1}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        self._heart = threading.Thread(target=self._beat, name="hookline-worker-beat", daemon=True)
+        self._heart.start()
+
+    def stop(self, grace: float = 30.0, cancel_wait: float = 5.0) -> list[str]:
+        """Stop claiming; wait up to ``grace`` seconds for the runs under way, then cancel
+        those still going (their deliveries stay queued, resumed at the next start).
+        Returns the run ids cancelled."""
+        self._stopping.set()
+        with self.intake.work:
+            self.intake.work.notify_all()
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        cancelled = []
+        self._cancelling.set()
+        with self._lock:
+            for claim, runtime in self._live.values():
+                if runtime is not None:
+                    runtime.cancel(_STOPPING)
+                    cancelled.append(claim.run_id)
+        deadline = time.monotonic() + cancel_wait
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._heart is not None:
+            self._heart.join(HEARTBEAT_SECONDS + 1)
+        # A run stuck past all this stays 'running' in the table; the next start sees
+        # this process gone and takes it back.
+        self.checkpoints.close()
+        self.claims.close()
+        return cancelled
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._live)
+
+    # --- a worker -------------------------------------------------------------------
+
+    def _take(self, name: str) -> Releasable | None:
+        pipeline = self.lookup(name)
+        if pipeline is None:
+            return None
+        slots = getattr(pipeline, "concurrency", None) or 1
+        return acquire(self.home, name, slots)
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                got = self.claims.claim(self._take)
+            except Exception as exc:  # the database is locked or broken: say so, retry
+                self.make_log().error(f"cannot take a delivery from the queue: {exc}")
+                self._stopping.wait(_IDLE_POLL)
+                continue
+            if got is None:
+                with self.intake.work:
+                    if not self._stopping.is_set():
+                        self.intake.work.wait(_IDLE_POLL)
+                continue
+            claim, held = got
+            self.intake.took()
+            try:
+                self._run(claim)
+            finally:
+                held.release()
+                # Another worker may be waiting for this pipeline's slot.
+                with self.intake.work:
+                    self.intake.work.notify()
+
+    def _run(self, claim: Claim) -> None:
+        with self._lock:
+            self._live[claim.id] = (claim, None)
+        try:
+            result = self._execute(claim)
+            self._record(claim, result)
+        finally:
+            with self._lock:
+                self._live.pop(claim.id, None)
+
+    def _execute(self, claim: Claim) -> RunResult:
+        pipeline = self.lookup(claim.pipeline)
+        if pipeline is None:
+            message = f"pipeline '{claim.pipeline}' is no longer served"
+            return RunResult(claim.run_id, "failed", None, message)
+        log = self.make_log()
+        try:
+            secrets = read_secrets(pipeline, self.env)
+        except HooklineError as exc:
+            problems = getattr(exc, "problems", None) or [exc]
+            message = "; ".join(str(p) for p in problems)
+            log.error(message, event="run_failed", run_id=claim.run_id)
+            return RunResult(claim.run_id, "failed", None, message)
+        runtime = Runtime(pipeline, secrets, log=log, recorder=self.recorder)
+        with self._lock:
+            self._live[claim.id] = (claim, runtime)
+            if self._cancelling.is_set():  # stop() cancelled the others before this began
+                runtime.cancel(_STOPPING)
+        try:
+            return run_pipeline(
+                pipeline,
+                claim.input,
+                runtime=runtime,
+                trigger=claim.trigger,
+                run_id=claim.run_id,
+                checkpoint=self.checkpoints.for_run(claim.run_id),
+            )
+        except Exception as exc:  # a bug in a step kind: the run failed, the pool goes on
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            log.error(message, event="run_failed", run_id=claim.run_id)
+            return RunResult(claim.run_id, "failed", None, message)
+        finally:
+            runtime.close()
+
+    def _record(self, claim: Claim, result: RunResult) -> None:
+        status = result.status
+        if status == "succeeded":
+            self.claims.finish(claim, "done")
+        elif status == "interrupted":
+            self.claims.finish(claim, "queued", error=result.error)
+            self.intake.requeued()
+        elif status == "needs-attention":
+            self.claims.finish(claim, "needs-attention", error=result.error)
+        else:
+            pipeline = self.lookup(claim.pipeline)
+            policy = run_retry(pipeline.trigger.config if pipeline is not None else {})
+            delay = policy.delay(claim.attempt)
+            if delay is None:
+                error = result.error or "the run failed"
+                if policy.attempts > 1:
+                    error = f"dead after {claim.attempt} attempts; the last: {error}"
+                self.claims.finish(claim, "dead", error=error, run_status="dead")
+                status = "dead"
+            else:
+                self.claims.finish(
+                    claim, "retry-wait", error=result.error, retry_at=time.time() + delay
+                )
+                self.intake.requeued()
+                self.make_log().warning(
+                    f"run {claim.run_id} of '{claim.pipeline}' failed (attempt {claim.attempt}"
+                    f" of {policy.attempts}); the next attempt in {delay:g}s",
+                    event="run_retry",
+                )
+        if status != "interrupted":
+            self.intake.publish(claim.first_run, RunOutcome(status, result.output, result.error))
+
+    def _beat(self) -> None:
+        """Every HEARTBEAT_SECONDS: stamp the deliveries under way, and take back those a
+        process that died left running."""
+        while not self._stopping.wait(HEARTBEAT_SECONDS):
+            with self._lock:
+                ids = list(self._live)
+            try:
+                self.claims.beat(ids)
+                back = self.claims.recover()
+            except Exception:
+                continue
+            if back:
+                self.intake.requeued(len(back))
+                with self.intake.work:
+                    self.intake.work.notify_all()
