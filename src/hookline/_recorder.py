@@ -10,7 +10,7 @@ iteration each record belongs to (``in_iteration``, kept per thread).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -193,8 +193,20 @@ class RedactingRecorder:
             **_where_kw(loop),
         )
 
-    def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
-        self.inner.run_finished(run_id, status, self._redactor.value(output), self._error(error))
+    def run_finished(
+        self,
+        run_id: str,
+        status: str,
+        output: Any,
+        error: str | None,
+        *,
+        commit: Callable[[Any], None] | None = None,
+    ) -> None:
+        """``commit``: a state update to write in the same transaction (``Store`` only)."""
+        extra = {} if commit is None else {"commit": commit}
+        self.inner.run_finished(
+            run_id, status, self._redactor.value(output), self._error(error), **extra
+        )
 
 
 def _where_kw(loop: Loop | None) -> dict[str, Loop]:

@@ -49,6 +49,7 @@ __all__ = [
     "RESULT_LIMIT",
     "RUN_STATUSES",
     "SCHEMA_VERSION",
+    "HistoryOff",
     "Store",
     "default_path",
     "settings_from_env",
@@ -474,7 +475,18 @@ class Store:
         if writer is not None:
             writer.flush(self._busy_timeout + 5)
 
-    def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
+    def run_finished(
+        self,
+        run_id: str,
+        status: str,
+        output: Any,
+        error: str | None,
+        *,
+        commit: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        """Write the run's final record. With ``commit`` (a pipeline's state update), run
+        ``commit(db)`` and the record in one transaction: either both are written, or
+        neither and this raises (what ``commit`` raised, or ``HistoryOff``)."""
         started = self._started.pop(run_id, None)
         # The final status is written only once every record of the run is: a run shown
         # as finished has all its steps and requests.
@@ -484,10 +496,12 @@ class Store:
         self._seq.pop(run_id, None)
         self._rowids.pop(run_id, None)
         if not self.enabled:
+            if commit is not None:
+                raise HistoryOff(f"the run history at {self.path} is off for this run")
             return
         duration = round((time.monotonic() - started) * 1000, 1) if started else None
         # Unconditional: a run a reader took for lost while it was suspended tells the truth.
-        self._write(
+        (self._write if commit is None else self._with(commit))(
             "UPDATE runs SET status = ?, finished_at = ?, duration_ms = ?, output = ?,"
             " error = ?, heartbeat_at = ? WHERE id = ?",
             (
@@ -500,3 +514,36 @@ class Store:
                 run_id,
             ),
         )
+
+    def _with(
+        self, commit: Callable[[sqlite3.Connection], None]
+    ) -> Callable[[str, tuple[Any, ...]], None]:
+        """A ``_write`` that runs ``commit(db)`` first, in the same transaction."""
+
+        def write(sql: str, args: tuple[Any, ...]) -> None:
+            def action(db: sqlite3.Connection) -> None:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    commit(db)
+                    db.execute(sql, args)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+
+            with self._lock:
+                db = self._db
+                if db is None:
+                    raise HistoryOff(f"the run history at {self.path} is off for this run")
+                try:
+                    self._patiently(lambda: action(db))
+                except (sqlite3.Error, OSError) as exc:
+                    self._disable(exc)
+                    raise HistoryOff(f"the run history at {self.path} failed: {exc}") from exc
+
+        return write
+
+
+class HistoryOff(Exception):
+    """``run_finished`` with a ``commit`` could not write the run's final record."""
