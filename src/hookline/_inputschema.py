@@ -8,12 +8,10 @@ matcher of ``_patterns`` cannot run.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from ._exprchecks import did_you_mean
+from ._metaschema import metaschema_validator
 from ._validate import _TYPE_NAMES, _messages, where
 from ._yamlpos import Path
 
@@ -129,19 +127,10 @@ def _keyword_typos(schema: Any, path: Path) -> Iterator[tuple[Path, str, bool]]:
                 yield from _keyword_typos(sub, (*path, key, i))
 
 
-@cache
-def _metaschema_validator() -> Draft202012Validator:
-    """Built once per process: building it resolves the whole metaschema and its
-    vocabularies, which cost a quarter of a ``check`` when done for every file."""
-    return Draft202012Validator(
-        Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
-
-
 def input_schema_problems(schema: Any) -> list[tuple[Path, str, bool]]:
     """What is wrong with a JSON Schema a user wrote: (path inside it, message, at key)."""
     found = []
-    for error in _metaschema_validator().iter_errors(schema):
+    for error in metaschema_validator().iter_errors(schema):
         for sub, message, at_key in _messages(error):
             if error.validator == "type" and str(error.instance) in _TYPE_NAMES:
                 message += f"; write {{type: {error.instance}}}"  # properties: {name: string}
