@@ -122,6 +122,9 @@ class ExpressionChecks:
     var_names: frozenset[str]
     step_lines: dict[str, int]  # every step id → its line
     reads: list[set[str]]  # step ids read, per step being built
+    # (read in the trigger?, secret name or None for all of them): run-pipeline does not
+    # need a secret that only the webhook's signature or token reads.
+    secrets_read: set[tuple[bool, str | None]]
 
     def error(self, path: DocPath, message: str, *, at_key: bool = False, offset: int = 0) -> None:
         raise NotImplementedError  # Builder.error
@@ -182,6 +185,8 @@ class ExpressionChecks:
         if scope is None:
             return
         for ref in references(ast):
+            if ref.root == "secrets":
+                self.secrets_read.add((path[:1] == ("trigger",), ref.member))
             self._check_reference(expr, path, scope, ref.root, ref.member)
 
     def _check_reference(

@@ -80,6 +80,9 @@ class Pipeline:
     on_failure: tuple[Step, ...] = ()
     output_reads: frozenset[str] = frozenset()
     secret_marks: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # line, col
+    # Secrets read only by a webhook's signature or token check: `serve` needs them, a
+    # run by hand does not (it checks no signature).
+    signature_secrets: frozenset[str] = frozenset()
     concurrency: int = 1  # runs at once, by the lock rule of _locks.py
 
     @property

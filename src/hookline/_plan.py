@@ -62,6 +62,7 @@ class Builder(ExpressionChecks):
     var_names: frozenset[str] = frozenset()
     step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
     reads: list[set[str]] = field(default_factory=lambda: [set()])  # step ids read, per step
+    secrets_read: set[tuple[bool, str | None]] = field(default_factory=set)
     loaded: dict[str, Any] = field(default_factory=dict)  # files a connector read, by name
     online: bool = False  # `check --online`: connectors may fetch WSDLs and schemas
     _seen_ids: dict[str, int] = field(default_factory=dict)
@@ -321,13 +322,9 @@ class Builder(ExpressionChecks):
                 if message:
                     self.error(("trigger", "schedule", "timezone"), message)
         if kind == "webhook":
-            scope = Scope(
-                names=frozenset({"secrets"}),
-                what="in a webhook's signature or token (they read only secrets)",
-            )
-            for part in ("signature", "token"):
-                if isinstance(config.get(part), dict):
-                    self.template(("trigger", "webhook", part), scope)
+            from .triggers import webhook as webhook_trigger  # only webhook pipelines
+
+            webhook_trigger.check(self)
         if kind not in ("manual", "schedule", "webhook"):
             return Trigger("manual", {})
         schema = config.get("input_schema")
@@ -388,6 +385,12 @@ class Builder(ExpressionChecks):
         )
         if self.problems:
             return None
+        elsewhere = {name for in_trigger, name in self.secrets_read if not in_trigger}
+        signature_secrets = frozenset(
+            name
+            for in_trigger, name in self.secrets_read
+            if in_trigger and name is not None and name not in elsewhere and None not in elsewhere
+        )
         return Pipeline(
             file=Path(self.doc.file),
             name=str(data.get("name")),
@@ -401,6 +404,7 @@ class Builder(ExpressionChecks):
             output=output,
             on_failure=on_failure,
             output_reads=output_reads,
+            signature_secrets=signature_secrets,
             concurrency=int(data.get("concurrency", 1)),
             secret_marks={
                 name: (self.doc.mark(("secrets", i)).line, self.doc.mark(("secrets", i)).col)

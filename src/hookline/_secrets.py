@@ -9,11 +9,18 @@ from ._errors import PipelineInvalid, Problem
 from ._model import Pipeline
 
 
-def read_secrets(pipeline: Pipeline, env: Mapping[str, str]) -> dict[str, str]:
-    """The value of every declared secret; all missing ones reported at once (exit 2)."""
+def read_secrets(
+    pipeline: Pipeline, env: Mapping[str, str], *, serve: bool = False
+) -> dict[str, str]:
+    """The value of every declared secret; all missing ones reported at once (exit 2).
+
+    A secret that only a webhook's signature or token reads is needed by ``serve`` alone:
+    a run by hand checks no signature, so it is skipped unless ``serve``."""
     values: dict[str, str] = {}
     problems: list[Problem] = []
     for name in pipeline.secrets:
+        if not serve and name in pipeline.signature_secrets:
+            continue
         file_var = f"{name}_FILE"
         line, col = pipeline.secret_marks.get(name, (1, 1))
         file = str(pipeline.file)
