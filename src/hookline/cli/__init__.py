@@ -48,9 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     # Imported here rather than at the top: run-pipeline needs only ``run``.
-    from . import check, runs, schema
+    from . import check, runs, schema, serve
 
-    commands: dict[str, object] = {"run": run, "check": check, "runs": runs, "schema": schema}
+    commands: dict[str, object] = {
+        "run": run,
+        "check": check,
+        "runs": runs,
+        "schema": schema,
+        "serve": serve,
+    }
     for module in commands.values():
         module.add_parser(sub)  # type: ignore[attr-defined]
     return parser

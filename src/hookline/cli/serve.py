@@ -1,0 +1,128 @@
+"""``hookline serve DIR``: receive webhooks and run schedules for every pipeline in DIR.
+
+Everything the service needs beyond the core (uvicorn, prometheus_client) comes with the
+``hookline[serve]`` extra, imported here only once the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._errors import PipelineInvalid, UsageError
+from .._home import default_home
+
+DESCRIPTION = (
+    "Serve every pipeline under DIR: webhooks on the public listener, schedules on time, "
+    "runs on a pool of worker threads; /healthz and /metrics on the admin listener. Refuses "
+    "to start while any pipeline is invalid (exit 2). SIGTERM stops (exit 0), SIGHUP "
+    "reloads the pipelines. See docs/serve.md."
+)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1 to 256")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds from 0 to 3600")
+    return value
+
+
+def _queue(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from 1 to 10000000")
+    return int(text)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="serve webhooks and schedules", description=DESCRIPTION)
+    p.add_argument("directory", metavar="DIR", help="the directory of pipeline files")
+    p.add_argument("--host", default="127.0.0.1", help="public listener address (127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8080, help="public listener port (8080)")
+    p.add_argument("--admin-host", default="127.0.0.1", help="admin listener address (127.0.0.1)")
+    p.add_argument(
+        "--admin-port", type=_port, default=9090, help="admin listener port: /healthz, /metrics"
+    )
+    p.add_argument("--workers", type=_positive, default=4, help="worker threads (4)")
+    p.add_argument(
+        "--grace",
+        type=_seconds,
+        default=30.0,
+        help="seconds runs under way get to finish at SIGTERM before they are left queued (30)",
+    )
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="start with the valid pipelines and say which were skipped",
+    )
+    p.add_argument(
+        "--durability",
+        choices=["process", "power"],
+        default=None,
+        help="process (default): an acknowledged delivery survives a crash of hookline; "
+        "power: it survives a power loss too (an fsync per commit; slower). "
+        "Default from $HOOKLINE_DURABILITY",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=_queue,
+        default=None,
+        help="deliveries waiting past which new ones get 503 with Retry-After (10000)",
+    )
+    p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        from ..serve._intake_sqlite import MAX_QUEUE
+        from ..serve._intake_store import durability_from_env
+        from ..serve._service import Service, Settings
+    except ImportError as exc:  # pragma: no cover - the extra is part of dev installs
+        raise UsageError(
+            f"hookline serve needs the serve extra ({exc.name} is missing): "
+            "pip install 'hookline[serve]'"
+        ) from None
+    settings = Settings(
+        directory=args.directory,
+        home=default_home(),
+        host=args.host,
+        port=args.port,
+        admin_host=args.admin_host,
+        admin_port=args.admin_port,
+        workers=args.workers,
+        grace=args.grace,
+        skip_invalid=args.skip_invalid,
+        durability=durability_from_env(args.durability),
+        max_queue=args.max_queue or MAX_QUEUE,
+        log_format=args.log_format,
+    )
+    if (args.host, args.port) == (args.admin_host, args.admin_port) and args.port:
+        raise UsageError("the admin listener needs its own port: --admin-port differs from --port")
+    try:
+        return Service(settings).run()
+    except PipelineInvalid as exc:
+        files = len({p.file for p in exc.problems})
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(
+            f"not started: {len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} "
+            f"in {files} file{'s' if files != 1 else ''} (--skip-invalid starts with the "
+            "valid ones)",
+            file=sys.stderr,
+        )
+        return exc.exit_code
