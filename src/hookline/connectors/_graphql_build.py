@@ -69,10 +69,10 @@ def schema_problems(schema: Any, document: Any) -> list[str]:
     """Why the query does not fit ``schema`` ("Cannot query field ...; did you mean ..."),
     each with its line and column in the query. graphql-core's ``validate`` is what gql's
     ``Client.validate`` calls; called directly it reports every problem, not the first."""
-    from graphql import validate
+    from ._graphql_document import validation_errors
 
     out = []
-    for error in validate(schema, document):
+    for error in validation_errors(schema, document):
         loc = error.locations[0] if error.locations else None
         where = f" (line {loc.line}, column {loc.column} of the query)" if loc else ""
         out.append(f"GraphQL: {error.message}{where}")

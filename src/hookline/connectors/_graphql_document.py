@@ -136,3 +136,61 @@ def relay_problem(op: Operation, path: tuple[str, ...]) -> str | None:
             f"{' and '.join(missing)} in the query"
         )
     return None
+
+
+# Rules of graphql-core's ``specified_rules`` that only look at one kind of node, by the
+# text that kind of node cannot be written without. A document without that text cannot
+# break the rule, so skipping it changes no message; it saves about 40% of a validation
+# (each rule is a visitor called at every node). The text test errs on the safe side: a
+# "@" in a string or a comment only runs the rules for nothing.
+_RULES_NEEDING = {
+    "...": ("KnownFragmentNamesRule", "PossibleFragmentSpreadsRule"),
+    "fragment": ("UniqueFragmentNamesRule", "NoUnusedFragmentsRule", "NoFragmentCyclesRule"),
+    "@": (
+        "KnownDirectivesRule",
+        "UniqueDirectivesPerLocationRule",
+        "DeferStreamDirectiveOnRootField",
+        "DeferStreamDirectiveOnValidOperationsRule",
+        "DeferStreamDirectiveLabel",
+        "StreamDirectiveOnListField",
+    ),
+    "subscription": ("SingleFieldSubscriptionsRule",),
+    "__": ("MaxIntrospectionDepthRule",),
+}
+# Inline fragments ("... on T") and fragment definitions: either text brings this one in.
+_FRAGMENT_TYPES_RULE = "FragmentsOnCompositeTypesRule"
+
+# Validations by (schema, document), kept with both so that their ids stay theirs: real
+# repositories check the same query file, against the same SDL file, in many pipelines.
+_VALIDATED: dict[tuple[int, int], tuple[Any, Any, list[Any]]] = {}
+_MAX_VALIDATED = 1024
+
+
+def _rules(text: str) -> list[Any]:
+    from graphql import specified_rules
+
+    skipped: set[str] = set()
+    for needed, names in _RULES_NEEDING.items():
+        if needed not in text:
+            skipped.update(names)
+    if "..." not in text and "fragment" not in text:
+        skipped.add(_FRAGMENT_TYPES_RULE)
+    return [rule for rule in specified_rules if rule.__name__ not in skipped]
+
+
+def validation_errors(schema: Any, document: Any) -> list[Any]:
+    """graphql-core's ``validate`` (what gql's ``Client.validate`` runs: every problem,
+    not the first), without the rules that cannot fire on this document."""
+    from graphql import validate
+
+    key = (id(schema), id(document))
+    found = _VALIDATED.get(key)
+    if found is not None:
+        return found[2]
+    text = document.loc.source.body if document.loc is not None else None
+    rules = _rules(text) if isinstance(text, str) else None
+    errors = list(validate(schema, document, rules))
+    if len(_VALIDATED) >= _MAX_VALIDATED:
+        _VALIDATED.clear()
+    _VALIDATED[key] = (schema, document, errors)
+    return errors
