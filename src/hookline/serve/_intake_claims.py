@@ -8,6 +8,7 @@ already holds (``_locks``), so a run never waits for a slot with a delivery in h
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -197,6 +198,19 @@ class Claims:
                     )
 
         self._do(write)
+
+    def ended_run(self, run_id: str) -> tuple[str, Any, str | None] | None:
+        """The final status, output and error the history holds for ``run_id``, if that
+        run ended: a crash between a run's last record and its delivery's leaves this."""
+        found = self._do(
+            lambda db: db.execute(
+                "SELECT status, output, error FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+        )
+        if found is None or found[0] in ("running", "lost", "interrupted"):
+            return None
+        status, output, error = found
+        return status, json.loads(output) if isinstance(output, str) else None, error
 
     def beat(self, ids: list[int]) -> None:
         if not ids:

@@ -172,7 +172,11 @@ class WorkerPool:
         with self._lock:
             self._live[claim.id] = (claim, None)
         try:
-            result = self._execute(claim)
+            ended = self.claims.ended_run(claim.run_id) if claim.resume else None
+            if ended is not None:  # it ended before the crash: only its outcome was lost
+                result = RunResult(claim.run_id, ended[0], ended[1], ended[2])
+            else:
+                result = self._execute(claim)
             self._record(claim, result)
         finally:
             with self._lock:
