@@ -179,7 +179,15 @@ def check_script(schema: Path) -> str:
 
 def make_pipelines(target: Path, count: int) -> None:
     """``count`` real pipelines: the repository's examples, each copied under new names,
-    with the WSDL and GraphQL schema files they name."""
+    with the WSDL and GraphQL schema files they name.
+
+    Each copy is made a little different where hookline could remember a result within
+    one process (a GraphQL query validated against a schema, a parsed query, an
+    ``input_schema`` checked): a comment in each query and its own copy of each query
+    file, a ``$comment`` in each ``input_schema``. Real repositories do share query files
+    between pipelines, but 1,000 copies of a dozen files would share far more than they
+    do, and flatter such memos.
+    """
     examples = sorted((ROOT / "pipelines").glob("*.yaml"))
     for sub in ("wsdl", "graphql"):
         if (ROOT / "pipelines" / sub).is_dir():
@@ -189,7 +197,30 @@ def make_pipelines(target: Path, count: int) -> None:
         text = source.read_text(encoding="utf-8")
         name = f"{source.stem}-{i}"
         text = text.replace(f"name: {source.stem}", f"name: {name}", 1)
-        (target / f"{name}.yaml").write_text(text, encoding="utf-8")
+        (target / f"{name}.yaml").write_text(vary(text, i, target), encoding="utf-8")
+
+
+def vary(text: str, copy: int, target: Path) -> str:
+    """``text`` with a per-copy comment opening each block query and input_schema, and
+    each query_file replaced by a copy of its own."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    for n, line in enumerate(lines):
+        out.append(line)
+        key = line.strip()
+        following = lines[n + 1] if n + 1 < len(lines) else ""
+        indent = following[: len(following) - len(following.lstrip())]
+        if key in ("query: |", "query: |-") and following.strip():
+            out.append(f"{indent}# copy {copy}\n")
+        elif key == "input_schema:" and following.strip():
+            out.append(f"{indent}$comment: copy {copy}\n")
+        elif key.startswith("query_file: "):
+            written = key.removeprefix("query_file: ").strip("'\"")
+            mine = str(Path(written).with_name(f"{Path(written).stem}-{copy}.graphql"))
+            query = (target / written).read_text(encoding="utf-8")
+            (target / mine).write_text(f"# copy {copy}\n{query}", encoding="utf-8")
+            out[-1] = line.replace(written, mine)
+    return "".join(out)
 
 
 # --- the table ---------------------------------------------------------------------------
