@@ -1,11 +1,28 @@
-"""The schedule trigger: a cron expression, checked with croniter when the file loads."""
+"""The schedule trigger: a cron expression, checked with croniter when the file loads.
+
+``hookline serve`` fires it (``hookline.serve._scheduler``); ``hookline cron`` prints a
+crontab line for it. Both read it through ``schedule_of``. docs/schedules.md says how
+time zones, DST, overlap and missed fires behave.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .._schemabits import Schema, obj, prop
+from ._run_retry import RUN_RETRY, check_run_retry
+
+if TYPE_CHECKING:
+    from .._model import Pipeline
+
+Overlap = Literal["skip", "queue"]
+Missed = Literal["skip", "run_once"]
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_OVERLAP: Overlap = "skip"
+DEFAULT_MISSED: Missed = "skip"
 
 SCHEMA: Schema = prop(
     obj(
@@ -27,6 +44,23 @@ SCHEMA: Schema = prop(
                 "The input each scheduled run receives (default: an empty object).",
                 {"since": "yesterday"},
             ),
+            "overlap": prop(
+                {"enum": ["skip", "queue"]},
+                "A fire while a run of this pipeline is still queued or running: 'skip' "
+                "(default) skips it and logs that; 'queue' queues it, to run when the "
+                "pipeline's `concurrency` allows.",
+                "skip",
+                "queue",
+            ),
+            "missed": prop(
+                {"enum": ["skip", "run_once"]},
+                "Fires that fell while `hookline serve` was not running: 'skip' (default) "
+                "logs and skips them; 'run_once' runs the pipeline once, at start, for all "
+                "of them.",
+                "skip",
+                "run_once",
+            ),
+            "retry": RUN_RETRY,
         },
         required=["cron"],
     ),
@@ -132,3 +166,39 @@ def timezone_problem(name: Any) -> str | None:
             f"unknown time zone '{name}'{hint} (use an IANA name such as 'Europe/Madrid' or 'UTC')"
         )
     return None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A scheduled pipeline, as the scheduler and ``hookline cron`` read it."""
+
+    pipeline: str
+    cron: str
+    timezone: str = DEFAULT_TIMEZONE
+    overlap: Overlap = DEFAULT_OVERLAP
+    missed: Missed = DEFAULT_MISSED
+    input: Any = None
+
+
+def schedule_of(pipeline: Pipeline) -> Schedule | None:
+    """The schedule of a (valid) pipeline, or None when its trigger is not a schedule."""
+    if pipeline.trigger.kind != "schedule":
+        return None
+    config: Mapping[str, Any] = pipeline.trigger.config
+    return Schedule(
+        pipeline=pipeline.name,
+        cron=str(config["cron"]),
+        timezone=str(config.get("timezone") or DEFAULT_TIMEZONE),
+        overlap="queue" if config.get("overlap") == "queue" else DEFAULT_OVERLAP,
+        missed="run_once" if config.get("missed") == "run_once" else DEFAULT_MISSED,
+        input=config.get("input", {}),
+    )
+
+
+class _Durations(Protocol):
+    def duration(self, path: tuple[Any, ...]) -> float | None: ...
+
+
+def check(builder: _Durations) -> None:
+    """Load-time checks beyond the schema: the run-level retry's durations."""
+    check_run_retry(builder, "schedule")
