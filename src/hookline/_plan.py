@@ -321,6 +321,7 @@ class Builder(ExpressionChecks):
                 message = schedule_trigger.timezone_problem(config["timezone"])
                 if message:
                     self.error(("trigger", "schedule", "timezone"), message)
+            schedule_trigger.check(self)
         if kind == "webhook":
             from .triggers import webhook as webhook_trigger  # only webhook pipelines
 
