@@ -1,9 +1,8 @@
 """A crash at any moment loses no acknowledged delivery, and runs none twice.
 
-A service process (the intake, the worker pool and a small HTTP front) takes deliveries
-from several client threads; it is killed with SIGKILL in the middle of the stream and
-started again. Every delivery a client saw acknowledged must have run: its request
-reached the local REST server exactly once; or, when the kill fell inside that request,
+``hookline serve`` takes webhook deliveries from several client threads; it is killed
+with SIGKILL in the middle of the stream and started again. Every delivery a client saw
+acknowledged must have run: its request reached the local REST server exactly once; or, when the kill fell inside that request,
 the delivery waits in ``needs-attention`` and the request reached the server at most
 once. Clients send each delivery twice (as webhook senders do): the second is answered
 as a duplicate, and never runs.
@@ -13,6 +12,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -33,6 +34,7 @@ concurrency: 4
 trigger:
   webhook:
     path: /hooks/crashy
+    delivery_header: Idempotency-Key
 steps:
   - id: wait
     rest: {{url: "{url}/slow?seconds=0.02"}}
@@ -45,66 +47,48 @@ output:
   key: "${{{{ input.key }}}}"
 """
 
-# The service until ``hookline serve`` drives the same intake: a stdlib HTTP front that
-# answers 202 only once the intake's future resolved (the delivery is committed).
-SERVICE = r"""
-import json, sys, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from hookline._load import load_pipeline
-from hookline._store import Store
-from hookline.serve._intake_sqlite import SqliteIntake
-from hookline.serve._queue import Delivery, QueueFull, IntakeUnavailable
-from hookline.serve._workers import WorkerPool
-
-home, file, port_file = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-pipeline = load_pipeline(file, cache=None)
-intake = SqliteIntake(home / "hookline.db")
-store = Store(home / "hookline.db")
-pool = WorkerPool(intake, home=home, lookup={pipeline.name: pipeline}.get, recorder=store)
-pool.start()
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args): pass
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        key = self.headers.get("Idempotency-Key")
-        try:
-            accepted = intake.submit(Delivery(pipeline.name, "webhook", body, key)).result()
-            code, answer = 202, {"run_id": accepted.run_id, "duplicate": accepted.duplicate}
-        except (QueueFull, IntakeUnavailable) as exc:
-            code, answer = 503, {"error": str(exc)}
-        data = json.dumps(answer).encode()
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-port_file.write_text(str(server.server_address[1]))
-server.serve_forever()
-"""
-
+SERVE = "import sys; from hookline.cli import main; sys.exit(main())"
 CLIENTS = 4
 PER_CLIENT = 60
 
 
-def start(tmp_path: Path, file: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port_file = tmp_path / "port"
-    port_file.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVICE, str(tmp_path / "home"), str(file), str(port_file)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not port_file.exists() or not port_file.read_text():
-        assert proc.poll() is None, "the service did not start"
-        assert time.monotonic() < deadline, "the service did not start within 30 s"
-        time.sleep(0.02)
-    return proc, int(port_file.read_text())
+class Service:
+    """``hookline serve`` on free ports, as a subprocess; ``port``: its public one."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        argv = ["serve", str(tmp_path / "pipelines"), "--port", "0", "--admin-port", "0"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HOOKLINE_HOME": str(tmp_path / "home")},
+        )
+        assert self.proc.stderr is not None
+        self.lines: list[str] = []
+        # The first line: "serving 1 pipeline: ... on http://127.0.0.1:PORT; ..."
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            found = re.search(r" on http://127\.0\.0\.1:(\d+);", line)
+            if found:
+                self.port = int(found.group(1))
+                break
+        else:
+            raise AssertionError("hookline serve did not start: " + "".join(self.lines))
+        # Keep reading stderr, so that a full pipe never stalls the service.
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        self.lines.extend(self.proc.stderr)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+        self.reader.join(30)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
 
 
 def post(port: int, key: str) -> dict[str, object] | None:
@@ -117,21 +101,24 @@ def post(port: int, key: str) -> dict[str, object] | None:
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
-            assert answer.status == 202
-            return json.loads(answer.read())  # type: ignore[no-any-return]
+            body = json.loads(answer.read())
+            # 202 for a new delivery; 200 with "duplicate": true for a key seen before.
+            assert (answer.status, body.get("duplicate", False)) in ((202, False), (200, True))
+            return {"run_id": body["run_id"], "duplicate": body.get("duplicate", False)}
     except (urllib.error.URLError, http.client.HTTPException, OSError):
         return None
 
 
 def test_sigkill_mid_stream_loses_no_acknowledged_delivery_and_runs_none_twice(tmp_path):
-    file = tmp_path / "crashy.yaml"
+    file = tmp_path / "pipelines" / "crashy.yaml"
+    file.parent.mkdir()
     with RestServer() as rest:
         file.write_text(PIPELINE.format(url=rest.url), encoding="utf-8")
-        proc, port = start(tmp_path, file)
+        service = Service(tmp_path)
         acked: dict[str, str] = {}  # key -> run id
         duplicates: list[str] = []
         lock = threading.Lock()
-        where = {"port": port}
+        where = {"port": service.port}
         half = threading.Event()
 
         def client(number: int) -> None:
@@ -159,14 +146,14 @@ def test_sigkill_mid_stream_loses_no_acknowledged_delivery_and_runs_none_twice(t
         for thread in threads:
             thread.start()
         assert half.wait(60)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        service.kill()
         killed_with = len(acked)
         with sqlite3.connect(tmp_path / "home" / "hookline.db") as con:
             left = con.execute(
                 "SELECT count(*) FROM deliveries WHERE status IN ('queued', 'running')"
             ).fetchone()[0]
-        proc, where["port"] = start(tmp_path, file)
+        service = Service(tmp_path)
+        where["port"] = service.port
         try:
             for thread in threads:
                 thread.join(120)
@@ -174,8 +161,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_delivery_and_runs_none_twice(t
             assert len(duplicates) == CLIENTS * PER_CLIENT  # every second send
             statuses = wait_until_settled(tmp_path / "home" / "hookline.db", len(acked))
         finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(30)
+            service.kill()
         hits = Counter(r.json["key"] for r in rest.requests_to("/echo"))
 
     assert 0 < killed_with < CLIENTS * PER_CLIENT  # the kill fell mid-stream
