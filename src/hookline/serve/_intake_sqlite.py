@@ -62,12 +62,14 @@ class SqliteIntake:
         durability: Durability = DURABILITY,
         max_queue: int = MAX_QUEUE,
         commit_timeout: float = COMMIT_TIMEOUT,
+        max_mb: float | None = None,
     ) -> None:
         self.path = Path(path)
         self.durability = durability
         self.max_queue = max_queue
         self.commit_timeout = commit_timeout
-        self._db = connect(self.path, durability)
+        self._max_mb = max_mb
+        self._db = connect(self.path, durability, max_mb)
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
         self._pending: list[_Pending] = []
@@ -285,5 +287,5 @@ def _reason(exc: BaseException) -> str:
     if name.startswith("SQLITE_READONLY"):
         return "the database is read-only"
     if name == "SQLITE_FULL":
-        return "the disk is full"
+        return "the disk is full, or the database reached its cap (HOOKLINE_HISTORY_MAX_MB)"
     return str(exc) or type(exc).__name__

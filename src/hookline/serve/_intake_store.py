@@ -101,9 +101,18 @@ def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
-def connect(path: Path, durability: Durability = DURABILITY) -> sqlite3.Connection:
-    """A connection to the history database with the deliveries tables created."""
+def connect(
+    path: Path, durability: Durability = DURABILITY, max_mb: float | None = None
+) -> sqlite3.Connection:
+    """A connection to the history database with the deliveries tables created.
+
+    ``max_mb``: the database's size cap (default HOOKLINE_HISTORY_MAX_MB, as the history's):
+    deliveries past it are refused (503) instead of filling the disk."""
+    from .._store import settings_from_env
     from .._store_schema import migrate
+
+    if max_mb is None:
+        max_mb = settings_from_env()["max_mb"]
 
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists()
@@ -114,6 +123,8 @@ def connect(path: Path, durability: Durability = DURABILITY) -> sqlite3.Connecti
         db.execute(f"PRAGMA busy_timeout={int(_POLL * 1000)}")
         patiently(lambda: db.execute("PRAGMA journal_mode=WAL"), COMMIT_TIMEOUT * 6)
         db.execute(f"PRAGMA synchronous={_SYNCHRONOUS[durability]}")
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count={max(1, int(max_mb * 1024 * 1024 // page))}")
         patiently(lambda: migrate(db), COMMIT_TIMEOUT * 6)
         patiently(lambda: _create(db), COMMIT_TIMEOUT * 6)
     except BaseException:
