@@ -31,10 +31,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CheckpointStore", "Checkpoints", "Mark"]
+from ._errors import RunFailed
+
+__all__ = [
+    "RESUMABLE",
+    "CheckpointFailed",
+    "CheckpointStore",
+    "Checkpoints",
+    "Mark",
+    "NeedsAttention",
+]
 
 #: Seconds a checkpoint write waits for another writer of the database.
 BUSY_TIMEOUT = 30.0
+
+#: End statuses after which a run may be run again under the same checkpoints: an
+#: interrupted run (SIGTERM in serve) goes back to the queue and resumes. After any other
+#: status the checkpoints are deleted.
+RESUMABLE = frozenset({"interrupted"})
+
+
+class NeedsAttention(RunFailed):
+    """A resumed run cannot go on safely: a step that is not safe to send twice may have
+    reached its server before the crash. The run ends in the ``needs-attention`` status."""
+
+    def __init__(self, step_id: str | None, message: str) -> None:
+        self.step_id = step_id
+        super().__init__(message)
+
+
+class CheckpointFailed(RunFailed):
+    """A checkpoint could not be written: the run fails rather than go on unrecorded."""
+
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -143,11 +171,20 @@ class Checkpoints:
 
     def load(self) -> dict[int, Mark]:
         """What an earlier attempt of this run recorded, by step index (empty: a new run)."""
-        rows = self.store._db().execute(
-            "SELECT idx, step_id, digest, phase, safe, why, result FROM checkpoints"
-            " WHERE run_id = ? ORDER BY idx",
-            (self.run_id,),
-        )
+        try:
+            rows = (
+                self.store._db()
+                .execute(
+                    "SELECT idx, step_id, digest, phase, safe, why, result FROM checkpoints"
+                    " WHERE run_id = ? ORDER BY idx",
+                    (self.run_id,),
+                )
+                .fetchall()
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise CheckpointFailed(
+                f"cannot read the run's checkpoints in {self.store.path}: {exc}"
+            ) from exc
         marks = {}
         for idx, step_id, digest, phase, safe, why, result in rows:
             value = json.loads(result) if result is not None else None
@@ -156,7 +193,8 @@ class Checkpoints:
 
     def started(self, index: int, step_id: str, digest: str, safe: bool, why: str) -> None:
         """Step ``index`` is about to begin and may reach a server."""
-        self.store._db().execute(
+        self._write(
+            step_id,
             "INSERT OR REPLACE INTO checkpoints (run_id, idx, step_id, digest, phase, safe, why)"
             " VALUES (?, ?, ?, ?, 'started', ?, ?)",
             (self.run_id, index, step_id, digest, int(safe), why),
@@ -166,7 +204,8 @@ class Checkpoints:
         """Step ``index`` ended with ``result`` (kept whole: a resumed run reuses it)."""
         # ensure_ascii: a lone surrogate from an upstream's JSON stays storable as \\udXXX.
         text = json.dumps(result, default=_plain, allow_nan=True)
-        self.store._db().execute(
+        self._write(
+            step_id,
             "INSERT OR REPLACE INTO checkpoints"
             " (run_id, idx, step_id, digest, phase, safe, why, result)"
             " VALUES (?, ?, ?, ?, 'finished', 1, NULL, ?)",
@@ -174,8 +213,18 @@ class Checkpoints:
         )
 
     def clear(self) -> None:
-        """The run ended: its checkpoints are of no more use."""
-        self.store._db().execute("DELETE FROM checkpoints WHERE run_id = ?", (self.run_id,))
+        """The run ended: its checkpoints are of no more use. Best effort: rows left by a
+        failed delete belong to a finished run, which is never resumed."""
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self.store._db().execute("DELETE FROM checkpoints WHERE run_id = ?", (self.run_id,))
+
+    def _write(self, step_id: str, sql: str, args: tuple[Any, ...]) -> None:
+        try:
+            self.store._db().execute(sql, args)
+        except (sqlite3.Error, OSError) as exc:
+            raise CheckpointFailed(
+                f"cannot record the checkpoint of step '{step_id}' in {self.store.path}: {exc}"
+            ) from exc
 
 
 def _plain(value: Any) -> Any:

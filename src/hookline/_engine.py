@@ -13,14 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ._checkpoint import Checkpoints
+from ._checkpoint import RESUMABLE, Checkpoints, NeedsAttention
+from ._checkpoint_rules import redo_rule
 from ._errors import RunFailed, StepFailed
 from ._model import Pipeline, Step
 from ._redact import Redactor
 from ._retry import Backoff
 from ._runtime import Cancelled, DeadlinePassed, DryRunStop, Interrupted, Runtime
+from ._state import StateFailed
+from ._state_run import open_state, render_update
+from ._store import HistoryOff
 from .expr import ExpressionError
 from .steps import STEP_KINDS, handles_retry
+
+Finish = Callable[..., None]
+"""Writes the run's final record: (status, output, error, commit=None)."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,9 @@ class RunResult:
     output: Any = None
     error: str | None = None
     failed_step: str | None = None
+    # What save_state rendered (redacted); committed only when the status is "succeeded"
+    # and the run keeps a history.
+    state_update: Mapping[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
@@ -129,6 +139,44 @@ def execute_step(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
     return result
 
 
+def execute_resumable(
+    pipeline: Pipeline, context: dict[str, Any], runtime: Runtime, checkpoint: Checkpoints
+) -> None:
+    """Run the top-level steps, recording each in ``checkpoint``; when an earlier attempt
+    of the run recorded some, reuse what finished and redo what started only if safe."""
+    marks = checkpoint.load()
+    if any(mark.digest != pipeline.digest for mark in marks.values()):
+        raise NeedsAttention(
+            None,
+            "the pipeline file changed since this run began, so the results it recorded "
+            "may not fit the new steps; a person must check what the run did before it "
+            "is run again",
+        )
+    for index, step in enumerate(pipeline.steps):
+        mark = marks.get(index)
+        if mark is not None and mark.phase == "finished":
+            runtime.check_cancelled()
+            context["steps"][step.id] = mark.result
+            runtime.record_step(step.id, "reused (finished before the restart)", 0.0, mark.result)
+            continue
+        if mark is not None:  # it had started when the process stopped
+            if not mark.safe:
+                raise NeedsAttention(
+                    step.id,
+                    f"step '{step.id}' had started when the run was cut short and may have "
+                    f"reached the server; {mark.why}: a person must check whether it took "
+                    "effect before the run is started again",
+                )
+            runtime.log.info(
+                f"{step.id}: sent again: it had started before the restart; {mark.why}"
+            )
+        rule = redo_rule(step, pipeline)
+        if rule.reaches_server:
+            checkpoint.started(index, step.id, pipeline.digest, rule.safe, rule.why)
+        execute_step(step, context, runtime)
+        checkpoint.finished(index, step.id, pipeline.digest, context["steps"][step.id])
+
+
 def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
@@ -180,19 +228,23 @@ def run_pipeline(
         "steps": {},
         "vars": {},
         "secrets": dict(runtime.secrets),
-        "state": dict(state or {}),
+        "state": {},
         "run": {"id": run_id, "time": started_at, "trigger": trigger, "pipeline": pipeline.name},
     }
     closed = False
 
-    def finish(status: str, output: Any, error: str | None) -> None:
+    def finish(
+        status: str, output: Any, error: str | None, commit: Callable[[Any], None] | None = None
+    ) -> None:
         nonlocal closed
-        runtime.recorder.run_finished(run_id, status, output, error)
+        runtime.recorder.run_finished(run_id, status, output, error, commit=commit)
         closed = True  # only once written: a signal during the write closes it again
+        if checkpoint is not None and status not in RESUMABLE:
+            checkpoint.clear()
 
     try:
         runtime.recorder.run_started(run_id, pipeline, trigger, input)
-        return _run(pipeline, context, runtime, overrides, finish)
+        return _run(pipeline, context, runtime, overrides, state, checkpoint, finish)
     except BaseException as exc:
         # A signal, Ctrl-C or a bug, at any point (on_failure steps included): the history
         # must not show the run as running forever.
@@ -210,10 +262,14 @@ def _run(
     context: dict[str, Any],
     runtime: Runtime,
     overrides: Mapping[str, Any] | None,
-    finish: Callable[[str, Any, str | None], None],
+    given_state: Mapping[str, Any] | None,
+    checkpoint: Checkpoints | None,
+    finish: Finish,
 ) -> RunResult:
     run_id = runtime.run_id
     try:
+        run_state = open_state(pipeline, runtime, given_state)
+        context["state"] = run_state.snapshot.values
         for name, template in pipeline.vars:
             if overrides and name in overrides:
                 context["vars"][name] = overrides[name]
@@ -222,10 +278,14 @@ def _run(
                 {k: v for k, v in context.items() if k != "vars"}
             )
         runtime.connection_context = {k: v for k, v in context.items() if k != "steps"}
-        execute_steps(pipeline.steps, context, runtime)
+        if checkpoint is None or runtime.dry_run:
+            execute_steps(pipeline.steps, context, runtime)
+        else:
+            execute_resumable(pipeline, context, runtime, checkpoint)
         if runtime.dry_run:
             runtime.check_dry_run("output", pipeline.output_reads)
         output = pipeline.output.render(context) if pipeline.output is not None else None
+        update = None if runtime.dry_run else render_update(pipeline, context)
     except Cancelled as exc:  # runtime.cancel(): stopped on purpose, not failed
         message = runtime.redactor.text(str(exc))
         finish("interrupted", None, message)
@@ -234,14 +294,24 @@ def _run(
         finish("dry-run", None, str(stop))
         return RunResult(run_id, "dry-run", None, str(stop), stop.step_id)
     except (RunFailed, ExpressionError) as exc:
-        failed_step = exc.step_id if isinstance(exc, StepFailed) else None
+        failed_step = exc.step_id if isinstance(exc, StepFailed | NeedsAttention) else None
+        status = "needs-attention" if isinstance(exc, NeedsAttention) else "failed"
         message = runtime.redactor.text(str(exc))
         _run_on_failure(pipeline, context, runtime, failed_step, exc)
-        finish("failed", None, message)
-        return RunResult(run_id, "failed", None, message, failed_step)
+        finish(status, None, message)
+        return RunResult(run_id, status, None, message, failed_step)
     output = runtime.redactor.value(output)
-    finish("succeeded", output, None)
-    return RunResult(run_id, "succeeded", output)
+    shown = runtime.redactor.value(update)
+    try:
+        finish("succeeded", output, None, run_state.commit_action(pipeline, update, runtime))
+    except (StateFailed, HistoryOff) as exc:  # nothing of the run's end was written
+        message = runtime.redactor.text(str(exc))
+        if isinstance(exc, HistoryOff):
+            message = f"the state update was not saved: {message}"
+        _run_on_failure(pipeline, context, runtime, None, exc)
+        finish("failed", None, message)
+        return RunResult(run_id, "failed", None, message, None, shown)
+    return RunResult(run_id, "succeeded", output, state_update=shown)
 
 
 def _interruption(exc: BaseException) -> str:

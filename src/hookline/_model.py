@@ -83,6 +83,8 @@ class Pipeline:
     # Secrets read only by a webhook's signature or token check: `serve` needs them, a
     # run by hand does not (it checks no signature).
     signature_secrets: frozenset[str] = frozenset()
+    # save_state: name -> template, rendered after a successful run (docs/state.md)
+    save_state: tuple[tuple[str, Template], ...] = ()
     concurrency: int = 1  # runs at once, by the lock rule of _locks.py
 
     @property

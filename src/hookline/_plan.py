@@ -384,6 +384,7 @@ class Builder(ExpressionChecks):
         on_failure = self.steps(
             ("on_failure",), replace(after, names=after.names | {"error"}, what="in on_failure")
         )
+        save_state = self.save_state(data, after)
         if self.problems:
             return None
         elsewhere = {name for in_trigger, name in self.secrets_read if not in_trigger}
@@ -405,6 +406,7 @@ class Builder(ExpressionChecks):
             output=output,
             on_failure=on_failure,
             output_reads=output_reads,
+            save_state=save_state,
             signature_secrets=signature_secrets,
             concurrency=int(data.get("concurrency", 1)),
             secret_marks={
@@ -412,6 +414,26 @@ class Builder(ExpressionChecks):
                 for i, name in enumerate(declared if isinstance(declared, list) else [])
             },
         )
+
+
+    def save_state(
+        self, data: dict[str, Any], after: Scope
+    ) -> tuple[tuple[str, Template], ...]:
+        """The ``save_state`` templates: they read what ``output`` reads, except secrets
+        (the stored state is kept unredacted, so no secret may go into it)."""
+        raw = data.get("save_state")
+        if not isinstance(raw, dict):
+            return ()
+        scope = replace(
+            after,
+            names=after.names - {"secrets"},
+            what="in save_state (the state is stored as it is, so a secret never goes in)",
+        )
+        self.reads.append(set())
+        try:
+            return tuple((name, self.template(("save_state", name), scope)) for name in raw)
+        finally:
+            self.reads.pop()
 
 
 def build_pipeline(

@@ -83,8 +83,17 @@ class Recorder(Protocol):
         """Iteration ``index`` of for_each ``step_id`` ended ("ok" or "failed");
         ``loop`` is the iteration around that for_each, when it is nested."""
 
-    def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
-        """The run ended."""
+    def run_finished(
+        self,
+        run_id: str,
+        status: str,
+        output: Any,
+        error: str | None,
+        *,
+        commit: Callable[[Any], None] | None = None,
+    ) -> None:
+        """The run ended. ``commit``: a state update the engine passes only to a
+        ``Store``, to write in the same transaction as the run's record."""
 
 
 class NullRecorder:
@@ -124,7 +133,15 @@ class NullRecorder:
     ) -> None:
         return None
 
-    def run_finished(self, run_id: str, status: str, output: Any, error: str | None) -> None:
+    def run_finished(
+        self,
+        run_id: str,
+        status: str,
+        output: Any,
+        error: str | None,
+        *,
+        commit: Callable[[Any], None] | None = None,
+    ) -> None:
         return None
 
 

@@ -152,6 +152,18 @@ def compose() -> Schema:
             "The run's result, printed as JSON by run-pipeline; may hold `${{ }}`.",
             "${{ steps.create_lead.record_id }}",
         ),
+        "save_state": prop(
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 100,
+                "propertyNames": {"pattern": NAME_PATTERN},
+            },
+            "Values kept for the next run, read as `state.<name>`: each template is rendered "
+            "after the steps succeed and merged into the pipeline's stored state (null "
+            "removes a key), committed with the run's record. See docs/state.md.",
+            {"since": "${{ max(steps.fetch.body.orders[].updated_at) || state.since }}"},
+        ),
         "concurrency": prop(
             {"type": "integer", "minimum": 1, "maximum": 100},
             "How many runs of this pipeline may run at once (default 1), under `serve` and "

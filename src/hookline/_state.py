@@ -1,0 +1,346 @@
+"""State between runs: a JSON object per pipeline (by name), kept in the run-history
+database, read by expressions as ``state`` and updated by the pipeline's ``save_state``.
+
+Tables (created with ``CREATE TABLE IF NOT EXISTS`` when a ``StateStore`` opens the
+database):
+
+- ``pipeline_state``: the current value of each pipeline's state and its version (a
+  counter, 1 for the first update). The values are the REAL ones, not redacted: the next
+  run needs them. The database is the home's, mode 0600.
+- ``state_changes``: one row per committed version: which keys it changed, the run that
+  committed it (or the ``hookline state`` command), and the new values of those keys
+  redacted, for ``hookline runs show`` and ``hookline state show``. The last
+  ``CHANGES_KEPT`` rows of each pipeline are kept.
+
+The update rule (docs/state.md): a run reads the state with its version; its update is
+committed in the same transaction as the run's final record, only when the run
+succeeded. If another run committed a newer version meanwhile, and that version changed
+any key this run changes too, this run fails with a "state conflict" and nothing of it is
+saved; updates of disjoint keys merge. A key set to null is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ._errors import RunFailed
+
+__all__ = [
+    "CHANGES_KEPT",
+    "MAX_STATE_BYTES",
+    "Snapshot",
+    "StateConflict",
+    "StateFailed",
+    "StateStore",
+    "committer",
+    "state_store",
+]
+
+#: Size cap of one pipeline's stored state, as JSON text (bytes of UTF-8).
+MAX_STATE_BYTES = 1024 * 1024
+#: ``state_changes`` rows kept per pipeline (older ones are deleted at each commit).
+CHANGES_KEPT = 1000
+#: Seconds a state read or write waits for another writer of the database.
+BUSY_TIMEOUT = 30.0
+
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS pipeline_state (
+    pipeline TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT
+) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS state_changes (
+    pipeline TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    run_id TEXT,
+    keys TEXT NOT NULL,
+    changes TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (pipeline, version)
+) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS state_changes_by_run ON state_changes (run_id)",
+)
+
+
+class StateFailed(RunFailed):
+    """The state could not be read or its update could not be saved: the run fails."""
+
+
+class StateConflict(StateFailed):
+    """Another run changed a key this run changes, after this run read the state."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A pipeline's state as a run read it."""
+
+    values: dict[str, Any]
+    version: int  # 0: never updated
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ensure_tables(db: sqlite3.Connection) -> None:
+    """Create the tables if they are missing (nothing is written when they exist)."""
+    have = {
+        row[0]
+        for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE name IN ('pipeline_state', 'state_changes')"
+        )
+    }
+    if len(have) == 2:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in TABLES:
+            db.execute(statement)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+class StateStore:
+    """The state tables of one database, with one connection per thread."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT):
+        self.path = Path(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+
+    def db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists()
+            db = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+            if new:  # the state holds real values: for the home's owner only
+                os.chmod(self.path, 0o600)
+            db.execute("PRAGMA journal_mode=WAL")
+            ensure_tables(db)
+            self._local.db = db
+        return db
+
+    def load(self, pipeline: str) -> Snapshot:
+        """The pipeline's state and its version; raises StateFailed when unreadable."""
+        try:
+            return read(self.db(), pipeline)
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            raise StateFailed(f"cannot read the pipeline's state from {self.path}: {exc}") from exc
+
+    def replace(self, pipeline: str, values: dict[str, Any], shown: dict[str, Any], by: str) -> int:
+        """Set the whole state (``hookline state set|clear``); returns the new version.
+        ``shown`` is what ``state_changes`` keeps of it (redacted by the caller)."""
+        db = self.db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            current = read(db, pipeline)
+            keys = sorted(set(current.values) | set(values))
+            version = write(db, pipeline, current, values, keys, shown, by)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return version
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+            self._local.db = None
+
+
+_stores: dict[Path, StateStore] = {}
+_stores_lock = threading.Lock()
+
+
+def state_store(path: Path) -> StateStore:
+    """The process's StateStore of the database at ``path`` (its connections are kept:
+    a worker running many runs pays for one connection per thread, not per run)."""
+    key = path.resolve()
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = StateStore(key)
+        return store
+
+
+def peek(path: Path, pipeline: str | None = None, run_id: str | None = None) -> dict[str, Any]:
+    """Read without writing (a reader must not need the write lock, nor create tables):
+    a pipeline's state row and its last changes, or the change a run committed."""
+    out: dict[str, Any] = {}
+    args: tuple[Any, ...]
+    if not path.exists():
+        return out
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
+    try:
+        tables = {
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE name IN ('pipeline_state', 'state_changes')"
+            )
+        }
+        if len(tables) < 2:
+            return out
+        if pipeline is not None:
+            row = db.execute(
+                "SELECT version, value, updated_at, updated_by FROM pipeline_state"
+                " WHERE pipeline = ?",
+                (pipeline,),
+            ).fetchone()
+            if row is not None:
+                out.update(
+                    version=row[0], state=json.loads(row[1]), updated_at=row[2], updated_by=row[3]
+                )
+            where, args = "pipeline = ?", (pipeline,)
+        else:
+            where, args = "run_id = ?", (run_id,)
+        rows = db.execute(
+            "SELECT version, run_id, keys, changes, at FROM state_changes"
+            f" WHERE {where} ORDER BY version DESC LIMIT 10",
+            args,
+        )
+        out["changes"] = [
+            {"version": v, "by": r, "keys": json.loads(k), "values": json.loads(c), "at": at}
+            for v, r, k, c, at in rows
+        ]
+        return out
+    finally:
+        db.close()
+
+
+def read(db: sqlite3.Connection, pipeline: str) -> Snapshot:
+    row = db.execute(
+        "SELECT version, value FROM pipeline_state WHERE pipeline = ?", (pipeline,)
+    ).fetchone()
+    if row is None:
+        return Snapshot({}, 0)
+    value = json.loads(row[1])
+    return Snapshot(value if isinstance(value, dict) else {}, int(row[0]))
+
+
+def write(
+    db: sqlite3.Connection,
+    pipeline: str,
+    current: Snapshot,
+    values: dict[str, Any],
+    keys: list[str],
+    shown: dict[str, Any],
+    by: str | None,
+) -> int:
+    """Store ``values`` as version current + 1, noting ``keys`` as changed (inside the
+    caller's transaction). Raises StateFailed when the state is too large."""
+    try:
+        text = json.dumps(values, allow_nan=False, sort_keys=True)
+    except ValueError as exc:
+        raise StateFailed("the state cannot hold NaN or Infinity, which JSON cannot carry") from exc
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_STATE_BYTES:
+        raise StateFailed(
+            f"the state update was not saved: the pipeline's state would take {size:,} bytes"
+            f" as JSON, over the limit of {MAX_STATE_BYTES:,}"
+        )
+    version = current.version + 1
+    now = _now()
+    db.execute(
+        "INSERT INTO pipeline_state (pipeline, version, value, updated_at, updated_by)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline) DO UPDATE SET version = excluded.version,"
+        " value = excluded.value, updated_at = excluded.updated_at,"
+        " updated_by = excluded.updated_by",
+        (pipeline, version, text, now, by),
+    )
+    db.execute(
+        "INSERT INTO state_changes (pipeline, version, run_id, keys, changes, at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (pipeline, version, by, json.dumps(keys), json.dumps(shown, sort_keys=True), now),
+    )
+    db.execute(
+        "DELETE FROM state_changes WHERE pipeline = ? AND version <= ?",
+        (pipeline, version - CHANGES_KEPT),
+    )
+    return version
+
+
+def changed_keys(before: Mapping[str, Any], update: Mapping[str, Any]) -> list[str]:
+    """The keys ``update`` changes in ``before`` (null removes a key)."""
+    out = []
+    for key, value in update.items():
+        if value is None:
+            if key in before:
+                out.append(key)
+        elif key not in before or _same(before[key]) != _same(value):
+            out.append(key)
+    return sorted(out)
+
+
+def _same(value: Any) -> str:
+    # JSON's equality, not Python's: 1 and true differ, as do 1 and 1.0 in what is stored.
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def committer(
+    pipeline: str,
+    read_at: Snapshot,
+    update: Mapping[str, Any],
+    run_id: str,
+    redact: Callable[[Any], Any],
+) -> Callable[[sqlite3.Connection], None]:
+    """The action the history runs inside the transaction of the run's final record:
+    merge ``update`` into the stored state under the conflict rule, or raise."""
+
+    def commit(db: sqlite3.Connection) -> None:
+        ensure_tables_in_transaction(db)
+        mine = changed_keys(read_at.values, update)
+        current = read(db, pipeline)
+        if current.version != read_at.version:
+            rows = db.execute(
+                "SELECT version, run_id, keys FROM state_changes"
+                " WHERE pipeline = ? AND version > ? ORDER BY version",
+                (pipeline, read_at.version),
+            ).fetchall()
+            known = {row[0] for row in rows}
+            lost = set(range(read_at.version + 1, current.version + 1)) - known
+            for version, by, keys in rows:
+                clash = sorted(set(mine) & set(json.loads(keys)))
+                if clash:
+                    raise _conflict(clash, by, read_at.version, version)
+            if lost and mine:  # the record of those versions is gone: assume the worst
+                raise _conflict(mine, None, read_at.version, min(lost))
+        # Only the keys this run changed from what it read: a key it left as it was must
+        # not undo what an overlapping run saved meanwhile.
+        mine_update = {key: update[key] for key in mine}
+        new = {k: v for k, v in {**current.values, **mine_update}.items() if v is not None}
+        keys = changed_keys(current.values, mine_update)
+        if not keys:
+            return  # nothing changes: no new version
+        write(db, pipeline, current, new, keys, redact({k: update[k] for k in keys}), run_id)
+
+    return commit
+
+
+def ensure_tables_in_transaction(db: sqlite3.Connection) -> None:
+    for statement in TABLES:
+        db.execute(statement)
+
+
+def _conflict(keys: list[str], by: str | None, read: int, version: int) -> StateConflict:
+    names = ", ".join(f"'{k}'" for k in keys)
+    who = f"run {by}" if by and not by.startswith("hookline ") else (by or "another run")
+    return StateConflict(
+        f"state conflict: {who} changed {names} (state version {version}) after this run "
+        f"read the state (version {read}); this run's state update was not saved"
+    )

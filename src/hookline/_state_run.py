@@ -1,0 +1,65 @@
+"""The engine's side of state: read it when a run starts, render ``save_state`` when the
+steps succeeded, and hand the history the update to commit with the run's record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._model import Pipeline
+from ._runtime import Runtime
+from ._state import Snapshot, StateFailed, StateStore, committer, state_store
+from ._store import Store
+
+__all__ = ["RunState", "open_state", "render_update"]
+
+
+@dataclass(frozen=True)
+class RunState:
+    """The state a run started from, and where its update goes (None: nowhere)."""
+
+    snapshot: Snapshot
+    store: StateStore | None
+
+    def commit_action(
+        self, pipeline: Pipeline, update: Mapping[str, Any] | None, runtime: Runtime
+    ) -> Callable[[Any], None] | None:
+        """What the history runs in the transaction of the run's record; None when
+        nothing is to be committed (no update, a dry run, a state given by the caller)."""
+        if not update or self.store is None or runtime.dry_run:
+            return None
+        return committer(
+            pipeline.name, self.snapshot, update, runtime.run_id, runtime.redactor.value
+        )
+
+
+def _history(runtime: Runtime) -> Store | None:
+    inner = getattr(runtime.recorder, "inner", None)
+    return inner if isinstance(inner, Store) else None
+
+
+def open_state(pipeline: Pipeline, runtime: Runtime, given: Mapping[str, Any] | None) -> RunState:
+    """The pipeline's stored state, read from the run history's database; ``given``
+    instead when the caller gave one (never committed). Raises StateFailed."""
+    if given is not None:
+        return RunState(Snapshot(dict(given), 0), None)
+    history = _history(runtime)
+    if history is None:  # a dry run, or an embedding that keeps no history
+        return RunState(Snapshot({}, 0), None)
+    if not history.enabled:
+        if pipeline.save_state:
+            raise StateFailed(
+                "this pipeline keeps state (save_state), which lives in the run history, "
+                f"and the run history at {history.path} is off: the run did not start"
+            )
+        return RunState(Snapshot({}, 0), None)
+    store = state_store(history.path)
+    return RunState(store.load(pipeline.name), store)
+
+
+def render_update(pipeline: Pipeline, context: dict[str, Any]) -> dict[str, Any] | None:
+    """``save_state`` rendered in the run's final context; None when there is none."""
+    if not pipeline.save_state:
+        return None
+    return {name: template.render(context) for name, template in pipeline.save_state}
