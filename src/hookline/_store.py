@@ -315,9 +315,15 @@ class Store:
                 db.execute(
                     "INSERT INTO runs (id, pipeline, file, digest, trigger, input, status,"
                     " started_at, pid, host, heartbeat_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
+                    # A run resumed after a crash keeps its id (serve's intake fixed it):
+                    # its record is running again, in this process.
+                    " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL,"
+                    " duration_ms = NULL, output = NULL, error = NULL, pid = excluded.pid,"
+                    " host = excluded.host, heartbeat_at = excluded.heartbeat_at"
+                    " RETURNING rowid",
                     row,
-                ).lastrowid
+                ).fetchone()[0]
             )
         )
         if rowid is not None:
