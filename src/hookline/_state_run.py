@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ._model import Pipeline
 from ._runtime import Runtime
 from ._state import Snapshot, StateFailed, StateStore, committer, state_store
-from ._store import Store
 
 __all__ = ["RunState", "open_state", "render_update"]
 
@@ -34,9 +34,15 @@ class RunState:
         )
 
 
-def _history(runtime: Runtime) -> Store | None:
+def _history(runtime: Runtime) -> tuple[Path, bool] | None:
+    """Where the run's history is (the Store, or a wrapper around it that passes every
+    call on, as serve's metering does), and whether it is on; None without a history."""
     inner = getattr(runtime.recorder, "inner", None)
-    return inner if isinstance(inner, Store) else None
+    path = getattr(inner, "path", None)
+    enabled = getattr(inner, "enabled", None)
+    if isinstance(path, Path) and isinstance(enabled, bool):
+        return path, enabled
+    return None
 
 
 def open_state(pipeline: Pipeline, runtime: Runtime, given: Mapping[str, Any] | None) -> RunState:
@@ -47,14 +53,15 @@ def open_state(pipeline: Pipeline, runtime: Runtime, given: Mapping[str, Any] | 
     history = _history(runtime)
     if history is None:  # a dry run, or an embedding that keeps no history
         return RunState(Snapshot({}, 0), None)
-    if not history.enabled:
+    path, enabled = history
+    if not enabled:
         if pipeline.save_state:
             raise StateFailed(
                 "this pipeline keeps state (save_state), which lives in the run history, "
-                f"and the run history at {history.path} is off: the run did not start"
+                f"and the run history at {path} is off: the run did not start"
             )
         return RunState(Snapshot({}, 0), None)
-    store = state_store(history.path)
+    store = state_store(path)
     return RunState(store.load(pipeline.name), store)
 
 
