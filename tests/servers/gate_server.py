@@ -1,8 +1,10 @@
 """A tiny HTTP server on 127.0.0.1 whose answers the test releases by hand.
 
 ``GET /gate/<name>`` waits until the test calls ``open(name)``, then answers
-``{"gate": name}``; ``/count/<path>`` answers at once. Every request is counted by
-method and path (``hits``), so a test can prove a request was, or was not, sent again.
+``{"gate": name}``; any other path answers at once: ``answers[path]`` (a JSON value, or
+a function of method and path returning one, or a ``(status, JSON)`` pair), else the
+method and path. Every request is counted by method and path (``hits``), so a test can
+prove a request was, or was not, sent again; ``bodies`` holds each request's JSON body.
 """
 
 from __future__ import annotations
@@ -45,9 +47,12 @@ class GateServer:
                 else:
                     answer = server.answers.get(path, {"method": self.command, "path": self.path})
                     if callable(answer):
-                        answer = answer(self.path)
+                        answer = answer(self.command, self.path)
+                status = 200
+                if isinstance(answer, tuple):  # (status, JSON)
+                    status, answer = answer
                 data = json.dumps(answer).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
