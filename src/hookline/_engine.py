@@ -171,6 +171,9 @@ def execute_resumable(
                 f"{step.id}: sent again: it had started before the restart; {mark.why}"
             )
         rule = redo_rule(step, pipeline)
+        # A run cancelled (serve stopping) before this step must not leave it marked
+        # started: it sent nothing, and the next start may simply run it.
+        runtime.check_cancelled()
         if rule.reaches_server:
             checkpoint.started(index, step.id, pipeline.digest, rule.safe, rule.why)
         execute_step(step, context, runtime)
