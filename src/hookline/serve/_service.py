@@ -14,6 +14,7 @@ loop of both listeners and handles the signals:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import signal
 import sys
@@ -29,12 +30,15 @@ from .._log import Format, RunLog
 from .._model import Pipeline
 from .._redact import Redactor
 from .._store import Store, settings_from_env
+from ..triggers.schedule import Schedule, schedule_of
 from ._admin import AdminApp
 from ._app import WebhookApp
 from ._catalog import Catalog, load_catalog
 from ._intake_sqlite import MAX_QUEUE, SqliteIntake
 from ._intake_store import Durability
 from ._metrics import Metrics
+from ._queue import Accepted, Delivery
+from ._scheduler import Scheduler
 from ._server import bind, make_server, new_loop
 from ._workers import DEFAULT_WORKERS, WorkerPool
 
@@ -83,6 +87,35 @@ class MeteredRecorder:
         return getattr(self._inner, name)
 
 
+class CountingIntake:
+    """The intake as the scheduler sees it: each fire it commits counted in the metrics."""
+
+    def __init__(self, inner: SqliteIntake, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    def submit(self, delivery: Delivery) -> concurrent.futures.Future[Accepted]:
+        future = self._inner.submit(delivery)
+
+        def count(done: concurrent.futures.Future[Accepted]) -> None:
+            if done.exception() is None:
+                if done.result().duplicate:
+                    self._metrics.duplicates.labels(delivery.pipeline).inc()
+                else:
+                    self._metrics.deliveries.labels(delivery.pipeline, delivery.trigger).inc()
+
+        future.add_done_callback(count)
+        return future
+
+    def __getattr__(self, name: str) -> Any:  # depth, active, outcome: as they are
+        return getattr(self._inner, name)
+
+
+def _schedules(catalog: Catalog) -> list[Schedule]:
+    found = (schedule_of(p) for p in catalog.pipelines.values())
+    return [s for s in found if s is not None]
+
+
 class Service:
     def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
         import os
@@ -97,6 +130,7 @@ class Service:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reloading = False
         self.stopping = False
+        self.scheduler: Scheduler | None = None
 
     # --- the pipelines --------------------------------------------------------------
 
@@ -114,6 +148,8 @@ class Service:
                 self.redactor.add(value)
         self.catalog = catalog
         self.app.routes = catalog.routes
+        if self.scheduler is not None:
+            self.scheduler.reload(_schedules(catalog))
         for path in catalog.skipped:
             problems = [p for p in catalog.problems if p.file == path]
             self.log.warning(
@@ -166,6 +202,13 @@ class Service:
                     "unfinished",
                     event="recovered",
                 )
+            self.scheduler = Scheduler(
+                CountingIntake(self.intake, self.metrics),
+                _schedules(catalog),
+                db=db,
+                log=self.log,
+            )
+            self.scheduler.start()
             self.public = make_server(self.app, public_sock, grace=s.grace)
             self.admin_server = make_server(self.admin, admin_sock, grace=s.grace)
             loop.run_until_complete(self._serve(loop, public_sock, admin_sock))
@@ -252,6 +295,8 @@ class Service:
         self.log.info(f"SIGHUP: reloaded {catalog.describe()}", event="reloaded")
 
     def _shutdown_workers(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()  # no fire after this: what it fired waits in the queue
         cancelled = self.pool.stop(self.settings.grace)
         if cancelled:
             self.log.warning(
