@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     # Imported here rather than at the top: run-pipeline needs only ``run``.
-    from . import check, runs, schema, serve, state
+    from . import check, cron, runs, schema, serve, state
 
     commands: dict[str, object] = {
         "run": run,
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "runs": runs,
         "schema": schema,
         "serve": serve,
+        "cron": cron,
         "state": state,
     }
     for module in commands.values():
