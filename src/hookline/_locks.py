@@ -18,6 +18,7 @@ decides (``run-pipeline`` exits 75, a ``serve`` worker leaves the run queued).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -204,5 +205,64 @@ def run_slot(home: Path, pipeline: str, slots: int, log: _Log) -> Iterator[bool]
         log.error(busy_message(home, pipeline, slots), event="pipeline_busy")
         yield True
         return
-    with held:
+    with held, HistoryShare(home):
         yield False
+
+
+HISTORY_LOCK = "history-writers.lock"
+
+
+def _history_lock(home: Path, exclusive: bool) -> int | None:
+    """An fd of the history lock file, held shared or exclusive (non-blocking), or None
+    when it is held the other way. Raises OSError when the file cannot be made."""
+    if sys.platform == "win32":  # pragma: no cover - no shared locks there: never sweep
+        return None
+    path = home / LOCKS_DIR / HISTORY_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+class HistoryShare:
+    """Held by every process that may write the run history (``run-pipeline`` for its
+    run, ``hookline serve`` for its life): a shared lock, so that ``runs prune`` knows
+    whether it may delete stored headers and bodies no run refers to any more. A writer
+    remembers the ids of the texts it stored, and would refer to a deleted one again."""
+
+    def __init__(self, home: Path) -> None:
+        self._fd: int | None = None
+        # Without the file (a read-only home) prune cannot see this writer: it then finds
+        # the lock free and may sweep; the home of a history is writable in practice.
+        with contextlib.suppress(OSError):
+            self._fd = _history_lock(home, exclusive=False)
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> HistoryShare:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@contextmanager
+def history_alone(home: Path) -> Iterator[bool]:
+    """True for the block when no other process holds a ``HistoryShare`` (and none can
+    take one until the block ends); False when some do."""
+    try:
+        fd = _history_lock(home, exclusive=True)
+    except OSError:
+        fd = None
+    try:
+        yield fd is not None
+    finally:
+        if fd is not None:
+            os.close(fd)

@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--limit", type=int, default=20, metavar="N")
     p.add_argument("--format", choices=["text", "json"], default="text")
-    inner = p.add_subparsers(dest="runs_command", metavar="show")
+    inner = p.add_subparsers(dest="runs_command", metavar="show|prune")
     show = inner.add_parser("show", help="show one run")
     show.add_argument("run_id", metavar="RUN_ID", help="a run id or a unique prefix of one")
     show.add_argument("--db", metavar="PATH", help="run history database")
@@ -42,10 +42,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="N",
         help="show iteration N (from 0) of the run's for_each loop: its item, steps and requests",
     )
+    from . import prune  # runs prune: retention (its own module)
+
+    prune.add_parser(inner)
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    if args.runs_command == "prune":
+        from . import prune
+
+        return prune.handle(args)
     path = Path(args.db) if args.db else default_db()
     if not path.exists():  # reading history must not create it
         if args.runs_command == "show":

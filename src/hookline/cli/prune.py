@@ -1,0 +1,96 @@
+"""``hookline runs prune``: apply the retention rule to the run history (``_prune``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .._errors import UsageError
+from .._home import default_db, default_home
+from .._prune import KEEP_DAYS, prune, retention
+from .._store import settings_from_env
+
+
+def add_parser(inner: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = inner.add_parser(
+        "prune",
+        help="delete old runs from the history",
+        description="Delete runs that started more than --keep-days days ago, and runs past "
+        "the --keep-runs newest of their pipeline, with everything recorded under them. A "
+        "run still running, or one 'hookline serve' will resume or retry, is never deleted.",
+    )
+    p.add_argument(
+        "--keep-days",
+        type=int,
+        metavar="N",
+        help=f"keep runs of the last N days (default $HOOKLINE_KEEP_DAYS, else {KEEP_DAYS}; "
+        "0: no limit by age)",
+    )
+    p.add_argument(
+        "--keep-runs",
+        type=int,
+        metavar="N",
+        help="keep at most the N newest runs of each pipeline (default $HOOKLINE_KEEP_RUNS, "
+        "else 0: no limit by count)",
+    )
+    p.add_argument("--pipeline", metavar="NAME", help="prune only this pipeline's runs")
+    p.add_argument("--db", metavar="PATH", help="run history database")
+    p.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted; delete nothing"
+    )
+    p.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="then give the freed space back to the disk (VACUUM: the database is locked "
+        "meanwhile, and it needs as much free disk as the database's size)",
+    )
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def handle(args: argparse.Namespace) -> int:
+    rule = retention(args.keep_days, args.keep_runs, args.pipeline)
+    path = Path(args.db) if args.db else default_db()
+    if not path.exists():  # pruning must not create a history
+        print(f"nothing to prune: no run history at {path}", file=sys.stderr)
+        return 0
+    if not rule.keep_days and not rule.keep_runs:
+        raise UsageError(
+            "nothing to prune: --keep-days and --keep-runs are both 0 (no limit); give one of them"
+        )
+    rules = []
+    if rule.keep_days:
+        rules.append(f"older than {rule.keep_days} day{'s' if rule.keep_days != 1 else ''}")
+    if rule.keep_runs:
+        rules.append(f"past the {rule.keep_runs} newest of their pipeline")
+    which = " or ".join(rules) + (f", of pipeline '{rule.pipeline}'" if rule.pipeline else "")
+    done = prune(
+        path,
+        rule,
+        home=default_home(),
+        dry_run=args.dry_run,
+        vacuum=args.vacuum,
+        busy_timeout=settings_from_env()["busy_timeout"],
+        say=lambda text: print(text, file=sys.stderr),
+    )
+    runs = f"{done.runs} run{'s' if done.runs != 1 else ''}"
+    if args.dry_run:
+        print(f"would delete {runs} ({which}); {done.kept} kept", file=sys.stderr)
+        return 0
+    print(f"deleted {runs} ({which}); {done.kept} kept", file=sys.stderr)
+    if not done.blobs_swept:
+        print(
+            "stored headers and bodies were left in place: a hookline process is writing "
+            "the history (serve, or a run); the next prune while none is removes those "
+            "no run refers to",
+            file=sys.stderr,
+        )
+    print(
+        f"history data: {_mb(done.bytes_before)} before, {_mb(done.bytes_after)} after"
+        + ("" if args.vacuum else " (the file keeps its size until --vacuum)"),
+        file=sys.stderr,
+    )
+    return 0
