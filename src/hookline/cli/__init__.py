@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     # Imported here rather than at the top: run-pipeline needs only ``run``.
-    from . import check, cron, runs, schema, serve, state
+    from . import check, cron, replay, runs, schema, serve, state
 
     commands: dict[str, object] = {
         "run": run,
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve": serve,
         "cron": cron,
         "state": state,
+        "replay": replay,
     }
     for module in commands.values():
         module.add_parser(sub)  # type: ignore[attr-defined]

@@ -54,7 +54,8 @@ class Claim:
     pipeline: str
     trigger: str
     input: Any
-    attempt: int
+    attempt: int  # 1 for the delivery's first run; counts every run it had
+    tries: int  # runs since it was (re)queued: what the trigger's retry counts
     resume: bool  # a run a crash or a stop cut short: resume it from its checkpoints
 
 
@@ -83,7 +84,7 @@ class Claims:
         due = self._do(
             lambda db: rows(
                 db.execute(
-                    "SELECT id, run_id, pipeline, trigger, status, attempts, resume_run"
+                    "SELECT id, run_id, pipeline, trigger, status, attempts, retry_base, resume_run"
                     " FROM deliveries WHERE status = 'queued'"
                     " OR (status = 'retry-wait' AND next_attempt_at <= ?)"
                     " ORDER BY id LIMIT ?",
@@ -115,7 +116,7 @@ class Claims:
         resume = row["resume_run"] is not None
         attempt = row["attempts"] + (0 if resume else 1)
         # The first attempt runs under the id given at intake; a resumed one keeps its own.
-        run_id = row["run_id"] if attempt == 1 else new_run_id()
+        run_id = row["run_id"] if row["attempts"] == 0 else new_run_id()
         run_id = row["resume_run"] if resume else run_id
         with transaction(db):
             changed = db.execute(
@@ -139,6 +140,7 @@ class Claims:
             trigger=row["trigger"],
             input=delivery_input({"input": text[0]}),
             attempt=attempt,
+            tries=attempt - row["retry_base"],
             resume=resume,
         )
 

@@ -55,6 +55,7 @@ TABLES = [
     received_at REAL NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    retry_base INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL,
     last_run TEXT,
     resume_run TEXT,

@@ -228,11 +228,11 @@ class WorkerPool:
         else:
             pipeline = self.lookup(claim.pipeline)
             policy = run_retry(pipeline.trigger.config if pipeline is not None else {})
-            delay = policy.delay(claim.attempt)
+            delay = policy.delay(claim.tries)
             if delay is None:
                 error = result.error or "the run failed"
                 if policy.attempts > 1:
-                    error = f"dead after {claim.attempt} attempts; the last: {error}"
+                    error = f"dead after {claim.tries} attempts; the last: {error}"
                 self.claims.finish(claim, "dead", error=error, run_status="dead")
                 status = "dead"
             else:
@@ -241,7 +241,7 @@ class WorkerPool:
                 )
                 self.intake.requeued()
                 self.make_log().warning(
-                    f"run {claim.run_id} of '{claim.pipeline}' failed (attempt {claim.attempt}"
+                    f"run {claim.run_id} of '{claim.pipeline}' failed (attempt {claim.tries}"
                     f" of {policy.attempts}); the next attempt in {delay:g}s",
                     event="run_retry",
                 )
