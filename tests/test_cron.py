@@ -60,7 +60,7 @@ def test_lines_run_the_pipeline_as_cron_would(cli, tmp_path):
     result = cli("cron", str(pipelines))
     assert result.code == 0, result.err
     home = (tmp_path / "hookline-home").resolve()
-    env_line, job = jobs(result.out)
+    env_line, job, prune = jobs(result.out)
     assert env_line == f"HOOKLINE_HOME={home}"
     assert job.startswith("30 2 * * * /")
     assert "\\%" in job and "\\\n" not in result.out
@@ -80,6 +80,17 @@ def test_lines_run_the_pipeline_as_cron_would(cli, tmp_path):
     )
     listed = json.loads(cli("runs", "--format", "json").out)
     assert [(run["pipeline"], run["status"]) for run in listed] == [("nightly-sync", "succeeded")]
+
+    # The daily prune line runs too (nothing is old enough to go).
+    assert prune.startswith("17 4 * * * /") and prune.endswith(
+        " runs prune 2>>" + str(home / "logs" / "prune.log")
+    )
+    command, _ = as_cron_runs(prune)
+    done = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (home / "logs" / "prune.log").read_text().splitlines()[0] == (
+        "deleted 0 runs (older than 30 days); 1 kept"
+    )
 
 
 @pytest.mark.skipif(CRONTAB is None, reason="crontab is not installed")
@@ -109,7 +120,7 @@ def test_a_schedule_in_another_zone_is_commented_out_with_the_reason(cli, tmp_pa
     scheduled(tmp_path / "p", "report", cron="0 7 * * mon", zone=other)
     result = cli("cron", str(tmp_path / "p"))
     assert result.code == 0
-    assert len(jobs(result.out)) == 1  # only HOOKLINE_HOME: the job is not active
+    assert len(jobs(result.out)) == 2  # HOOKLINE_HOME and prune: the job is not active
     assert (
         f"# not active: the schedule is in {other} and Debian's cron reads it in {system} "
         f"(it has no CRON_TZ). Set the schedule's timezone to {system}, run it with "
@@ -121,7 +132,7 @@ def test_a_schedule_in_another_zone_is_commented_out_with_the_reason(cli, tmp_pa
         f"system's cron reads times in {system}: the line is commented out (see --cron-tz)\n"
     )
     with_tz = cli("cron", "--cron-tz", str(tmp_path / "p"))
-    assert jobs(with_tz.out)[1:] == [f"CRON_TZ={other}", jobs(with_tz.out)[2]]
+    assert jobs(with_tz.out)[1] == f"CRON_TZ={other}"
     assert jobs(with_tz.out)[2].startswith("0 7 * * mon /")
     assert with_tz.err == ""
 
@@ -182,3 +193,16 @@ def test_no_scheduled_pipeline_is_a_warning(cli, tmp_path):
     assert result.code == 0
     assert result.err == f"warning: {tmp_path / 'p'}: no pipeline with a schedule trigger\n"
     assert os.path.isdir(tmp_path / "hookline-home" / "logs")
+
+
+@pytest.mark.skipif(CRONTAB is None, reason="crontab is not installed")
+def test_crontab_accepts_the_lines_for_the_examples(cli, tmp_path):
+    from support import ROOT
+
+    result = cli("cron", str(ROOT / "pipelines"))
+    assert result.code == 0, result.err
+    assert any(" runs prune " in line for line in jobs(result.out))
+    table = tmp_path / "crontab"
+    table.write_text(result.out)
+    checked = subprocess.run([str(CRONTAB), "-n", str(table)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr

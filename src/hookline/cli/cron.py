@@ -4,7 +4,7 @@ The pipelines are checked first, as ``check`` does: nothing is printed while one
 invalid. Each line runs ``run-pipeline`` by absolute path, with the hookline home fixed
 (cron's environment is almost empty), its log as timestamped JSON lines appended to
 ``logs/<pipeline>.log`` in the home, and its output left to the run history (``hookline
-runs show``), so cron mails nothing.
+runs show``), so cron mails nothing. A last line prunes the history once a day.
 
 What the lines may hold is what Debian's cron (``crontab -n`` accepts it) reads: one line
 per job, no continuation; a ``%`` in the command is escaped as ``\\%`` (cron turns a bare
@@ -91,17 +91,18 @@ def same_clock(one: str, other: str, days: int = 400) -> bool:
     return True
 
 
-def run_pipeline_path() -> str:
-    """``run-pipeline`` by absolute path: next to the running ``hookline``, else on PATH,
-    else the interpreter with the entry point."""
-    here = Path(sys.argv[0]).resolve().parent / "run-pipeline"
+def command_path(name: str = "run-pipeline") -> str:
+    """``run-pipeline`` (or ``hookline``) by absolute path: next to the running
+    ``hookline``, else on PATH, else the interpreter with the entry point."""
+    here = Path(sys.argv[0]).resolve().parent / name
     if here.is_file() and os.access(here, os.X_OK):
         return str(here)
-    found = shutil.which("run-pipeline")
+    found = shutil.which(name)
     if found:
         return str(Path(found).resolve())
-    entry = "import sys; from hookline.cli import run_pipeline_main as m; sys.exit(m())"
-    return f"{shlex.quote(sys.executable)} -c {shlex.quote(entry)}"
+    entry = "run_pipeline_main" if name == "run-pipeline" else "main"
+    code = f"import sys; from hookline.cli import {entry} as m; sys.exit(m())"
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
 
 
 def _cron_text(text: str) -> str:
@@ -155,7 +156,7 @@ def crontab(directory: str, *, cron_tz: bool = False) -> tuple[list[str], list[s
                 f"{seen[pipeline.name]}; every pipeline needs a name of its own"
             )
         seen[pipeline.name] = pipeline.file
-    command = run_pipeline_path()
+    command = command_path()
     system = system_zone() or "UTC"
     lines = [
         f"# hookline cron {directory}: scheduled pipelines, run by run-pipeline",
@@ -183,6 +184,13 @@ def crontab(directory: str, *, cron_tz: bool = False) -> tuple[list[str], list[s
         lines.extend(job)
     if not count:
         warnings.append(f"{directory}: no pipeline with a schedule trigger")
+        return lines, warnings
+    prune_log = shlex.quote(str(home.resolve() / LOGS_DIR / "prune.log"))
+    lines += [
+        "",
+        "# once a day, delete runs older than HOOKLINE_KEEP_DAYS (30) from the run history",
+        _cron_text(f"17 4 * * * {command_path('hookline')} runs prune 2>>{prune_log}"),
+    ]
     return lines, warnings
 
 
