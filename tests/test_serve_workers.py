@@ -201,3 +201,47 @@ def test_a_stop_leaves_an_unfinished_run_queued_and_the_next_start_resumes_it(tm
     assert len(server.requests_to("/slow")) == 1  # the first step's result was reused
     assert [r.json for r in server.requests_to("/echo")] == [{"n": 3}]
     assert pool.runs(run_id) == [(1, run_id, "succeeded", "webhook")]
+
+
+def test_done_deliveries_are_forgotten_after_their_days_with_their_key(tmp_path, server):
+    pool = Pool(tmp_path, ECHO.format(url=server.url))
+    try:
+        run_id = pool.submit("echo", {"n": 1}, key="once")
+        pool.wait(run_id, "done")
+        assert pool.pool.claims.forget_done(time.time() - 60) == 0  # done just now: kept
+        assert pool.intake.submit(Delivery("echo", "webhook", {}, "once")).result().duplicate
+        assert pool.pool.claims.forget_done(time.time() + 1) == 1
+        again = pool.intake.submit(Delivery("echo", "webhook", {"n": 2}, "once")).result()
+        pool.wait(again.run_id, "done")
+    finally:
+        pool.stop()
+    assert not again.duplicate  # its key was forgotten with it
+    assert pool.pool.keep_done_days == 7
+
+
+def test_delivery_days_from_the_environment():
+    from hookline._errors import UsageError
+    from hookline.serve._workers import keep_days_from_env
+
+    assert keep_days_from_env({"HOOKLINE_DELIVERY_DAYS": "0.5"}) == 0.5
+    with pytest.raises(UsageError) as bad:
+        keep_days_from_env({"HOOKLINE_DELIVERY_DAYS": "0"})
+    assert str(bad.value) == "HOOKLINE_DELIVERY_DAYS='0': expected a number of days over 0"
+
+
+@pytest.mark.parametrize(
+    ("retry", "problem"),
+    [
+        ("{attempts: 0}", "6:23: trigger.webhook.retry.attempts: must be >= 1, got 0"),
+        ("{backoff: 0s}", "6:22: '0s' is not a usable duration: it must be more than 0"),
+        (
+            "{max_backoff: 800h}",
+            "6:26: '800h' is too long a duration: the most is 30 days ('720h')",
+        ),
+    ],
+)
+def test_check_locates_a_bad_run_level_retry(cli, write, retry, problem):
+    text = "version: 1\nname: r\ntrigger:\n  webhook:\n    path: /h\n"
+    path = write("p.yaml", text + f"    retry: {retry}\nsteps:\n  - id: one\n    set: 1\n")
+    result = cli("check", path)
+    assert (result.code, result.out) == (2, f"{path}:{problem}\n")

@@ -214,6 +214,24 @@ class Claims:
         status, output, error = found
         return status, json.loads(output) if isinstance(output, str) else None, error
 
+    def forget_done(self, before: float) -> int:
+        """Delete the deliveries done before ``before`` (their input and key with them:
+        a key is a duplicate only while its delivery is kept); the count deleted."""
+
+        def delete(db: sqlite3.Connection) -> int:
+            with transaction(db):
+                db.execute(
+                    "DELETE FROM delivery_runs WHERE delivery IN (SELECT id FROM deliveries"
+                    " WHERE status = 'done' AND finished_at < ?)",
+                    (before,),
+                )
+                return db.execute(
+                    "DELETE FROM deliveries WHERE status = 'done' AND finished_at < ?",
+                    (before,),
+                ).rowcount
+
+        return int(self._do(delete))
+
     def beat(self, ids: list[int]) -> None:
         if not ids:
             return

@@ -15,17 +15,18 @@ not safe to send twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .._checkpoint import CheckpointStore
 from .._engine import RunResult, run_pipeline
-from .._errors import HooklineError
+from .._errors import HooklineError, UsageError
 from .._locks import acquire
 from .._log import RunLog
 from .._model import Pipeline
@@ -48,7 +49,28 @@ _IDLE_POLL = 1.0
 
 _STOPPING = "the service is stopping; the run resumes at its next start"
 
+#: Days a done delivery (its input and its dedup key) is kept (HOOKLINE_DELIVERY_DAYS):
+#: a delivery sent again with the same key within this time is a duplicate, and
+#: ``hookline replay`` finds its original input. Dead and needs-attention deliveries are
+#: kept until they are replayed.
+KEEP_DONE_DAYS = 7.0
+_SWEEP_SECONDS = 3600.0
+
 Lookup = Callable[[str], Pipeline | None]
+
+
+def keep_days_from_env(env: Mapping[str, str]) -> float:
+    """HOOKLINE_DELIVERY_DAYS, checked: a number of days over 0."""
+    text = env.get("HOOKLINE_DELIVERY_DAYS", "").strip()
+    if not text:
+        return KEEP_DONE_DAYS
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not 0 < days < float("inf"):
+        raise UsageError(f"HOOKLINE_DELIVERY_DAYS={text!r}: expected a number of days over 0")
+    return days
 
 
 class WorkerPool:
@@ -68,7 +90,7 @@ class WorkerPool:
         recorder: Recorder | None = None,
         workers: int = DEFAULT_WORKERS,
         make_log: Callable[[], RunLog] | None = None,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.intake = intake
         self.home = Path(home)
@@ -87,6 +109,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._heart: threading.Thread | None = None
         self.recovered: list[dict[str, Any]] = []
+        self.keep_done_days = keep_days_from_env(self.env)
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -250,8 +273,15 @@ class WorkerPool:
 
     def _beat(self) -> None:
         """Every HEARTBEAT_SECONDS: stamp the deliveries under way, and take back those a
-        process that died left running."""
-        while not self._stopping.wait(HEARTBEAT_SECONDS):
+        process that died left running; every hour, forget old done deliveries."""
+        swept = 0.0
+        while True:
+            if time.monotonic() - swept >= _SWEEP_SECONDS:
+                swept = time.monotonic()
+                with contextlib.suppress(Exception):  # a busy database: next hour
+                    self.claims.forget_done(time.time() - self.keep_done_days * 86400)
+            if self._stopping.wait(HEARTBEAT_SECONDS):
+                return
             with self._lock:
                 ids = list(self._live)
             try:
