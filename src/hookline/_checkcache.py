@@ -139,8 +139,10 @@ class CheckCache:
     def stop(self) -> None:
         _local.collector = None
 
-    def finish(self, path: str, raw: bytes, data: Any, opened: set[str], ok: bool) -> None:
-        """After checking ``path`` (bytes ``raw``, YAML data ``data``): remember a pass."""
+    def entry(self, path: str, data: Any, opened: set[str], ok: bool) -> dict[str, Any] | None:
+        """What to remember of a check of ``path`` (None when it did not pass): every file
+        it depends on, with its digest. A worker of a parallel check makes the entry (it
+        knows what the check opened) and the parent process writes it."""
         self.stop()
         me = os.path.abspath(path)
         opened = {f for f in opened if f != me and not f.startswith(_IGNORED_PREFIXES)}
@@ -150,8 +152,11 @@ class CheckCache:
             # passed or not; later ones open nothing and inherit what it opened.
             deps |= self._first_read.setdefault(named, frozenset(opened | {named}))
         if not ok:
-            return
-        entry = {"files": sorted([dep, self._digest(dep)] for dep in deps)}
+            return None
+        return {"files": sorted([dep, self._digest(dep)] for dep in deps)}
+
+    def write(self, path: str, raw: bytes, entry: dict[str, Any]) -> None:
+        """Remember that ``raw`` (the bytes of ``path``) passed, with ``entry``'s files."""
         target = self._key(path, raw)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:

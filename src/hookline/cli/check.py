@@ -7,8 +7,10 @@ that has not changed, nor has any file it refers to, costs a hash, not a parse.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from .._checkcache import CheckCache
 from .._errors import HooklineError, PipelineInvalid, Problem
 from .._home import default_home
 from .._load import load_checked, read_source
+from ._check_parallel import default_jobs, run_parallel, workers_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,7 +41,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="check every file in full, even one that passed before and has not changed "
         "(passes are remembered in the hookline home, $HOOKLINE_HOME)",
     )
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=0,
+        metavar="N",
+        help="check files in N processes at once (default: one per CPU; 1: in this process "
+        "only). Used only with enough files to pay for it",
+    )
     p.set_defaults(handler=handle)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of processes (1 or more)")
+    return value
 
 
 def expand(paths: list[str]) -> tuple[list[str], list[str]]:
@@ -64,12 +85,29 @@ def expand(paths: list[str]) -> tuple[list[str], list[str]]:
 
 def check_file(path: str, online: bool = False, cache: CheckCache | None = None) -> list[Problem]:
     """Every problem in one file (empty when it is valid)."""
-    try:
-        raw = read_source(path)
-    except HooklineError as exc:  # unreadable, too large, not a regular file
-        return [Problem(path, 1, 1, str(exc).removeprefix(f"{path}: "))]
+    raw = _read(path)
+    if isinstance(raw, list):
+        return raw
     if cache is not None and cache.passed(path, raw):
         return []
+    problems, entry = check_source(path, raw, online, cache)
+    if cache is not None and entry is not None:
+        cache.write(path, raw, entry)
+    return problems
+
+
+def _read(path: str) -> bytes | list[Problem]:
+    try:
+        return read_source(path)
+    except HooklineError as exc:  # unreadable, too large, not a regular file
+        return [Problem(path, 1, 1, str(exc).removeprefix(f"{path}: "))]
+
+
+def check_source(
+    path: str, raw: bytes, online: bool, cache: CheckCache | None
+) -> tuple[list[Problem], dict[str, Any] | None]:
+    """The problems in ``raw`` (the bytes of ``path``), and what the cache should remember
+    of it (None when it did not pass, or without a cache)."""
     parsed: list[Any] = []
     opened = cache.start() if cache is not None else set()
     problems: list[Problem] = []
@@ -82,16 +120,53 @@ def check_file(path: str, online: bool = False, cache: CheckCache | None = None)
     finally:
         if cache is not None:
             cache.stop()
-    if cache is not None:
-        cache.finish(path, raw, parsed[0] if parsed else None, opened, ok=not problems)
-    return problems
+    if cache is None:
+        return problems, None
+    data = parsed[0] if parsed else None
+    return problems, cache.entry(path, data, opened, ok=not problems)
+
+
+def check_all(
+    files: list[str], online: bool, cache: CheckCache | None, jobs: int
+) -> dict[str, list[Problem]]:
+    """Every file's problems, in the order of ``files``; files not already passed in the
+    cache are checked on ``jobs`` cores when there are enough of them."""
+    results: dict[str, list[Problem]] = {}
+    todo: list[tuple[str, bytes]] = []
+    for path in files:
+        if path in results:
+            continue
+        raw = _read(path)
+        results[path] = raw if isinstance(raw, list) else []
+        if not isinstance(raw, list) and not (cache is not None and cache.passed(path, raw)):
+            todo.append((path, raw))
+
+    def job(index: int) -> tuple[list[Problem], dict[str, Any] | None]:
+        return check_source(*todo[index], online, cache)
+
+    workers = workers_for(len(todo), jobs)
+    checked: Generator[tuple[list[Problem], dict[str, Any] | None], None, None]
+    if workers:
+        checked = run_parallel(len(todo), job, workers)
+    else:
+        checked = (job(index) for index in range(len(todo)))
+    # Closed on the way out, even on Ctrl-C: closing stops the worker processes, which the
+    # prompt exit of the command line (os._exit) would otherwise leave behind.
+    with contextlib.closing(checked):
+        for (path, raw), (problems, entry) in zip(todo, checked, strict=True):
+            results[path] = problems
+            if cache is not None and entry is not None:
+                cache.write(path, raw, entry)
+    return results
 
 
 def handle(args: argparse.Namespace) -> int:
     files, unusable = expand(args.paths)
     # --online answers depend on what servers say today: never remembered.
     cache = None if args.no_cache or args.online else CheckCache(default_home())
-    results = {path: check_file(path, args.online, cache) for path in files}
+    # --online fetches each WSDL and introspection once per process: in one process only.
+    jobs = 1 if args.online else args.jobs or default_jobs()
+    results = check_all(files, args.online, cache, jobs)
     bad = {p: probs for p, probs in results.items() if probs}
     if args.format == "json":
         report = {

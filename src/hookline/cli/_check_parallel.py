@@ -1,0 +1,113 @@
+"""``hookline check`` of many files on every core: worker processes started by ``fork``.
+
+Checking is pure CPU work in Python (YAML, JSON Schema, templates, GraphQL), so threads
+would not help; processes do. They are started by ``fork`` only, where it exists, once the
+parent has checked the first files itself: the workers then inherit every module those
+needed and every WSDL and SDL file they parsed, instead of importing and parsing them again
+each. Nothing changes for the user: results are printed in the order of the files, with
+the same exit code, and the check cache is written by the parent alone (each worker sends
+back what the cache should remember).
+
+It runs only when it pays: with at least ``FILES_PER_WORKER`` files to check (not already
+passed in the cache) per worker, in a process without other threads (``fork`` copies only
+the calling thread: a lock another thread held would stay locked in the child), and never
+with ``--jobs 1``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator
+from typing import Any
+
+from .._errors import Problem
+
+# Files a worker must have to check before one is started for them: forking and sending
+# results back costs about what checking a few files does.
+FILES_PER_WORKER = 16
+# Files the parent checks before it forks, so that the workers inherit what they loaded.
+WARM_UP = 8
+# Files sent to a worker at a time: small enough to balance the work, large enough that
+# sending them costs little.
+CHUNK = 4
+# Seconds between a worker's checks that its parent is still there.
+ORPHAN_POLL = 1.0
+
+Checked = tuple[list[Problem], dict[str, Any] | None]  # problems; what the cache keeps
+_job: Callable[[int], Checked] | None = None  # set in the parent before it forks
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    counted = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counted is not None:
+        return int(counted() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def workers_for(count: int, jobs: int) -> int:
+    """How many worker processes to check ``count`` files with (0: check them here)."""
+    if jobs <= 1 or sys.platform == "win32" or not hasattr(os, "fork"):
+        return 0
+    if threading.active_count() > 1:
+        return 0
+    workers = min(jobs, (count - WARM_UP) // FILES_PER_WORKER)
+    return workers if workers >= 2 else 0
+
+
+def _init_worker() -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    # A worker waits for work on a pipe it holds both ends of: it would wait for ever if
+    # the parent were killed (SIGKILL, an OOM kill). It ends once the parent is gone.
+    parent = os.getppid()
+    threading.Thread(target=_orphaned, args=(parent,), daemon=True).start()
+
+
+def _orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL)
+    os._exit(1)
+
+
+def _work(index: int) -> Checked:
+    assert _job is not None
+    return _job(index)
+
+
+def run_parallel(
+    count: int, job: Callable[[int], Checked], workers: int
+) -> Generator[Checked, None, None]:
+    """``job(i)`` for i in ``range(count)``, in order: the first ``WARM_UP`` here, the rest
+    in ``workers`` forked processes."""
+    global _job
+    for index in range(min(WARM_UP, count)):
+        yield job(index)
+    if count <= WARM_UP:
+        return
+    import gc
+    import multiprocessing
+
+    _job = job
+    # Objects made so far are never collected in the workers: touching their headers
+    # would copy every memory page the workers share with the parent.
+    gc.freeze()
+    context = multiprocessing.get_context("fork")
+    pool = context.Pool(workers, initializer=_init_worker)
+    try:
+        yield from pool.imap(_work, range(WARM_UP, count), chunksize=CHUNK)
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+        _job = None
+        gc.unfreeze()
