@@ -62,3 +62,11 @@ def test_systemd_analyze_would_catch_a_mistake(tmp_path):
         timeout=60,
     )
     assert "Unknown key 'TimeoutStopSecs'" in done.stderr
+
+
+def test_the_pipeline_of_the_page_is_valid(cli, tmp_path):
+    [example] = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.DOTALL)
+    path = tmp_path / "nightly.yaml"
+    path.write_text(example, encoding="utf-8")
+    result = cli("check", str(path))
+    assert result.code == 0, result.out + result.err
