@@ -273,3 +273,10 @@ def test_state_show_of_a_pipeline_without_state_creates_nothing(cli, tmp_path):
     assert json.loads(result.out)["state"] == {}
     assert result.err == f"no state saved for pipeline 'nothing' in {db}\n"
     assert not db.exists()
+
+
+def test_overlapping_runs_saving_the_same_value_do_not_conflict(tmp_path, gate):
+    # Both move the watermark to the same place: nothing is lost, so both succeed.
+    results = overlap(tmp_path, gate, '{since: "2024-05-01T12:00:00Z"}')
+    assert results["a"].status == results["b"].status == "succeeded"
+    assert stored(tmp_path / "h.db", "overlap") == (1, {"since": "2024-05-01T12:00:00Z"})

@@ -314,12 +314,14 @@ def committer(
             ).fetchall()
             known = {row[0] for row in rows}
             lost = set(range(read_at.version + 1, current.version + 1)) - known
+            # A key the other run set to the value this run sets too loses nothing.
+            disputed = set(changed_keys(current.values, {k: update[k] for k in mine}))
             for version, by, keys in rows:
-                clash = sorted(set(mine) & set(json.loads(keys)))
+                clash = sorted(disputed & set(json.loads(keys)))
                 if clash:
                     raise _conflict(clash, by, read_at.version, version)
-            if lost and mine:  # the record of those versions is gone: assume the worst
-                raise _conflict(mine, None, read_at.version, min(lost))
+            if lost and disputed:  # the record of those versions is gone: assume the worst
+                raise _conflict(sorted(disputed), None, read_at.version, min(lost))
         # Only the keys this run changed from what it read: a key it left as it was must
         # not undo what an overlapping run saved meanwhile.
         mine_update = {key: update[key] for key in mine}
