@@ -280,3 +280,25 @@ def test_overlapping_runs_saving_the_same_value_do_not_conflict(tmp_path, gate):
     results = overlap(tmp_path, gate, '{since: "2024-05-01T12:00:00Z"}')
     assert results["a"].status == results["b"].status == "succeeded"
     assert stored(tmp_path / "h.db", "overlap") == (1, {"since": "2024-05-01T12:00:00Z"})
+
+
+def test_an_operator_fix_wins_over_a_run_in_flight_that_changes_the_same_key(cli, tmp_path, gate):
+    path = write(tmp_path, GATED.format(url=gate.url, save='{last: "${{ input.gate }}"}'))
+    db = tmp_path / "h.db"
+    Store(db).close()
+    results: dict[str, RunResult] = {}
+    thread = threading.Thread(
+        target=lambda: results.update(a=engine_run(path, db, {"gate": "a"})[0])
+    )
+    thread.start()
+    assert gate.arrived("a")
+    fixed = cli("state", "set", "overlap", "last", '"by hand"', "--db", str(db))
+    other = cli("state", "set", "overlap", "unrelated", "1", "--db", str(db))
+    assert fixed.code == other.code == 0
+    gate.open("a")
+    thread.join(30)
+    assert results["a"].error == (
+        "state conflict: hookline state set changed 'last' (state version 1) after this run "
+        "read the state (version 0); this run's state update was not saved"
+    )
+    assert stored(db, "overlap") == (2, {"last": "by hand", "unrelated": 1})

@@ -148,7 +148,10 @@ class StateStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             current = read(db, pipeline)
-            keys = sorted(set(current.values) | set(values))
+            # The keys whose value this changes: a run in flight that changes only
+            # others keeps its update (the conflict rule).
+            gone = {key: None for key in current.values if key not in values}
+            keys = changed_keys(current.values, {**values, **gone})
             version = write(db, pipeline, current, values, keys, shown, by)
             db.execute("COMMIT")
         except BaseException:
