@@ -302,3 +302,16 @@ def test_an_operator_fix_wins_over_a_run_in_flight_that_changes_the_same_key(cli
         "read the state (version 0); this run's state update was not saved"
     )
     assert stored(db, "overlap") == (2, {"last": "by hand", "unrelated": 1})
+
+
+def test_a_pipeline_with_save_state_does_not_start_without_its_history(cli, tmp_path):
+    path = write(tmp_path, COUNTER)
+    db = tmp_path / "a-directory.db"
+    db.mkdir()  # the history cannot be opened there
+    result = cli("run", str(path), "--input", "{}", "--db", str(db))
+    assert result.code == 1
+    assert result.err.splitlines()[-1] == (
+        "error: this pipeline keeps state (save_state), which lives in the run history, "
+        f"and the run history at {db} is off: the run did not start"
+    )
+    assert "next: ok" not in result.err  # no step ran
