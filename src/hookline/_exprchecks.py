@@ -16,8 +16,8 @@ from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from ._yamlpos import Document
-from ._yamlpos import Path as DocPath
+from ._document import Document
+from ._document import Path as DocPath
 from .expr import OPTIONS, Expression
 from .expr._refs import calls, compared_fields, fields_named, negation_traps, references
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ._document import Path
 from ._exprchecks import did_you_mean
 from ._metaschema import metaschema_validator
 from ._validate import _TYPE_NAMES, _messages, where
-from ._yamlpos import Path
 
 _KEYWORDS = frozenset(
     [

@@ -2,13 +2,15 @@
 
 A run (not ``hookline check``) may pass a ``cache`` directory: a file that passed every
 check once is remembered there by the SHA-256 of its bytes and of the schema's stamp
-(hookline's version and the schema file's size and time, ``schema_stamp``), and its next
-loads skip the JSON Schema pass (and the import of jsonschema), which is a third of a
-cron run's start-up. The meaning checks and compilation still run.
+(hookline's version and the schema file's size and time, ``schema_stamp``), together with
+its loaded document (data and positions, as JSON). Its next loads take the document from
+there: they skip the YAML parse and the JSON Schema pass, and the imports of PyYAML and
+jsonschema, most of a cron run's start-up. The meaning checks and compilation still run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
@@ -16,10 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._document import Document, from_json, to_json
 from ._errors import PipelineInvalid, Problem, UsageError
 from ._model import Pipeline
 from ._plan import build_pipeline
-from ._yamlpos import load_yaml
 
 # A real pipeline is a few kilobytes (the largest example here is under 3 KB), and a
 # generated one of 20,000 steps about 1 MiB: past this, a file is a mistake or an attack.
@@ -134,17 +136,41 @@ def load_pipeline(
     name = os.fspath(path)
     raw = read_source(path) if source is None else source
     marker = _validated_marker(cache, raw) if cache is not None else None
-    if marker is not None and marker.exists():
-        doc = load_yaml(name, raw)
-        return build_pipeline(doc, raw, list(doc.problems))
-    pipeline = _load_checked(name, raw, online)
     if marker is not None:
-        try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
-        except OSError:
-            pass  # a read-only home only costs the next run the schema pass
+        doc = _remembered(name, raw, marker)
+        if doc is not None:
+            return build_pipeline(doc, raw, [])
+    documents: list[Document] = []
+    pipeline = _load_checked(name, raw, online, loaded=documents.append)
+    if marker is not None:
+        _remember(marker, documents[0])
     return pipeline
+
+
+def _remembered(name: str, raw: bytes, marker: Path) -> Document | None:
+    """The document of a file that passed before, as the cache kept it; None when it is
+    not there (or unreadable: the file is then loaded and checked again)."""
+    try:
+        cached = marker.read_bytes()
+        text = raw.decode("utf-8-sig")
+    except (OSError, ValueError):
+        return None
+    return from_json(name, text, cached)
+
+
+def _remember(marker: Path, doc: Document) -> None:
+    """Keep the document of a file that passed every check: its next runs skip YAML, and
+    the schema pass (and the imports of PyYAML and jsonschema) with it."""
+    tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(to_json(doc), encoding="utf-8")
+        os.replace(tmp, marker)  # whole or not at all: a run may read it at any time
+    except (OSError, ValueError):
+        # ValueError: data JSON cannot hold (a float NaN is written, but be safe).
+        # A read-only home only costs the next run the YAML and schema passes.
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def load_checked(
@@ -163,12 +189,16 @@ def _load_checked(
     raw: bytes,
     online: bool = False,
     parsed: Callable[[Any], None] | None = None,
+    loaded: Callable[[Document], None] | None = None,
 ) -> Pipeline:
     from ._validate import describe, schema_problems  # imports jsonschema
+    from ._yamlpos import load_yaml  # imports PyYAML
 
     doc = load_yaml(name, raw)
     if parsed is not None:
         parsed(doc.data)
+    if loaded is not None:
+        loaded(doc)
     problems: list[Problem] = list(doc.problems)
     if not isinstance(doc.data, dict):
         problems.append(

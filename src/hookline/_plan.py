@@ -19,11 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ._document import Document
+from ._document import Path as DocPath
 from ._errors import PipelineInvalid, Problem
 from ._exprchecks import ExpressionChecks, Scope, StepsBefore, did_you_mean
 from ._model import Connection, OnError, Pipeline, RetryPolicy, Step, Trigger
-from ._yamlpos import Document
-from ._yamlpos import Path as DocPath
 from .connectors import CONNECTORS
 from .expr import (
     Expression,
@@ -415,10 +415,7 @@ class Builder(ExpressionChecks):
             },
         )
 
-
-    def save_state(
-        self, data: dict[str, Any], after: Scope
-    ) -> tuple[tuple[str, Template], ...]:
+    def save_state(self, data: dict[str, Any], after: Scope) -> tuple[tuple[str, Template], ...]:
         """The ``save_state`` templates: they read what ``output`` reads, except secrets
         (the stored state is kept unredacted, so no secret may go into it)."""
         raw = data.get("save_state")

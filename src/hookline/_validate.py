@@ -17,10 +17,10 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from ._document import Document, Path
 from ._errors import Problem
 from ._plan import did_you_mean
 from ._schema import packaged
-from ._yamlpos import Document, Path
 
 _TYPE_NAMES = {
     "object": "a mapping",

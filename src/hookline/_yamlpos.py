@@ -10,11 +10,11 @@ instead of exceptions or silent overwrites.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import yaml
 
+from ._document import Document, Mark, Path
 from ._errors import PipelineInvalid, Problem
 from ._yamlerrors import (
     YAML_TAG,
@@ -24,50 +24,6 @@ from ._yamlerrors import (
     unsupported_tag,
     yaml_error,
 )
-
-Path = tuple[str | int, ...]
-
-
-class Mark(NamedTuple):  # a tuple: tens of thousands are made per large file
-    """A 1-based position, plus what the scalar looked like in the file."""
-
-    line: int
-    col: int
-    style: str | None = None  # YAML scalar style: None plain, "'" or '"' quoted, "|" ">" block
-
-
-@dataclass
-class Document:
-    """A loaded YAML document: the data, and where each path sits in the file."""
-
-    file: str
-    data: Any
-    values: dict[Path, Mark] = field(default_factory=dict)
-    keys: dict[Path, Mark] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)  # found while loading, not fatal
-    lines: list[str] = field(default_factory=list)  # the text, for what a value looked like
-
-    def mark(self, path: Path) -> Mark:
-        """The position of the value at ``path``, or of its nearest located ancestor."""
-        while path not in self.values and path:
-            path = path[:-1]
-        return self.values.get(path, Mark(1, 1))
-
-    def key_mark(self, path: Path) -> Mark:
-        """The position of the key that introduces ``path`` (falls back to its value)."""
-        return self.keys.get(path) or self.mark(path)
-
-    def written(self, path: Path) -> str:
-        """The plain word written for the scalar at ``path`` (``yes`` for true, say)."""
-        m = self.values.get(path)
-        if m is None or m.style is not None or not 0 < m.line <= len(self.lines):
-            return ""
-        rest = self.lines[m.line - 1][m.col - 1 :]
-        return rest.split("#")[0].strip().split(",")[0].split("}")[0].split("]")[0].strip()
-
-    def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
-        m = self.key_mark(path) if at_key else self.mark(path)
-        return Problem(self.file, m.line, m.col, message)
 
 
 def _mark(node: yaml.Node) -> Mark:

@@ -1,0 +1,89 @@
+"""A loaded pipeline document: its data, and where each value sits in the file.
+
+Kept apart from the YAML loader (``_yamlpos``) so that what only reads a document (the
+plan, the checks) does not import PyYAML: a run of a file that passed before takes its
+document from the validated-file cache (``to_json`` / ``from_json``) and never parses
+YAML at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from ._errors import Problem
+
+Path = tuple[str | int, ...]
+
+# Bumped whenever what ``to_json`` writes changes: older entries are then ignored.
+_FORMAT = 1
+
+
+class Mark(NamedTuple):  # a tuple: tens of thousands are made per large file
+    """A 1-based position, plus what the scalar looked like in the file."""
+
+    line: int
+    col: int
+    style: str | None = None  # YAML scalar style: None plain, "'" or '"' quoted, "|" ">" block
+
+
+@dataclass
+class Document:
+    """A loaded YAML document: the data, and where each path sits in the file."""
+
+    file: str
+    data: Any
+    values: dict[Path, Mark] = field(default_factory=dict)
+    keys: dict[Path, Mark] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # found while loading, not fatal
+    lines: list[str] = field(default_factory=list)  # the text, for what a value looked like
+
+    def mark(self, path: Path) -> Mark:
+        """The position of the value at ``path``, or of its nearest located ancestor."""
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, Mark(1, 1))
+
+    def key_mark(self, path: Path) -> Mark:
+        """The position of the key that introduces ``path`` (falls back to its value)."""
+        return self.keys.get(path) or self.mark(path)
+
+    def written(self, path: Path) -> str:
+        """The plain word written for the scalar at ``path`` (``yes`` for true, say)."""
+        m = self.values.get(path)
+        if m is None or m.style is not None or not 0 < m.line <= len(self.lines):
+            return ""
+        rest = self.lines[m.line - 1][m.col - 1 :]
+        return rest.split("#")[0].strip().split(",")[0].split("}")[0].split("]")[0].strip()
+
+    def problem(self, path: Path, message: str, *, at_key: bool = False) -> Problem:
+        m = self.key_mark(path) if at_key else self.mark(path)
+        return Problem(self.file, m.line, m.col, message)
+
+
+def to_json(doc: Document) -> str:
+    """The document of a file without problems, as the validated-file cache keeps it."""
+    return json.dumps(
+        {
+            "format": _FORMAT,
+            "data": doc.data,
+            "values": [[list(p), *m] for p, m in doc.values.items()],
+            "keys": [[list(p), *m] for p, m in doc.keys.items()],
+        },
+        separators=(",", ":"),
+    )
+
+
+def from_json(file: str, text: str, cached: bytes) -> Document | None:
+    """The document ``to_json`` wrote (``text`` is the file's text), or None when the
+    entry is of another format or damaged: the caller then loads the YAML again."""
+    try:
+        entry = json.loads(cached)
+        if entry.get("format") != _FORMAT:
+            return None
+        values = {tuple(p): Mark(line, col, style) for p, line, col, style in entry["values"]}
+        keys = {tuple(p): Mark(line, col, style) for p, line, col, style in entry["keys"]}
+        return Document(file, entry["data"], values, keys, [], text.splitlines())
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
