@@ -311,20 +311,18 @@ class Store:
             time.time(),
         )
         rowid = self._guarded(
-            lambda db: (
-                db.execute(
-                    "INSERT INTO runs (id, pipeline, file, digest, trigger, input, status,"
-                    " started_at, pid, host, heartbeat_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
-                    # A run resumed after a crash keeps its id (serve's intake fixed it):
-                    # its record is running again, in this process.
-                    " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL,"
-                    " duration_ms = NULL, output = NULL, error = NULL, pid = excluded.pid,"
-                    " host = excluded.host, heartbeat_at = excluded.heartbeat_at"
-                    " RETURNING rowid",
-                    row,
-                ).fetchone()[0]
-            )
+            lambda db: db.execute(
+                "INSERT INTO runs (id, pipeline, file, digest, trigger, input, status,"
+                " started_at, pid, host, heartbeat_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
+                # A run resumed after a crash keeps its id (serve's intake fixed it):
+                # its record is running again, in this process.
+                " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL,"
+                " duration_ms = NULL, output = NULL, error = NULL, pid = excluded.pid,"
+                " host = excluded.host, heartbeat_at = excluded.heartbeat_at"
+                " RETURNING rowid",
+                row,
+            ).fetchone()[0]
         )
         if rowid is not None:
             self._rowids[run_id] = rowid
@@ -497,10 +495,28 @@ class Store:
         # The final status is written only once every record of the run is: a run shown
         # as finished has all its steps and requests.
         self.flush()
+        try:
+            self._final_record(run_id, status, output, error, started, commit)
+        except BaseException:
+            # Not written: the run goes on (its on_failure steps) and ends again, so its
+            # record keeps its numbering.
+            if started is not None:
+                self._started[run_id] = started
+            raise
         with self._lock:
             self._live.discard(run_id)
         self._seq.pop(run_id, None)
         self._rowids.pop(run_id, None)
+
+    def _final_record(
+        self,
+        run_id: str,
+        status: str,
+        output: Any,
+        error: str | None,
+        started: float | None,
+        commit: Callable[[sqlite3.Connection], None] | None,
+    ) -> None:
         if not self.enabled:
             if commit is not None:
                 raise HistoryOff(f"the run history at {self.path} is off for this run")
