@@ -1,5 +1,5 @@
-"""Schema 3 of the run history: batched writes by one writer thread, headers and bodies
-kept once by content hash, and the migration of version 2 databases."""
+"""The run history's batched writes by one writer thread, headers and long bodies kept
+once by content hash, and the migration of version 2 databases."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 from history_support import silent_server, wait_for
 from hookline._load import load_pipeline
-from hookline._store import Store
+from hookline._store import SCHEMA_VERSION, Store
+from hookline._store_read import History
 from servers.rest_app import RestServer
 from support import ROOT
 
@@ -60,7 +61,7 @@ def test_a_version_2_database_is_migrated_and_its_runs_still_read(cli, tmp_path)
 
     assert cli("run", SEED, "--input", '[{"name":"a","value":"b"}]', "--db", str(db)).code == 0
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert {"iterations", "blobs"} <= tables
 
@@ -97,21 +98,15 @@ def _attempt(i: int, body: str) -> dict:
 def test_identical_header_sets_and_bodies_are_stored_once(tmp_path):
     db = tmp_path / "h.db"
     pipeline = load_pipeline(SEED)
-    big = json.dumps({"pad": "z" * 1000})
+    big = json.dumps({"pad": "z" * 5000})  # long enough to be kept by content hash
     with Store(db) as store:
         store.run_started("r1", pipeline, "manual", None)
         for i in range(3):
             store.step_attempt("r1", "fetch", _attempt(i, big))
         store.run_finished("r1", "succeeded", None, None)
     with closing(sqlite3.connect(db)) as conn:
-        refs = conn.execute(
-            "SELECT req_headers, resp_headers, resp_body FROM attempts ORDER BY seq"
-        ).fetchall()
         blobs = conn.execute("SELECT count(*) FROM blobs").fetchone()[0]
-    assert len(set(refs)) == 1  # three requests, one copy of each header set and body
-    assert blobs == 3
-    from hookline._store_read import History
-
+    assert blobs == 3  # three requests, one copy of each header set and of the body
     with History(db) as history:
         attempts = history.get_run("r1")["attempts"]
     assert [a["request"]["url"] for a in attempts] == [
@@ -189,19 +184,16 @@ def test_sigterm_writes_every_batched_record_before_closing_the_run(tmp_path):
         _, err = proc.communicate(timeout=60)
     assert "Traceback" not in err
     assert proc.returncode != 0
-    with closing(sqlite3.connect(db)) as conn:
-        run = conn.execute("SELECT status, error FROM runs").fetchone()
-        fast = conn.execute(
-            "SELECT loop_index FROM attempts WHERE step_id = 'fast' ORDER BY loop_index"
-        ).fetchall()
-        done = conn.execute("SELECT idx FROM iterations WHERE status = 'ok'").fetchall()
-        stopped = conn.execute(
-            "SELECT idx, status, error FROM iterations WHERE status != 'ok'"
-        ).fetchall()
-    assert run == ("interrupted", "interrupted by SIGTERM")
-    assert [i for (i,) in fast] == list(range(10))
-    assert sorted(i for (i,) in done) == list(range(9))
-    assert stopped == [(9, "interrupted", "interrupted by SIGTERM")]
+    with History(db) as history:
+        (listed,) = history.list_runs()
+        run = history.get_run(listed["id"])
+    assert (run["status"], run["error"]) == ("interrupted", "interrupted by SIGTERM")
+    fast = sorted(a["loop_index"] for a in run["attempts"] if a["step_id"] == "fast")
+    assert fast == list(range(10))
+    done = sorted(it["idx"] for it in run["iterations"] if it["status"] == "ok")
+    assert done == list(range(9))
+    stopped = [(it["idx"], it["status"], it["error"]) for it in run["iterations"]]
+    assert stopped[9:] == [(9, "interrupted", "interrupted by SIGTERM")]
 
 
 def test_records_are_all_written_when_a_run_ends_normally(tmp_path):
@@ -215,8 +207,8 @@ def test_records_are_all_written_when_a_run_ends_normally(tmp_path):
         store.run_finished("r1", "succeeded", None, None)
         # Before the store is closed: the final status is written after every record.
         with closing(sqlite3.connect(db)) as conn:
-            steps = conn.execute("SELECT count(*) FROM steps").fetchone()[0]
-            iterations = conn.execute("SELECT count(*) FROM iterations").fetchone()[0]
+            steps = conn.execute("SELECT count(*) FROM step_records").fetchone()[0]
+            iterations = conn.execute("SELECT count(*) FROM iteration_records").fetchone()[0]
             status = conn.execute("SELECT status FROM runs").fetchone()[0]
     assert (steps, iterations, status) == (1200, 1200, "succeeded")
 
@@ -245,7 +237,7 @@ def test_a_step_result_that_is_its_answer_is_stored_once_and_read_back_whole(cli
     assert ran.code == 0, ran.err
     output = json.loads(ran.out)
     with closing(sqlite3.connect(db)) as conn:
-        kept = conn.execute("SELECT result, result_blob FROM steps ORDER BY seq").fetchall()
+        kept = conn.execute("SELECT texts, same FROM step_records ORDER BY seq").fetchall()
     assert kept == [(None, -2), (None, -1)]  # JSON body, text body: the answers only
     run = json.loads(cli("runs", "--db", str(db), "--format", "json").out)[0]
     shown = json.loads(cli("runs", "show", run["id"], "--db", str(db), "--format", "json").out)

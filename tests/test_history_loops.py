@@ -4,12 +4,11 @@ requests: a failed iteration is found by its index."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
 
 import pytest
 
+from hookline._store_read import History
 from servers.rest_app import RestServer
 
 LOOP = """\
@@ -95,13 +94,12 @@ def test_every_iteration_of_a_passing_loop_is_recorded_once(cli, tmp_path, write
     db = tmp_path / "h.db"
     path = write("loop.yaml", LOOP.format(url=api.url, concurrency=8))
     assert cli("run", path, "--input", statuses(failing=-1, count=50), "--db", str(db)).code == 0
-    with closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute("SELECT idx, status, output FROM iterations ORDER BY idx").fetchall()
-        urls = conn.execute(
-            "SELECT loop_index, request FROM attempts ORDER BY loop_index"
-        ).fetchall()
-    assert rows == [(i, "ok", str(i)) for i in range(50)]
-    assert [json.loads(r)["url"].endswith(f"i={i}") for i, r in urls] == [True] * 50
     run_id = json.loads(cli("runs", "--db", str(db), "--format", "json").out)[0]["id"]
+    with History(db) as history:
+        run = history.get_run(run_id)
+    rows = sorted((it["idx"], it["status"], it["output"]) for it in run["iterations"])
+    assert rows == [(i, "ok", i) for i in range(50)]
+    urls = sorted((a["loop_index"], a["request"]["url"]) for a in run["attempts"])
+    assert [url.endswith(f"i={i}") for i, url in urls] == [True] * 50
     shown = cli("runs", "show", run_id, "--db", str(db))
     assert "50 iterations, 0 failed" in shown.out

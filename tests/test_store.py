@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from contextlib import closing
+from pathlib import Path
 
 from support import ROOT
 
@@ -81,11 +82,19 @@ def test_default_location_follows_hookline_home(cli, tmp_path, monkeypatch):
 def test_concurrent_runs_in_several_processes_all_land(tmp_path):
     """Four processes, 15 runs each, one database: 60 complete runs, no corruption."""
     db = tmp_path / "shared.db"
+    # Runs of one pipeline wait for each other unless its concurrency lets them overlap.
+    seed = tmp_path / "overlapping.yaml"
+    seed.write_text(
+        Path(SEED)
+        .read_text(encoding="utf-8")
+        .replace("version: 1\n", "version: 1\nconcurrency: 4\n", 1),
+        encoding="utf-8",
+    )
     script = textwrap.dedent(f"""
         import sys
         from hookline.cli import main
         for _ in range(15):
-            code = main(["run", {SEED!r}, "--input", {CALL!r}, "--db", {str(db)!r}, "-q"])
+            code = main(["run", {str(seed)!r}, "--input", {CALL!r}, "--db", {str(db)!r}, "-q"])
             assert code == 0, code
     """)
     procs = [

@@ -2,28 +2,33 @@
 batches, one transaction per batch, so a loop of 100,000 requests does not pay one
 commit per record.
 
-Loss window: a record waits at most ``BATCH_SECONDS`` or ``BATCH_RECORDS`` records before
-its batch is committed, so a process killed by SIGKILL loses at most that much of its last
-records (its run is then shown as ``lost``). A run's start and its final status are not
-batched: the store writes them itself, the final status only after ``flush()``.
+Loss window: the writer wakes every ``BATCH_SECONDS`` (at once when ``BATCH_RECORDS``
+records are waiting) and commits what is queued, so a process killed by SIGKILL loses at
+most the records of its last ``BATCH_SECONDS`` (plus those of a batch being written) (its
+run is then shown as ``lost``). A run's start and its final status are not batched: the
+store writes them itself, the final status only after ``flush()``.
+
+The run's threads only append to a deque and count what it holds: no thread is woken per
+record (waking the writer for each record cost more than the record). The records hold
+values as the run made them; the writer serialises, cuts and compresses them, mostly
+while the run waits on the network.
 """
 
 from __future__ import annotations
 
-import queue
+import collections
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-#: A batch is committed once its first record is this old (seconds)...
+#: The writer commits what is queued this often (seconds): the loss window of a kill...
 BATCH_SECONDS = 0.2
-#: ...or once it holds this many records.
+#: ...or at once when this many records wait; a transaction holds at most this many.
 BATCH_RECORDS = 500
-#: ...or once its texts reach this many characters.
+#: ...and a transaction holds at most about this many characters of texts.
 BATCH_CHARS = 2 * 1024 * 1024
-#: Characters of records not yet written past which the run waits for the writer: what
-#: the queue may hold, whatever the size of the responses (back-pressure).
+#: Characters (estimated) of records not yet written past which the run waits for the
+#: writer: what the queue may hold, whatever the size of the responses (back-pressure).
 QUEUE_CHARS = 8 * 1024 * 1024
 
 Record = tuple[Any, ...]
@@ -60,80 +65,76 @@ class Writer:
         self._records = batch_records
         self._batch_chars = batch_chars
         self._queue_chars = queue_chars
-        self._pending = 0  # characters put and not yet written
+        # (size, record) pairs, markers and _STOP. deque.append and popleft are atomic.
+        self._items: collections.deque[Any] = collections.deque()
+        self._pending = 0  # characters put and not yet written (under _room)
         self._room = threading.Condition()
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._kick = threading.Event()  # a full batch, a flush or a stop is waiting
         self._thread = threading.Thread(target=self._loop, name="hookline-history", daemon=True)
         self._thread.start()
 
-    def put(self, record: Record) -> None:
-        size = _size(record)
+    def put(self, record: Record, size: int = 64) -> None:
+        """Queue ``record``; ``size`` estimates the characters it holds (for the bound)."""
+        if self._pending + size > self._queue_chars:  # racy read: the wait below rechecks
+            with self._room:
+                while self._pending and self._pending + size > self._queue_chars:
+                    if not self._thread.is_alive():
+                        return
+                    self._kick.set()
+                    self._room.wait(1.0)
         with self._room:
-            while self._pending and self._pending + size > self._queue_chars:
-                if not self._thread.is_alive():
-                    return
-                self._room.wait(1.0)
             self._pending += size
-        self._queue.put((size, record))
+        self._items.append((size, record))
+        if len(self._items) >= self._records:
+            self._kick.set()
 
     def flush(self, timeout: float) -> bool:
         """Wait until every record put so far is written; False when it took too long."""
         if not self._thread.is_alive():
             return False
         marker = _Marker()
-        self._queue.put(marker)
+        self._items.append(marker)
+        self._kick.set()
         return marker.done.wait(timeout)
 
     def stop(self, timeout: float) -> None:
         """Write what is queued, then end the thread."""
         if self._thread.is_alive():
-            self._queue.put(_STOP)
+            self._items.append(_STOP)
+            self._kick.set()
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        items = self._items
         while True:
-            first = self._queue.get()
-            batch: list[Record] = []
-            markers: list[_Marker] = []
-            chars = [0]
-            stop = self._take(first, batch, markers, chars)
-            ends = time.monotonic() + self._seconds
-            while (
-                not stop
-                and not markers
-                and len(batch) < self._records
-                and chars[0] < self._batch_chars
-            ):
-                wait = ends - time.monotonic()
+            self._kick.wait(self._seconds)
+            self._kick.clear()
+            stop = False
+            while items and not stop:
+                batch: list[Record] = []
+                markers: list[_Marker] = []
+                chars = 0
+                # Markers end a batch: a flush waits only for what was put before it.
+                while items and not markers and len(batch) < self._records:
+                    if chars >= self._batch_chars:
+                        break
+                    item = items.popleft()
+                    if item is _STOP:
+                        stop = True
+                        break
+                    if isinstance(item, _Marker):
+                        markers.append(item)
+                    else:
+                        chars += item[0]
+                        batch.append(item[1])
                 try:
-                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                stop = self._take(item, batch, markers, chars)
-            try:
-                if batch:
-                    self._write_batch(batch)
-            finally:
-                with self._room:
-                    self._pending -= chars[0]
-                    self._room.notify_all()
-                for marker in markers:
-                    marker.done.set()
+                    if batch:
+                        self._write_batch(batch)
+                finally:
+                    with self._room:
+                        self._pending -= chars
+                        self._room.notify_all()
+                    for marker in markers:
+                        marker.done.set()
             if stop:
                 return
-
-    @staticmethod
-    def _take(item: Any, batch: list[Record], markers: list[_Marker], chars: list[int]) -> bool:
-        if item is _STOP:
-            return True
-        if isinstance(item, _Marker):
-            markers.append(item)
-        else:
-            chars[0] += item[0]
-            batch.append(item[1])
-        return False
-
-
-def _size(record: Record) -> int:
-    """Characters a record holds (its texts), for the queue's bound."""
-    return 64 + sum(len(field) for field in record if isinstance(field, str))

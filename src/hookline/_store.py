@@ -25,19 +25,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ._blobs import BlobWriter
 from ._errors import UsageError
 from ._history_json import history_json
 from ._history_writer import Writer
 from ._home import default_db
 from ._model import Pipeline
-from ._store_rows import pop_body, pop_headers, same_as_answer, write_rows
+from ._store_rows import ITEM_LIMIT, RESULT_LIMIT, RowWriter
 from ._store_schema import (
     HEARTBEAT_SECONDS,
-    HOST,
     RUN_STATUSES,
     SCHEMA_VERSION,
     NewerSchema,
+    host,
     lost_reason,
     migrate,
 )
@@ -55,10 +54,6 @@ __all__ = [
     "settings_from_env",
 ]
 
-#: Characters of a run's input and output, and of a step's result, kept in the history.
-RESULT_LIMIT = 64 * 1024
-#: Characters of a for_each iteration's item, and of its output, kept in the history.
-ITEM_LIMIT = 4 * 1024
 #: Seconds a write waits for another process holding the database (HOOKLINE_HISTORY_TIMEOUT).
 BUSY_TIMEOUT = 30.0
 #: Size cap of the history database in MiB (HOOKLINE_HISTORY_MAX_MB).
@@ -129,7 +124,7 @@ class Store:
         self._writer: Writer | None = None
         self._local = threading.local()  # the last answer recorded on this thread
         self._rowids: dict[str, int] = {}
-        self._blobs = BlobWriter()
+        self._rows = RowWriter()  # the writer thread's caches
         self._started: dict[str, float] = {}
         self._live: set[str] = set()
         self._stop = threading.Event()
@@ -307,7 +302,7 @@ class Store:
             history_json(input, RESULT_LIMIT),
             _now(),
             os.getpid(),
-            HOST,
+            host(),
             time.time(),
         )
         rowid = self._guarded(
@@ -332,18 +327,45 @@ class Store:
         """How the run's records name it: its rowid (short), else its id."""
         return self._rowids.get(run_id, run_id)
 
-    def _loop_of(self, loop: tuple[str, int] | None) -> tuple[str | None, int | None]:
-        return (loop[0], loop[1]) if loop is not None else (None, None)
-
-    def _queue(self, record: tuple[Any, ...]) -> None:
+    def _queue(self, record: tuple[Any, ...], size: int) -> None:
         writer = self._writer
         if writer is None:
             with self._lock:
                 if self._writer is None and self._db is not None:
                     self._writer = Writer(self._write_batch)
                 writer = self._writer
-        if writer is not None and self.enabled:
-            writer.put(record)
+        if writer is not None and self._db is not None:
+            writer.put(record, size)
+
+    # The three record methods run on the run's threads, once per request: they only
+    # queue the values (already redacted, never changed afterwards) and the writer thread
+    # serialises them (``_store_rows``). A value the run drops at once and whose size is
+    # unknown (a loop step's result that is not an answer) is serialised here, cut to its
+    # limit, so that the queue never holds more than it counts.
+
+    def step_attempt(
+        self,
+        run_id: str,
+        step_id: str,
+        attempt: dict[str, Any],
+        loop: tuple[str, int] | None = None,
+    ) -> None:
+        if self._db is None:
+            return
+        # Bodies in an attempt are already cut by the connector that recorded them.
+        size = 256
+        body = None
+        request, response = attempt.get("request"), attempt.get("response")
+        if isinstance(request, dict) and isinstance(request.get("body"), str):
+            size += len(request["body"])
+        if isinstance(response, dict):
+            body = response.get("body")
+            size += len(body) if isinstance(body, str) else 0
+        # The step's result is most often made from this answer: its size is about this.
+        self._local.last = (run_id, step_id, loop, len(body) if isinstance(body, str) else 0)
+        self._queue(
+            ("attempt", self._ref(run_id), self._next(run_id), step_id, loop, attempt), size
+        )
 
     def step_finished(
         self,
@@ -355,36 +377,25 @@ class Store:
         error: str | None,
         loop: tuple[str, int] | None = None,
     ) -> None:
-        if not self.enabled:
+        if self._db is None:
             return
-        same = self._same_as_answer(run_id, step_id, loop, result)
-        self._queue(
-            (
-                "step",
-                self._ref(run_id),
-                self._next(run_id),
-                step_id,
-                status,
-                round(seconds * 1000, 1),
-                None if same else history_json(result, RESULT_LIMIT),
-                error,
-                *self._loop_of(loop),
-                same,
-            )
-        )
-
-    def _same_as_answer(
-        self, run_id: str, step_id: str, loop: tuple[str, int] | None, result: Any
-    ) -> int | None:
-        """SAME_TEXT or SAME_JSON when ``result`` is exactly the answer of the step's last
-        attempt (status, headers, body), so it is not stored a second time; else None.
-
-        A REST step's result is its answer: keeping both would double the history."""
         last = getattr(self._local, "last", None)
         self._local.last = None
-        if last is None or last[:3] != (run_id, step_id, loop):
-            return None
-        return same_as_answer(result, *last[3:])
+        raw = True
+        size = 256 + (len(error) if error else 0)
+        if result is None or isinstance(result, bool | int | float):
+            pass
+        elif loop is None:
+            # A top-level result stays in the run's context until the run ends anyway.
+            size += 1024
+        elif last is not None and last[:3] == (run_id, step_id, loop) and last[3] < RESULT_LIMIT:
+            size += 2 * last[3]
+        else:  # dropped by the run after its iteration, of unknown size: cut it now
+            result = history_json(result, RESULT_LIMIT)
+            raw = False
+            size += len(result) if result else 0
+        record = ("step", self._ref(run_id), self._next(run_id), step_id, loop, status, seconds)
+        self._queue((*record, result, error, raw), size)
 
     def iteration_finished(
         self,
@@ -398,73 +409,19 @@ class Store:
         error: str | None,
         loop: tuple[str, int] | None = None,
     ) -> None:
-        if not self.enabled:
+        if self._db is None:
             return
-        self._queue(
-            (
-                "iteration",
-                self._ref(run_id),
-                self._next(run_id),
-                step_id,
-                index,
-                status,
-                round(seconds * 1000, 1),
-                history_json(item, ITEM_LIMIT),
-                history_json(output, ITEM_LIMIT),
-                error,
-                *self._loop_of(loop),
-            )
-        )
-
-    def step_attempt(
-        self,
-        run_id: str,
-        step_id: str,
-        attempt: dict[str, Any],
-        loop: tuple[str, int] | None = None,
-    ) -> None:
-        if not self.enabled:
-            return
-        # Bodies in an attempt are already cut by the connector that recorded them; they
-        # are kept as the text they are (not encoded again as JSON strings), headers as
-        # one JSON text each, stored once per distinct content (see _blobs).
-        request = dict(attempt.get("request") or {})
-        response = attempt.get("response")
-        response = dict(response) if isinstance(response, dict) else None
-        req_headers = pop_headers(request)
-        req_body = pop_body(request)
-        resp_headers_dict = response.get("headers") if response is not None else None
-        resp_headers = pop_headers(response) if response is not None else None
-        resp_body = pop_body(response) if response is not None else None
-        self._local.last = (
-            None
-            if response is None
-            else (run_id, step_id, loop, response.get("status"), resp_headers_dict, resp_body)
-        )
-        self._queue(
-            (
-                "attempt",
-                self._ref(run_id),
-                self._next(run_id),
-                step_id,
-                attempt.get("attempt", 1),
-                attempt.get("duration_ms"),
-                history_json(request),
-                history_json(response),
-                attempt.get("error"),
-                *self._loop_of(loop),
-                req_headers,
-                resp_headers,
-                req_body,
-                resp_body,
-            )
-        )
+        # The item and the output are held by the for_each until it ends: queued as they
+        # are, they cost the queue nothing more.
+        record = ("iteration", self._ref(run_id), self._next(run_id), step_id, loop, index)
+        size = 256 + (len(error) if error else 0)
+        self._queue((*record, status, seconds, item, output, error), size)
 
     def _write_batch(self, batch: list[tuple[Any, ...]]) -> None:
         """In the writer thread: one transaction for the batch, under the write guard."""
 
         def write(db: sqlite3.Connection) -> None:
-            write_rows(db, self._blobs, batch)
+            self._rows.write(db, batch)
 
         try:
             self._guarded(write)

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import _blobs as blobs
 from ._errors import UsageError
+from ._store_read4 import Reader, Where
 from ._store_rows import SAME_JSON
 from ._store_schema import SCHEMA_VERSION, lost_reason
 
@@ -46,7 +47,9 @@ class History:
             }
             # An empty file (a run that could not write a thing) holds no runs yet.
             self._empty = "runs" not in tables
+            self._has_legacy = "steps" in tables  # records written before schema 4
             self._has_iterations = "iterations" in tables  # schema 3
+            self._v4 = Reader(self._db, self._blob) if "step_records" in tables else None
         except sqlite3.Error as exc:
             self._db.close()
             raise UsageError(f"{self.path}: cannot read the run history: {exc}") from None
@@ -89,8 +92,8 @@ class History:
             runs = [run for run in runs if run["status"] == status]
         return runs[:limit]
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
-        """A run with its steps and attempts; ``run_id`` may be a unique prefix."""
+    def _find(self, run_id: str) -> tuple[dict[str, Any], int]:
+        """The run whose id is ``run_id`` or starts with it, and its rowid."""
         found = (
             []
             if self._empty
@@ -103,21 +106,69 @@ class History:
         if len(found) > 1:
             raise UsageError(f"run id {run_id!r} is ambiguous: give more characters")
         run = _seen(found[0])
-        rowid = run.pop("_rowid")
-        run["steps"] = self._records("steps", run["id"], rowid)
-        run["attempts"] = self._records("attempts", run["id"], rowid)
-        _answers_as_results(run["steps"], run["attempts"])
-        run["iterations"] = (
-            self._rows(
-                "SELECT * FROM iterations WHERE run = ? ORDER BY step_id, idx, seq", (rowid,)
-            )
-            if self._has_iterations
-            else []
-        )
-        for row in run["iterations"]:
-            del row["run"]
-            row["run_id"] = run["id"]
+        return run, run.pop("_rowid")
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """A run with all its steps, attempts and iterations; ``run_id`` may be a unique
+        prefix."""
+        run, rowid = self._find(run_id)
+        self._guard(lambda: self._whole(run, rowid))
         return run
+
+    def _whole(self, run: dict[str, Any], rowid: int) -> None:
+        steps, attempts, iterations = [], [], []
+        if self._has_legacy:
+            steps = self._records("steps", run["id"], rowid)
+            attempts = self._records("attempts", run["id"], rowid)
+            if self._has_iterations:
+                iterations = self._rows(
+                    "SELECT * FROM iterations WHERE run = ? ORDER BY step_id, idx, seq", (rowid,)
+                )
+                for row in iterations:
+                    del row["run"]
+        if self._v4 is not None:
+            steps = _merged(steps, self._v4.steps(rowid))
+            attempts = _merged(attempts, self._v4.attempts(rowid))
+            newer = self._v4.iterations(rowid)
+            if newer:
+                iterations = sorted(
+                    iterations + newer, key=lambda r: (r["step_id"], r["idx"], r["seq"])
+                )
+        _answers_as_results(steps, attempts)
+        run["steps"], run["attempts"], run["iterations"] = steps, attempts, iterations
+        _name_run(run)
+
+    def show_run(self, run_id: str, iteration: int | None = None) -> dict[str, Any]:
+        """A run as ``runs show`` prints it: its top-level steps, how many iterations of
+        each loop ended how (``loop_counts``), the iterations that did not pass (or, with
+        ``iteration``, that one) and their own steps and requests. A run recorded with
+        schema 4 is read by aggregate SQL and only the rows printed; an older one whole."""
+        run, rowid = self._find(run_id)
+        v4 = self._v4
+        if v4 is None or (self._has_legacy and not v4.has_rows(rowid)):
+            self._guard(lambda: self._whole(run, rowid))
+            run["loop_counts"] = _counts(run["iterations"])
+            return run
+
+        def read() -> None:
+            assert v4 is not None
+            shown = v4.shown_iterations(rowid, iteration)
+            wheres: set[Where] = {(None, None)}
+            wheres.update((it["step_id"], it["idx"]) for it in shown)
+            steps, attempts = v4.rows_at(rowid, wheres)
+            _answers_as_results(steps, attempts)
+            run["steps"], run["attempts"], run["iterations"] = steps, attempts, shown
+            run["loop_counts"] = v4.loop_counts(rowid)
+
+        self._guard(read)
+        _name_run(run)
+        return run
+
+    def _guard(self, action: Any) -> None:
+        try:
+            action()
+        except (sqlite3.Error, ValueError, zlib.error) as exc:
+            raise UsageError(f"{self.path}: cannot read the run history: {exc}") from None
 
     def _records(self, table: str, run_id: str, rowid: int) -> list[dict[str, Any]]:
         """A run's rows of ``steps`` or ``attempts`` in order: those written before schema
@@ -125,7 +176,7 @@ class History:
         rows = self._rows(
             f"SELECT * FROM {table} WHERE run_id = ? AND run_id != '' ORDER BY seq", (run_id,)
         )
-        if self._has_iterations:
+        if self._has_iterations:  # schema 3
             newer = self._rows(
                 f"SELECT * FROM {table} WHERE run = ? AND run IS NOT NULL ORDER BY seq", (rowid,)
             )
@@ -236,3 +287,29 @@ def _seen(run: dict[str, Any]) -> dict[str, Any]:
     for column in ("pid", "host", "heartbeat_at"):  # a schema 1 database lacks them
         run.setdefault(column, None)
     return run
+
+
+def _merged(older: list[dict[str, Any]], newer: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the older tables and of schema 4 in the order they were recorded."""
+    if not older:
+        return newer
+    return sorted(older + newer, key=lambda row: row["seq"]) if newer else older
+
+
+def _counts(iterations: list[dict[str, Any]]) -> dict[tuple[Where, str], dict[str, int]]:
+    """How many iterations of each loop ended with each status (for a run read whole)."""
+    out: dict[tuple[Where, str], dict[str, int]] = {}
+    for it in iterations:
+        key = ((it.get("loop_step"), it.get("loop_index")), it["step_id"])
+        by_status = out.setdefault(key, {})
+        by_status[it["status"]] = by_status.get(it["status"], 0) + 1
+    return out
+
+
+def _name_run(run: dict[str, Any]) -> None:
+    """Give each record its run's id, where the older tables put it: first in steps and
+    attempts, last in iterations."""
+    for key in ("steps", "attempts"):
+        run[key] = [row if "run_id" in row else {"run_id": run["id"], **row} for row in run[key]]
+    for row in run["iterations"]:
+        row["run_id"] = run["id"]

@@ -15,19 +15,27 @@ Schema versions (``PRAGMA user_version``):
    step's last answer is not stored again (``result_blob`` -1 or -2). A blob with a
    ``base`` is compressed with that blob's text as zlib dictionary (see ``_blobs``). Rows
    written before version 3 keep their old form and are read as they were.
+4. new records go to ``step_records``, ``attempt_records`` and ``iteration_records``:
+   small rows keyed by (run rowid, seq) WITHOUT ROWID (the key is the table: no index
+   per row), names (step ids, statuses) as ids of ``names``, durations as integer tenths
+   of a millisecond, and every text of a record in one JSON array (``texts``) that is a
+   member of a zlib-compressed ``blocks`` row: the writer compresses each batch's texts
+   together (see ``_store_block``). Texts of ``BLOB_MIN`` characters or more, and header
+   sets, stay content-addressed in ``blobs``. A new database has only these tables; an
+   older one keeps its old tables, read as before, and gains the new ones.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import socket
 import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Every status a run can hold in the history, in the order the docs list them.
 RUN_STATUSES = ("running", "succeeded", "failed", "interrupted", "lost", "dry-run")
@@ -55,10 +63,13 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT,
     heartbeat_at REAL
 )"""
-_REST = [
+_RUN_INDEXES = [
     "CREATE INDEX IF NOT EXISTS runs_by_pipeline ON runs (pipeline, started_at)",
     "CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)",
     "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status)",
+]
+# The record tables of versions 1 to 3 (kept in databases that have them, never created).
+_REST = [
     """CREATE TABLE IF NOT EXISTS steps (
     run_id TEXT NOT NULL REFERENCES runs (id),
     seq INTEGER NOT NULL,
@@ -93,6 +104,8 @@ _REST = [
     loop_index INTEGER
 )""",
     "CREATE INDEX IF NOT EXISTS iterations_by_run ON iterations (run, step_id, idx)",
+]
+_BLOBS = [
     # Content-addressed: 100k requests with the same headers keep one copy of them.
     """CREATE TABLE IF NOT EXISTS blobs (
     id INTEGER PRIMARY KEY,
@@ -133,6 +146,57 @@ _INDEXES = [
 ]
 
 
+# Version 4: one small row per record, keyed by (run, seq) so that the table is its own
+# index; ``texts`` names a member of a ``blocks`` row (``block << MEMBER_BITS | index``).
+_V4 = [
+    """CREATE TABLE IF NOT EXISTS names (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+)""",
+    """CREATE TABLE IF NOT EXISTS blocks (
+    id INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS step_records (
+    run INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    tenths INTEGER,
+    same INTEGER,
+    texts INTEGER,
+    loop INTEGER,
+    loop_index INTEGER,
+    PRIMARY KEY (run, seq)
+) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS attempt_records (
+    run INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    tenths INTEGER,
+    texts INTEGER,
+    loop INTEGER,
+    loop_index INTEGER,
+    PRIMARY KEY (run, seq)
+) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS iteration_records (
+    run INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    tenths INTEGER,
+    texts INTEGER,
+    loop INTEGER,
+    loop_index INTEGER,
+    PRIMARY KEY (run, seq)
+) WITHOUT ROWID""",
+]
+#: Bits of a ``texts`` reference that number the member inside its block.
+MEMBER_BITS = 12
+
+
 class NewerSchema(Exception):
     """The database was written by a newer hookline."""
 
@@ -153,16 +217,10 @@ def migrate(db: sqlite3.Connection) -> None:
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:
+            if 1 <= version <= 3:  # the tables of earlier versions keep their rows
+                _upgrade_legacy(db)
             db.execute(_RUNS)
-            for statement in _REST:
-                db.execute(statement)
-            for added in (_ADDED_IN_2, _ADDED_IN_3):
-                for table, columns in added.items():
-                    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                    for name, kind in columns:
-                        if name not in have:
-                            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}".rstrip())
-            for statement in _INDEXES:
+            for statement in _RUN_INDEXES + _BLOBS + _V4:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         db.execute("COMMIT")
@@ -171,7 +229,34 @@ def migrate(db: sqlite3.Connection) -> None:
         raise
 
 
-HOST = socket.gethostname()
+def _upgrade_legacy(db: sqlite3.Connection) -> None:
+    """Bring the tables of a version 1-3 database to their version 3 form: its rows stay
+    where they are and are read as they were."""
+    db.execute(_RUNS)
+    for statement in _RUN_INDEXES + _REST + _BLOBS:
+        db.execute(statement)
+    for added in (_ADDED_IN_2, _ADDED_IN_3):
+        for table, columns in added.items():
+            have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}".rstrip())
+    for statement in _INDEXES:
+        db.execute(statement)
+
+
+@functools.cache
+def host() -> str:
+    """This machine's name, as runs record it (socket is imported only when asked)."""
+    import socket
+
+    return socket.gethostname()
+
+
+def __getattr__(name: str) -> str:
+    if name == "HOST":  # the name earlier modules import
+        return host()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _pid_gone(pid: int) -> bool:
@@ -203,13 +288,13 @@ def lost_reason(run: dict[str, Any], now: float | None = None) -> str | None:
     """
     if run.get("status") != "running":
         return None
-    pid, host = run.get("pid"), run.get("host")
-    if pid is not None and host == HOST and _pid_gone(int(pid)):
-        return f"its process (pid {pid} on {host}) ended without closing the run"
+    pid, where = run.get("pid"), run.get("host")
+    if pid is not None and where == host() and _pid_gone(int(pid)):
+        return f"its process (pid {pid} on {where}) ended without closing the run"
     now = time.time() if now is None else now
     beat = run.get("heartbeat_at")
     seen = float(beat) if beat is not None else _started_epoch(run.get("started_at", ""))
     if seen is not None and now - seen > STALE_SECONDS:
-        where = f" (pid {pid} on {host})" if pid is not None else ""
-        return f"no sign of life from its process{where} for {now - seen:.0f}s"
+        who = f" (pid {pid} on {where})" if pid is not None else ""
+        return f"no sign of life from its process{who} for {now - seen:.0f}s"
     return None

@@ -6,10 +6,8 @@ more. Each test looks at what the *other* origin received.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import sqlite3
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from pathlib import Path
 import pytest
 from hostile_pipeline import SECRET, pipeline, run
 
+from history_support import attempt_rows
 from servers.hostile import HostileServer, answer
 
 AUTHS = {
@@ -274,8 +273,7 @@ def test_the_history_of_a_cross_origin_redirect_holds_no_secret(
     result = run(tmp_path, text, capsys, monkeypatch, "--verbose")
     assert result.code == 0, result.err
     assert SECRET not in result.out + result.err
-    with contextlib.closing(sqlite3.connect(result.db)) as db:
-        rows = db.execute("SELECT request, response FROM attempts").fetchall()
+    rows = [(a["request"], a["response"]) for a in attempt_rows(result.db)]
     assert rows and SECRET not in repr(rows)
 
 

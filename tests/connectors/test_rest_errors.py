@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import sqlite3
-
 from pipeline_runner import run_yaml
+
+from hookline._store_read import History
 
 PIPELINE = """
     version: 1
@@ -81,11 +79,12 @@ def test_on_error_continue_exposes_status_and_message(rest_server, tmp_path, cap
 def test_failed_run_is_recorded_with_the_step_and_the_response(rest_server, tmp_path, capsys):
     result = run_yaml(tmp_path, make(rest_server.url, "/status/502"), capsys=capsys)
     assert result.code == 1
-    with contextlib.closing(sqlite3.connect(result.db)) as conn:
-        status, error = conn.execute("SELECT status, error FROM runs").fetchone()
-        (step_status,) = conn.execute("SELECT status FROM steps").fetchone()
-        (response,) = conn.execute("SELECT response FROM attempts").fetchone()
-    assert status == "failed"
-    assert error.startswith(f"step 'call' failed: GET {rest_server.url}/status/502 answered 502")
-    assert step_status == "failed"
-    assert json.loads(response)["status"] == 502
+    with History(result.db) as history:
+        (listed,) = history.list_runs()
+        run = history.get_run(listed["id"])
+    assert run["status"] == "failed"
+    assert run["error"].startswith(
+        f"step 'call' failed: GET {rest_server.url}/status/502 answered 502"
+    )
+    assert [s["status"] for s in run["steps"]] == ["failed"]
+    assert [a["response"]["status"] for a in run["attempts"]] == [502]

@@ -13,6 +13,7 @@ from .._errors import UsageError
 from .._home import default_db
 from .._store import RUN_STATUSES, settings_from_env
 from .._store_read import History
+from .._store_read4 import SHOWN_ITERATIONS
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,9 +63,13 @@ def handle(args: argparse.Namespace) -> int:
     store = History(path, busy_timeout=settings_from_env()["busy_timeout"])
     try:
         if args.runs_command == "show":
-            run = store.get_run(args.run_id)
+            if args.format == "json" and args.iteration is None:  # every record
+                print(json.dumps(store.get_run(args.run_id), indent=2, ensure_ascii=False))
+                return 0
+            # Only the rows printed: a run of 100,000 iterations answers at once.
+            run = store.show_run(args.run_id, args.iteration)
             if args.format == "json":
-                shown = run if args.iteration is None else iteration_json(run, args.iteration)
+                shown = iteration_json(run, args.iteration)
                 print(json.dumps(shown, indent=2, ensure_ascii=False))
             else:
                 sys.stdout.write(render_run(run, args.iteration))
@@ -121,6 +126,10 @@ class _Index:
         for it in run.get("iterations") or []:
             by_step = self.iterations.setdefault(_where(it), {})
             by_step.setdefault(it["step_id"], []).append(it)
+        # How many iterations of each loop ended how: (where, loop step id) -> by status.
+        self.counts: dict[Where, dict[str, dict[str, int]]] = {}
+        for (where, step_id), by_status in (run.get("loop_counts") or {}).items():
+            self.counts.setdefault(where, {})[step_id] = by_status
 
 
 def _where(row: dict[str, Any]) -> Where:
@@ -168,20 +177,20 @@ def _steps(index: _Index, where: Where, indent: str) -> str:
     attempts: dict[str, list[dict[str, Any]]] = {}
     for a in index.attempts.get(where, []):
         attempts.setdefault(a["step_id"], []).append(a)
-    loops = index.iterations.get(where, {})
+    loops = dict(index.counts.get(where, {}))
     for step in index.steps.get(where, []):
         out.append(
             f"{indent}{step['step_id']}: {step['status']} ({step['duration_ms'] / 1000:.2f}s)\n"
         )
         for a in attempts.pop(step["step_id"], []):
             out.append(_indented(_attempt(a), indent))
-        iterations = loops.pop(step["step_id"], None)
-        if iterations is not None:
-            out.append(_loop(index, iterations, indent + "  "))
+        counts = loops.pop(step["step_id"], None)
+        if counts is not None:
+            out.append(_loop(index, where, step["step_id"], counts, indent + "  "))
         if step["error"]:
             out.append(f"{indent}  error: {step['error']}\n")
         elif (
-            iterations is None
+            counts is None
             and step["result"] is not None
             and not step["status"].startswith("skipped")
         ):
@@ -189,23 +198,32 @@ def _steps(index: _Index, where: Where, indent: str) -> str:
     for step_id, rest in attempts.items():  # attempts of steps that never finished
         out.append(f"{indent}{step_id}: (unfinished)\n")
         out.extend(_indented(_attempt(a), indent) for a in rest)
-    for step_id, iterations in loops.items():  # a loop still running, or cut short
+    for step_id, counts in loops.items():  # a loop still running, or cut short
         out.append(f"{indent}{step_id}: (unfinished)\n")
-        out.append(_loop(index, iterations, indent + "  "))
+        out.append(_loop(index, where, step_id, counts, indent + "  "))
     return "".join(out)
 
 
-def _loop(index: _Index, iterations: list[dict[str, Any]], indent: str) -> str:
-    shown = [it for it in iterations if it["status"] != "ok"]
-    failed = sum(it["status"] == "failed" for it in iterations)
-    stopped = len(shown) - failed
-    noun = "iteration" if len(iterations) == 1 else "iterations"
+def _loop(index: _Index, where: Where, step_id: str, counts: dict[str, int], indent: str) -> str:
+    """How many iterations ran and failed, then each that did not pass, in full (at most
+    SHOWN_ITERATIONS of them: ``--iteration N`` shows any one)."""
+    total = sum(counts.values())
+    failed = counts.get("failed", 0)
+    stopped = total - failed - counts.get("ok", 0)
+    noun = "iteration" if total == 1 else "iterations"
     out = [
-        f"{indent}{len(iterations)} {noun}, {failed} failed"
+        f"{indent}{total} {noun}, {failed} failed"
         + (f", {stopped} interrupted" if stopped else "")
         + "\n"
     ]
-    out.extend(_iteration(index, it, indent) for it in shown)
+    shown = [it for it in index.iterations.get(where, {}).get(step_id, []) if it["status"] != "ok"]
+    out.extend(_iteration(index, it, indent) for it in shown[:SHOWN_ITERATIONS])
+    if failed + stopped > SHOWN_ITERATIONS:
+        rest = failed + stopped - SHOWN_ITERATIONS
+        out.append(
+            f"{indent}... and {rest} more that did not pass"
+            " (runs show RUN_ID --iteration N shows one)\n"
+        )
     return "".join(out)
 
 
