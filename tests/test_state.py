@@ -20,6 +20,7 @@ from hookline._engine import RunResult
 from hookline._log import RunLog
 from hookline._runtime import Runtime
 from hookline._store import Store
+from hookline._store_read import History
 from servers.gate_server import GateServer
 
 COUNTER = """\
@@ -137,6 +138,12 @@ def test_a_state_update_that_cannot_be_saved_fails_the_run_and_its_record(tmp_pa
     assert run_status(db, result.run_id) == "failed"
     assert stored(db, "big") is None
     assert "seen: ok" in log  # on_failure saw it
+    # ...and the history has the run's steps in order, on_failure's included
+    shown = History(db).get_run(result.run_id)
+    assert [(s["step_id"], s["status"]) for s in shown["steps"]] == [
+        ("blob", "ok"),
+        ("seen", "ok"),
+    ]
 
 
 def test_save_state_may_not_read_secrets(cli, tmp_path):
