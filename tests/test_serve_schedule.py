@@ -54,6 +54,7 @@ class RecordingIntake:
         self.deliveries: list[Delivery] = []
         self.busy: set[str] = set()
         self.refuse = False
+        self.broken = False
 
     def submit(self, delivery: Delivery) -> concurrent.futures.Future[Accepted]:
         future: concurrent.futures.Future[Accepted] = concurrent.futures.Future()
@@ -68,6 +69,8 @@ class RecordingIntake:
         return 0
 
     def active(self, pipeline: str) -> int:
+        if self.broken:
+            raise sqlite3.OperationalError("database is locked")
         return 1 if pipeline in self.busy else 0
 
     def outcome(self, run_id: str, timeout: float) -> RunOutcome | None:
@@ -327,3 +330,15 @@ def test_the_real_intake_takes_a_fire_once_across_a_restart(tmp_path):
         rows = conn.execute("SELECT pipeline, trigger, key, status FROM deliveries").fetchall()
     assert rows == [("sync", "schedule", fire_key(at("2026-03-02T10:01:00")), "queued")]
     assert accepted.duplicate is True
+
+
+def test_an_intake_that_cannot_say_what_is_active_still_gets_the_fire(tmp_path):
+    clock = ManualClock(at("2026-03-02T10:00:30"))
+    intake = RecordingIntake()
+    intake.broken = True
+    with running([Schedule("p", "* * * * *")], clock, tmp_path / "h.db", intake) as (s, _, log):
+        step_to(s, clock, "p")
+        eventually(lambda: len(intake.deliveries) == 1, "the fire")
+    assert log.events("schedule_error") == [
+        "pipeline 'p': cannot tell whether a run is active (database is locked); firing"
+    ]

@@ -244,7 +244,7 @@ class Scheduler:
         for entry, at in due:
             schedule = entry.schedule
             handled.append((schedule.pipeline, at))
-            if schedule.overlap == "skip" and self.intake.active(schedule.pipeline) > 0:
+            if schedule.overlap == "skip" and self._active(schedule.pipeline):
                 self.log.info(
                     f"pipeline '{schedule.pipeline}': the fire of {_when(at)} is skipped: a "
                     "run of it is still queued or running (overlap: skip)",
@@ -259,12 +259,32 @@ class Scheduler:
                 key=fire_key(at),
                 received_at=self.clock.time(),
             )
-            future = self.intake.submit(delivery)
+            try:
+                future = self.intake.submit(delivery)
+            except Exception as exc:  # submit fails through its future; this is a bug
+                self.log.error(
+                    f"pipeline '{schedule.pipeline}': the fire of {_when(at)} was not "
+                    f"queued: {exc}",
+                    event="schedule_refused",
+                )
+                continue
             future.add_done_callback(self._reporter(schedule.pipeline))
             self.fired.append(Fire(schedule.pipeline, at, self.clock.time(), future))
         if len(self.fired) > self.keep_fired:
             del self.fired[: len(self.fired) - self.keep_fired]
         self._record(handled)
+
+    def _active(self, name: str) -> bool:
+        """A run of ``name`` queued or running; when the intake cannot say (a busy
+        database), False: the fire goes in, and its key still keeps it from running twice."""
+        try:
+            return self.intake.active(name) > 0
+        except Exception as exc:
+            self.log.warning(
+                f"pipeline '{name}': cannot tell whether a run is active ({exc}); firing",
+                event="schedule_error",
+            )
+            return False
 
     def _reporter(self, name: str) -> Callable[[concurrent.futures.Future[Any]], None]:
         def report(future: concurrent.futures.Future[Any]) -> None:
