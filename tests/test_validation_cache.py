@@ -28,7 +28,7 @@ PROBE = textwrap.dedent("""
     import sys
     from hookline.cli import run_pipeline_main
     code = run_pipeline_main([sys.argv[1], "--input", '{"name": "Ana"}', "-q"])
-    print(code, "jsonschema" in sys.modules, "yaml" in sys.modules)
+    print(code, "jsonschema" in sys.modules, "yaml" in sys.modules, "difflib" in sys.modules)
 """)
 
 
@@ -47,9 +47,9 @@ def test_second_run_skips_jsonschema_and_a_changed_file_is_checked_again(tmp_pat
     home = tmp_path / "home"
     path = tmp_path / "p.yaml"
     path.write_text(PIPELINE, encoding="utf-8")
-    assert run(path, home) == "0 True True"  # first run: full validation
+    assert run(path, home) == "0 True True False"  # first run: full validation
     assert len(list((home / "validated").iterdir())) == 1
-    assert run(path, home) == "0 False False"  # same bytes: no YAML, no schema pass
+    assert run(path, home) == "0 False False False"  # same bytes: no YAML, no schema pass
 
     path.write_text(PIPELINE.replace("set:", "sett:"), encoding="utf-8")
     proc = subprocess.run(
@@ -78,12 +78,12 @@ def test_a_damaged_entry_only_costs_a_full_load(tmp_path):
     home = tmp_path / "home"
     path = tmp_path / "p.yaml"
     path.write_text(PIPELINE, encoding="utf-8")
-    assert run(path, home) == "0 True True"
+    assert run(path, home) == "0 True True False"
     (entry,) = (home / "validated").iterdir()
     for damaged in (b"", b"{not json", b'{"format": 0}', b'{"format": 1, "data": {}}'):
         entry.write_bytes(damaged)
-        assert run(path, home) == "0 True True"  # loaded and checked again
-        assert run(path, home) == "0 False False"  # and remembered again
+        assert run(path, home) == "0 True True False"  # loaded and checked again
+        assert run(path, home) == "0 False False False"  # and remembered again
 
 
 def documents():

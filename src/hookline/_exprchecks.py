@@ -9,7 +9,6 @@ undeclared secrets and vars. Each problem points at the word itself.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import re
 from collections.abc import Iterable, Iterator
@@ -29,6 +28,8 @@ CONTEXT_NAMES = ("input", "steps", "vars", "secrets", "state", "run")
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     same = [c for c in choices if c.lower() == word.lower()]  # 'get' for 'GET'
     start = [c for c in choices if len(word) >= 3 and c.startswith(word)]  # 'sig'
+    import difflib  # only when a name is unknown: not on the way of every run
+
     close = same or difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6) or start[:1]
     return f"; did you mean '{close[0]}'?" if close else ""
 
