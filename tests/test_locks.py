@@ -166,3 +166,18 @@ def test_lock_file_names_are_safe_and_distinct(tmp_path):
         with _locks.acquire(tmp_path, name) as held:
             assert held is not None
             assert held.path.parent == tmp_path / "locks"
+
+
+def test_a_run_holds_its_history_against_a_blob_sweep(tmp_path):
+    # runs prune deletes unreferenced headers and bodies only while no process writes.
+    with silent_server() as (port, arrived):
+        first, db = start_stuck_run(tmp_path, port)
+        try:
+            wait_for(arrived, first)
+            with _locks.history_alone(db) as alone:
+                assert alone is False
+        finally:
+            first.send_signal(signal.SIGTERM)
+            first.communicate(timeout=30)
+    with _locks.history_alone(db) as alone:
+        assert alone is True

@@ -172,7 +172,7 @@ def test_a_running_run_is_never_deleted_and_a_writer_keeps_the_blobs(cli, histor
     with closing(sqlite3.connect(db)) as conn, conn:  # as a live run shows it
         conn.execute("UPDATE runs SET status = 'running' WHERE id = ?", (ids["beta"][0],))
     blobs = count(db, "blobs")
-    with _locks.HistoryShare(tmp_path / "hookline-home"):  # a process writing the history
+    with _locks.HistoryShare(db):  # a process writing the history
         result = cli("runs", "prune")
     assert result.err.splitlines()[:2] == [
         "deleted 5 runs (older than 30 days); 1 kept",

@@ -342,3 +342,13 @@ def test_an_intake_that_cannot_say_what_is_active_still_gets_the_fire(tmp_path):
     assert log.events("schedule_error") == [
         "pipeline 'p': cannot tell whether a run is active (database is locked); firing"
     ]
+
+
+def test_serve_holds_its_history_against_a_blob_sweep_while_it_runs(tmp_path):
+    from hookline._locks import history_alone
+
+    db = tmp_path / "h.db"
+    with running([], ManualClock(at("2026-03-02T10:00:30")), db), history_alone(db) as alone:
+        assert alone is False
+    with history_alone(db) as alone:
+        assert alone is True

@@ -179,10 +179,13 @@ class _Log(Protocol):
 
 
 @contextmanager
-def run_slot(home: Path, pipeline: str, slots: int, log: _Log) -> Iterator[bool]:
+def run_slot(
+    home: Path, pipeline: str, slots: int, log: _Log, history: Path | None = None
+) -> Iterator[bool]:
     """Hold a slot of ``pipeline`` for the block; yields True when every slot was busy
     (the message is logged, with a timestamp in the JSON log, and nothing is held).
 
+    ``history`` (the run's database) is held shared for the run (``HistoryShare``).
     ``slots`` 0 takes no lock (a dry run). A home where no lock can be made (read-only,
     not a directory) is a warning, as it is for the run history: the run goes on without
     the lock rather than not at all.
@@ -205,19 +208,21 @@ def run_slot(home: Path, pipeline: str, slots: int, log: _Log) -> Iterator[bool]
         log.error(busy_message(home, pipeline, slots), event="pipeline_busy")
         yield True
         return
-    with held, HistoryShare(home):
+    with held, HistoryShare(history or home / "hookline.db"):
         yield False
 
 
-HISTORY_LOCK = "history-writers.lock"
+def history_lock_path(db: Path) -> Path:
+    """The lock file beside a history database that its writers share."""
+    return db.with_name(f"{db.name}-writers.lock")
 
 
-def _history_lock(home: Path, exclusive: bool) -> int | None:
-    """An fd of the history lock file, held shared or exclusive (non-blocking), or None
+def _history_lock(db: Path, exclusive: bool) -> int | None:
+    """An fd of ``db``'s writers lock, held shared or exclusive (non-blocking), or None
     when it is held the other way. Raises OSError when the file cannot be made."""
     if sys.platform == "win32":  # pragma: no cover - no shared locks there: never sweep
         return None
-    path = home / LOCKS_DIR / HISTORY_LOCK
+    path = history_lock_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -229,17 +234,17 @@ def _history_lock(home: Path, exclusive: bool) -> int | None:
 
 
 class HistoryShare:
-    """Held by every process that may write the run history (``run-pipeline`` for its
-    run, ``hookline serve`` for its life): a shared lock, so that ``runs prune`` knows
+    """Held by every process that may write the run history ``db`` (``run-pipeline`` for
+    its run, ``hookline serve`` for its life): a shared lock, so that ``runs prune`` knows
     whether it may delete stored headers and bodies no run refers to any more. A writer
     remembers the ids of the texts it stored, and would refer to a deleted one again."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, db: Path) -> None:
         self._fd: int | None = None
-        # Without the file (a read-only home) prune cannot see this writer: it then finds
-        # the lock free and may sweep; the home of a history is writable in practice.
+        # Without the file (a read-only folder) prune cannot see this writer; but then
+        # the database beside it cannot be written either.
         with contextlib.suppress(OSError):
-            self._fd = _history_lock(home, exclusive=False)
+            self._fd = _history_lock(db, exclusive=False)
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
@@ -254,11 +259,11 @@ class HistoryShare:
 
 
 @contextmanager
-def history_alone(home: Path) -> Iterator[bool]:
-    """True for the block when no other process holds a ``HistoryShare`` (and none can
-    take one until the block ends); False when some do."""
+def history_alone(db: Path) -> Iterator[bool]:
+    """True for the block when no other process holds a ``HistoryShare`` of ``db`` (and
+    none can take one until the block ends); False when some do."""
     try:
-        fd = _history_lock(home, exclusive=True)
+        fd = _history_lock(db, exclusive=True)
     except OSError:
         fd = None
     try:

@@ -11,7 +11,7 @@ a few hundred runs per transaction so that a live ``serve`` or ``run-pipeline`` 
 the database only briefly. Compressed blocks no run refers to any more go too. Stored
 headers and bodies (``blobs``) are shared by content between runs, and a process writing
 the history remembers the ids of those it stored: they are swept only when no such
-process runs (``_locks.history_alone``); otherwise prune says so and leaves them for a
+process holds the database (``_locks.history_alone``); otherwise prune says so and leaves them for a
 later prune. ``VACUUM`` (``--vacuum``) then gives the freed pages back to the disk.
 """
 
@@ -255,7 +255,6 @@ def prune(
     path: Path,
     rule: Retention,
     *,
-    home: Path,
     dry_run: bool = False,
     vacuum: bool = False,
     now: datetime | None = None,
@@ -277,7 +276,7 @@ def prune(
             return result
         _delete_runs(db, doomed)
         result.blocks = _sweep_blocks(db)
-        with history_alone(home) as alone:
+        with history_alone(path) as alone:
             if alone:
                 result.blobs = _sweep_blobs(db)
                 result.blobs_swept = True

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .._errors import UsageError
-from .._home import default_db, default_home
+from .._home import default_db
 from .._prune import KEEP_DAYS, prune, retention
 from .._store import settings_from_env
 
@@ -70,7 +70,6 @@ def handle(args: argparse.Namespace) -> int:
     done = prune(
         path,
         rule,
-        home=default_home(),
         dry_run=args.dry_run,
         vacuum=args.vacuum,
         busy_timeout=settings_from_env()["busy_timeout"],

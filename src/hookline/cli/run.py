@@ -95,7 +95,8 @@ def handle(args: argparse.Namespace) -> int:
     # -q keeps errors only, but a run whose history is off must still say so, once.
     notice = log if level != "quiet" else RunLog(sys.stderr, fmt=args.log_format)
     slots = 0 if args.dry_run else pipeline.concurrency  # 0: a dry run takes no lock
-    with stop_on_signals(), run_slot(home, pipeline.name, slots, notice) as busy:
+    db = Path(args.db) if args.db else home / "hookline.db"
+    with stop_on_signals(), run_slot(home, pipeline.name, slots, notice, db) as busy:
         if busy:
             return EXIT_BUSY
         store = None

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .._crontime import CronTimes
+from .._locks import HistoryShare
 from ..triggers.schedule import Schedule
 from ._intake_store import connect, patiently, transaction
 from ._queue import Delivery, Intake, QueueFull
@@ -130,10 +131,15 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._db: sqlite3.Connection | None = None
+        self._share: HistoryShare | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
+        # serve's history writer lives as long as the service and remembers the ids of
+        # the texts it stored: ``runs prune`` must not delete them meanwhile. The store
+        # does not hold this share itself (yet); the scheduler lives as long as it does.
+        self._share = HistoryShare(self.db_path)
         self._db = connect(self.db_path)
         patiently(lambda: self._create(), _WRITE_TIMEOUT)
         self._install(self._schedules, catch_up=True)
@@ -148,6 +154,9 @@ class Scheduler:
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._share is not None:
+            self._share.release()
+            self._share = None
 
     def reload(self, schedules: Iterable[Schedule]) -> None:
         """New schedules (a reload of the pipelines): a pipeline whose schedule did not
