@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from hookline._engine import RunResult
 from hookline._log import RunLog
 from hookline._runtime import Runtime
 from hookline._store import Store
+from hookline._store_read import History
 from servers.gate_server import GateServer
 
 RUN_ID = "5f0c1e2d3a4b5c6d7e8f90a1b2c3d4e5"
@@ -44,10 +46,12 @@ output:
 # The process that crashes: it runs the pipeline with checkpoints, as a serve worker does.
 DRIVER = """\
 import sys
+import time
 from hookline import load_pipeline, run_pipeline
 from hookline._checkpoint import CheckpointStore
 from hookline._runtime import Runtime
 from hookline._store import Store
+from hookline._store_read import History
 
 path, db, run_id = sys.argv[1:]
 pipeline = load_pipeline(path)
@@ -80,6 +84,9 @@ def crash_at_wait(tmp_path: Path, gate: GateServer, method: str) -> tuple[Path, 
     )
     try:
         assert gate.arrived("wait", timeout=30), proc.stderr.read() if proc.poll() else ""
+        # Let the history's writer commit the records of 'create' (it batches them for up
+        # to 0.2 s): the resumed run's records then follow records already on disk.
+        time.sleep(0.5)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -123,6 +130,14 @@ def test_resume_reuses_finished_steps_and_redoes_a_get_that_had_started(tmp_path
     assert "create: reused (finished before the restart)" in log
     assert "wait: sent again: it had started before the restart; 'wait' sends a GET" in log
     assert history_status(db) == ("succeeded", None)
+    # The history keeps both attempts' records under the one run (the first attempt's
+    # 'create' is there too); the resumed attempt's, in order:
+    steps = [(s["step_id"], s["status"]) for s in History(db).get_run(RUN_ID)["steps"]]
+    assert [step for step in steps if step != ("create", "ok")] == [
+        ("create", "reused (finished before the restart)"),
+        ("wait", "ok"),
+        ("after", "ok"),
+    ]
 
 
 def test_resume_stops_for_a_person_when_a_post_had_started(tmp_path, gate):
