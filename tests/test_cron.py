@@ -206,3 +206,29 @@ def test_crontab_accepts_the_lines_for_the_examples(cli, tmp_path):
     table.write_text(result.out)
     checked = subprocess.run([str(CRONTAB), "-n", str(table)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_lines_follow_the_crontab_rules_without_crontab(cli, tmp_path):
+    """What crontab(5) requires, checked by hand (CI machines may have no crontab): a
+    comment, a NAME=value line, or five valid fields and a command on one line, with
+    no bare '%' and no continuation."""
+    from croniter import croniter
+
+    pipelines = tmp_path / "50% of pipelines"
+    scheduled(pipelines, "a", cron="*/15 * * * *")
+    scheduled(pipelines, "b", cron="0 6 * * mon-fri")
+    result = cli("cron", str(pipelines))
+    assert result.code == 0
+    commands = 0
+    for line in result.out.splitlines():
+        assert not line.endswith("\\")
+        if not line or line.startswith("#"):
+            continue
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\S.*", line):
+            continue
+        fields = line.split(None, 5)
+        assert len(fields) == 6, line
+        assert croniter.is_valid(" ".join(fields[:5])), line
+        assert re.search(r"(?<!\\)%", fields[5]) is None, line
+        commands += 1
+    assert commands == 3  # a, b and the daily prune
