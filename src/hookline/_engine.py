@@ -6,8 +6,8 @@ touches the network itself (connectors do).
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -221,7 +221,7 @@ def run_pipeline(
     update committed with the run's final record (docs/state.md). ``checkpoint``: where
     the run records each top-level step, to resume after a crash (``_checkpoint``).
     """
-    run_id = run_id or uuid.uuid4().hex
+    run_id = run_id or os.urandom(16).hex()  # uuid4().hex without importing uuid
     runtime.log.run_id = run_id
     runtime.run_id = run_id
     runtime.execute_steps = execute_steps
