@@ -60,6 +60,11 @@ def history_json(value: Any, limit: int | None = None) -> str | None:
     return "".join(parts)
 
 
+# Modules whose values are short as text: a SOAP result holds decimals and dates. Named,
+# not imported: the history must not import decimal to serialise a REST answer.
+_SHORT_AS_TEXT = frozenset({"decimal", "datetime", "_decimal", "_pydecimal"})
+
+
 def _fits(value: Any, limit: int) -> bool:
     """True when ``value`` holds at most about ``limit`` characters of plain JSON types.
 
@@ -79,14 +84,16 @@ def _fits(value: Any, limit: int) -> bool:
                     return False
                 budget -= len(key)
                 stack.append(inner)
-        elif isinstance(item, list):
+        elif isinstance(item, list | tuple):
             budget -= 2 + 2 * len(item)
             if budget < 0:
                 return False
             stack.extend(item)
         elif item is None or isinstance(item, bool | int | float):
             budget -= 24
-        else:  # tuples, dates... (``default=str``): the streaming encoder handles them
+        elif type(item).__module__ in _SHORT_AS_TEXT:  # decimals, dates (``default=str``)
+            budget -= 48
+        else:  # anything else may be long as text: the streaming encoder handles it
             return False
         if budget < 0:
             return False
