@@ -133,7 +133,11 @@ class ExpressionChecks:
     def check_expression(self, expr: Expression, path: DocPath, scope: Scope | None) -> None:
         ast = expr.parsed.parsed
         table = OPTIONS.custom_functions.FUNCTION_TABLE
-        for call in calls(ast):
+        source = expr.source
+        # Each walk below looks for a form that cannot be written without some text (a
+        # call without "(", a comparison without "=", "<" or ">"): most expressions are
+        # plain paths like steps.get.body, and skip all four walks.
+        for call in calls(ast) if "(" in source else ():
             entry = table.get(call.name)
             if entry is None:
                 hint = did_you_mean(call.name, sorted(table))
@@ -154,7 +158,8 @@ class ExpressionChecks:
                     f"{'' if wanted == '1' else 's'}, got {call.nargs}",
                     offset=expr.offset + max(expr.source.find(call.name), 0),
                 )
-        for word in sorted(set(fields_named(ast, {"true", "false", "null"}))):
+        literal_words = [w for w in ("true", "false", "null") if w in source]
+        for word in sorted(set(fields_named(ast, set(literal_words)))) if literal_words else ():
             bare = re.search(r"(?<![\w\"'`.])" + word + r"(?![\w\"'`])", expr.source)
             if bare:
                 self.error(
@@ -163,7 +168,8 @@ class ExpressionChecks:
                     f"literals in backticks, `{word}`",
                     offset=expr.offset + bare.start(),
                 )
-        for name in compared_fields(ast):
+        compares = "=" in source or "<" in source or ">" in source
+        for name in compared_fields(ast) if compares else ():
             quoted = expr.source.find(f'"{name}"')
             if quoted >= 0:
                 self.error(
@@ -172,7 +178,7 @@ class ExpressionChecks:
                     f"with the field {name}: write text in single quotes, '{name}'",
                     offset=expr.offset + quoted,
                 )
-        for name in negation_traps(ast):
+        for name in negation_traps(ast) if "!" in source else ():
             found = re.search(
                 r"!\s*(" + re.escape(name) + r"(?:\.[A-Za-z_]\w*|\[[^\]]*\])+)", expr.source
             )

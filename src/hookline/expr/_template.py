@@ -136,9 +136,13 @@ def compile_expression(source: str, offset: int = 0, where: str = "") -> Express
     if not text:
         raise TemplateSyntaxError("empty expression", offset)
     try:
-        with warnings.catch_warnings():
-            # `foo` (not JSON) is read as a string only for backward compatibility: refuse it.
-            warnings.simplefilter("error", PendingDeprecationWarning)
+        if "`" in text:
+            with warnings.catch_warnings():
+                # `foo` (not JSON) is read as a string only for backward compatibility:
+                # refuse it. Only a backtick literal can warn; catch_warnings is not free.
+                warnings.simplefilter("error", PendingDeprecationWarning)
+                parsed = jmespath.compile(text)
+        else:
             parsed = jmespath.compile(text)
     except RecursionError:
         # jmespath's parser recurses once per nesting level: thousands of '(' or 'not'
