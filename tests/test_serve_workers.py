@@ -245,3 +245,33 @@ def test_check_locates_a_bad_run_level_retry(cli, write, retry, problem):
     path = write("p.yaml", text + f"    retry: {retry}\nsteps:\n  - id: one\n    set: 1\n")
     result = cli("check", path)
     assert (result.code, result.out) == (2, f"{path}:{problem}\n")
+
+
+class _Slot:
+    def release(self) -> None:
+        pass
+
+
+def test_a_delivery_of_this_process_that_no_worker_runs_is_taken_back_once_stale(tmp_path):
+    from hookline.serve._intake_claims import Claims
+
+    db = tmp_path / "home" / "hookline.db"
+    intake = SqliteIntake(db)
+    run_id = intake.submit(Delivery("echo", "webhook", {})).result().run_id
+    intake.close()
+    claims = Claims(db)
+    try:
+        got = claims.claim(lambda name: _Slot())
+        assert got is not None
+        claim = got[0]
+        later = time.time() + 120  # its heartbeat is stale by then
+        assert claims.recover(later, live={claim.id}) == []  # a worker runs it
+        assert claims.recover(time.time(), live=set()) == []  # not stale yet
+        back = claims.recover(later, live=set())
+    finally:
+        claims.close()
+    assert [row["run_id"] for row in back] == [run_id]
+    assert back[0]["reason"].startswith("no sign of life from its process for 1")
+    with sqlite3.connect(db) as con:
+        row = con.execute("SELECT status, resume_run FROM deliveries").fetchone()
+    assert row == ("queued", run_id)

@@ -244,9 +244,14 @@ class Claims:
             )
         )
 
-    def recover(self, now: float | None = None) -> list[dict[str, Any]]:
+    def recover(
+        self, now: float | None = None, live: set[int] | None = None
+    ) -> list[dict[str, Any]]:
         """Deliveries left running by a process that died go back to the queue, to be
-        resumed from their run's checkpoints; the rows taken back are returned."""
+        resumed from their run's checkpoints; the rows taken back are returned.
+
+        ``live``: the deliveries this process runs now; one of its own not among them (a
+        worker could not record its end) is taken back once its heartbeat is stale."""
         running = self._do(
             lambda db: rows(
                 db.execute(
@@ -258,9 +263,12 @@ class Claims:
         )
         back = []
         for row in running:
-            if row["pid"] == os.getpid() and row["host"] == HOST:
+            mine = row["pid"] == os.getpid() and row["host"] == HOST
+            if mine and (live is None or row["id"] in live):
                 continue  # this process runs it
-            reason = lost_reason({**row, "started_at": ""}, now)
+            # One of this process's own that no worker runs: only its heartbeat can tell.
+            seen = {**row, "pid": None} if mine else row
+            reason = lost_reason({**seen, "started_at": ""}, now)
             if reason is None:
                 continue
             changed = self._do(partial(_requeue_lost, delivery=row["id"]))

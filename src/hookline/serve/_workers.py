@@ -185,6 +185,12 @@ class WorkerPool:
             self.intake.took()
             try:
                 self._run(claim)
+            except Exception as exc:  # the outcome could not be written (a full disk)
+                self.make_log().error(
+                    f"run {claim.run_id} of '{claim.pipeline}': cannot record how it ended: "
+                    f"{exc}; it is taken up again once its heartbeat is stale",
+                    event="record_failed",
+                )
             finally:
                 held.release()
                 # Another worker may be waiting for this pipeline's slot.
@@ -286,7 +292,7 @@ class WorkerPool:
                 ids = list(self._live)
             try:
                 self.claims.beat(ids)
-                back = self.claims.recover()
+                back = self.claims.recover(live=set(ids))
             except Exception:
                 continue
             if back:
