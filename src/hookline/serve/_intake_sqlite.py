@@ -49,6 +49,9 @@ _OUTCOMES_KEPT = 10_000
 #: another process queued (``replay --queue``) or took count too.
 _RECOUNT_SECONDS = 1.0
 
+#: Seconds between two checkpoints of the WAL while deliveries arrive.
+_CHECKPOINT_SECONDS = 0.5
+
 _Pending = tuple[Delivery, "concurrent.futures.Future[Accepted]"]
 
 
@@ -86,6 +89,15 @@ class SqliteIntake:
             target=self._write_loop, name="hookline-intake-writer", daemon=True
         )
         self._writer.start()
+        # The writer never copies the WAL back into the database itself (that costs an
+        # fsync, and every delivery waiting behind it would wait for it): this thread
+        # does, after commits, with a checkpoint that never blocks the writer.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._dirty = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="hookline-intake-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
 
     # --- Intake -------------------------------------------------------------------
 
@@ -154,6 +166,8 @@ class SqliteIntake:
             self._closing = True
             self._wake.notify()
         self._writer.join(timeout)
+        self._dirty.set()
+        self._checkpointer.join(timeout)
         self._db.close()
         with self._read_lock:
             if self._reader is not None:
@@ -200,6 +214,7 @@ class SqliteIntake:
         except Exception as exc:  # a bug must not leave callers waiting forever
             results = [IntakeUnavailable(f"internal error: {type(exc).__name__}")] * len(batch)
         added = sum(1 for r in results if isinstance(r, Accepted) and not r.duplicate)
+        self._dirty.set()
         if added:
             with self._lock:
                 self._waiting += added
@@ -250,6 +265,24 @@ class SqliteIntake:
                 waiting += 1
                 out.append(Accepted(run_id, False))
         return out
+
+    def _checkpoint_loop(self) -> None:
+        db: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._dirty.wait()
+                with self._lock:
+                    closing = self._closing
+                self._dirty.clear()
+                if closing and not self._writer.is_alive():
+                    return
+                with contextlib.suppress(sqlite3.Error):
+                    db = db or connect(self.path, self.durability, self._max_mb)
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                time.sleep(_CHECKPOINT_SECONDS)  # at most this often
+        finally:
+            if db is not None:
+                db.close()
 
     # --- reading ----------------------------------------------------------------------
 
