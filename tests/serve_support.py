@@ -24,6 +24,8 @@ from typing import Any
 
 SECRET = "hook-secret-value-1234"
 STARTUP_SECONDS = 30.0
+# ``hookline`` as its console script runs it (``main()`` ends the process itself).
+ENTRY = "import sys; from hookline.cli import main; sys.argv[0] = 'hookline'; main()"
 
 
 @dataclass
@@ -60,8 +62,7 @@ class Serve:
         self._cond = threading.Condition()
 
     def start(self, wait: bool = True) -> Serve:
-        entry = "import sys; from hookline.cli import main; sys.argv[0] = 'hookline'; main()"
-        command = [sys.executable, "-c", entry, "serve", str(self.directory)]
+        command = [sys.executable, "-c", ENTRY, "serve", str(self.directory)]
         command += ["--port", "0", "--admin-port", "0", *self.args]
         self.proc = subprocess.Popen(
             command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -7,6 +7,8 @@ import re
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Result
-from serve_support import SIGNED, Serve, hook
+from serve_support import ENTRY, SIGNED, Serve, hook
 from servers.rest_app import RestServer
 
 GOOD = hook("good", "/hooks/good", trigger_extra=SIGNED)
@@ -212,3 +214,36 @@ def test_sighup_reloads_a_valid_set_and_refuses_an_invalid_one(tmp_path: Path) -
         # The old set serves on, new.yaml included although its file is gone.
         assert serve.post("/hooks/new", {}).status == 202
         assert serve.post("/hooks/broken", {}).status == 404
+
+
+def test_a_closed_log_pipe_neither_breaks_answers_nor_stops_sigterm(tmp_path: Path) -> None:
+    directory = put(tmp_path / "p", {"good.yaml": GOOD})
+    serve = Serve(directory, tmp_path / "home")
+    command = [
+        sys.executable,
+        "-c",
+        ENTRY,
+        "serve",
+        str(directory),
+        "--port",
+        "0",
+        "--admin-port",
+        "0",
+    ]
+    proc = subprocess.Popen(
+        command, env=serve.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline().decode()
+    found = re.search(r"on http://127\.0\.0\.1:(\d+);", first)
+    assert found, first
+    serve.port = int(found.group(1))
+    proc.stderr.close()  # whoever read the log is gone: every log line now fails (EPIPE)
+    try:
+        assert serve.post("/hooks/good", {}).status == 202
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import io
 import signal
 import sys
 import threading
@@ -23,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 from .._errors import PipelineInvalid
 from .._log import Format, RunLog
@@ -60,6 +61,27 @@ class Settings:
     durability: Durability = "process"
     max_queue: int = MAX_QUEUE
     log_format: Format = "text"
+
+
+class QuietStream(io.TextIOBase):
+    """stderr for the service's log: a closed or full pipe (a log reader gone) must not
+    stop the service from answering, nor from stopping at SIGTERM."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        try:
+            return int(self._inner.write(text))
+        except (OSError, ValueError):
+            return 0
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._inner.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 class MeteredRecorder:
@@ -123,7 +145,8 @@ class Service:
         self.settings = settings
         self.env = dict(os.environ if env is None else env)
         self.redactor = Redactor()
-        self.log = RunLog(sys.stderr, fmt=settings.log_format, redactor=self.redactor)
+        self.stream = cast(TextIO, QuietStream(sys.stderr))
+        self.log = RunLog(self.stream, fmt=settings.log_format, redactor=self.redactor)
         self.metrics = Metrics()
         self.catalog = Catalog()
         self._stop: asyncio.Event | None = None
@@ -189,7 +212,7 @@ class Service:
             lookup=self.lookup,
             recorder=MeteredRecorder(self.store, self.metrics),
             workers=s.workers,
-            make_log=lambda: RunLog(sys.stderr, fmt=s.log_format),
+            make_log=lambda: RunLog(self.stream, fmt=s.log_format),
             env=self.env,
         )
         self.admin = AdminApp(self.metrics, self._health)
@@ -249,18 +272,19 @@ class Service:
 
     def _on_stop(self, signum: int) -> None:
         name = signal.Signals(signum).name
-        if self.stopping:
-            self.log.info(f"{name} again: stopping now", event="stopping")
+        assert self._stop is not None
+        first = not self._stop.is_set()
+        self._stop.set()  # before any logging: nothing may keep the service from stopping
+        self.stopping = True
+        if not first:
             self.public.force_exit = True
             self.admin_server.force_exit = True
+            self.log.info(f"{name} again: stopping now", event="stopping")
             return
         self.log.info(
             f"{name}: stopping; runs under way get {self.settings.grace:g}s to finish",
             event="stopping",
         )
-        self.stopping = True
-        assert self._stop is not None
-        self._stop.set()
 
     def _on_reload(self, signum: int) -> None:
         if self._reloading or self.stopping:
