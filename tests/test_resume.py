@@ -192,3 +192,34 @@ def test_checkpoints_keep_results_unredacted_as_the_run_needs_them(tmp_path):
         loaded: dict[int, Any] = marks.load()
     assert loaded[0].result == {"token": "s3cr3t-value", "n": float("inf")}
     assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_resumed_run_records_after_what_the_crashed_attempt_kept(tmp_path):
+    # The first attempt's records reached the database before the crash; the resumed
+    # attempt, in a new process, numbers its own after them instead of colliding (which
+    # turned the whole history off: UNIQUE constraint failed).
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "version: 1\nname: s\nsteps:\n  - id: a\n    set: 1\n  - id: b\n    set: 2\n",
+        encoding="utf-8",
+    )
+    pipeline, db, warnings = load_pipeline(path), tmp_path / "h.db", []
+    crashed = Store(db, warn=warnings.append)
+    crashed.run_started(RUN_ID, pipeline, "webhook", None)
+    crashed.step_finished(RUN_ID, "a", "ok", 0.1, 1, None)
+    crashed.step_finished(RUN_ID, "b", "ok", 0.1, 2, None)
+    crashed.flush()  # then the process dies: no run_finished, no close
+    with Store(db, warn=warnings.append) as resumed:
+        resumed.run_started(RUN_ID, pipeline, "webhook", None)
+        resumed.step_finished(RUN_ID, "a", "reused (finished before the restart)", 0, 1, None)
+        resumed.step_finished(RUN_ID, "c", "ok", 0.1, 3, None)
+        resumed.run_finished(RUN_ID, "succeeded", 3, None)
+    assert warnings == []
+    run = History(db).get_run(RUN_ID)
+    assert run["status"] == "succeeded"
+    assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
+        ("a", "ok"),
+        ("b", "ok"),
+        ("a", "reused (finished before the restart)"),
+        ("c", "ok"),
+    ]

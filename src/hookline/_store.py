@@ -305,7 +305,7 @@ class Store:
             host(),
             time.time(),
         )
-        rowid = self._guarded(
+        found = self._guarded(
             lambda db: db.execute(
                 "INSERT INTO runs (id, pipeline, file, digest, trigger, input, status,"
                 " started_at, pid, host, heartbeat_at)"
@@ -315,13 +315,27 @@ class Store:
                 " ON CONFLICT (id) DO UPDATE SET status = 'running', finished_at = NULL,"
                 " duration_ms = NULL, output = NULL, error = NULL, pid = excluded.pid,"
                 " host = excluded.host, heartbeat_at = excluded.heartbeat_at"
-                " RETURNING rowid",
+                " RETURNING rowid, started_at",
                 row,
+            ).fetchone()
+        )
+        if found is not None:
+            self._rowids[run_id] = found[0]
+            if found[1] != row[6]:  # resumed: its records go on after those already kept
+                self._seq[run_id] = itertools.count(self._last_seq(found[0]) + 1)
+        self._start_heart()
+
+    def _last_seq(self, rowid: int) -> int:
+        """The highest record number a run already has (a run resumed after a crash)."""
+        last = self._guarded(
+            lambda db: db.execute(
+                "SELECT max(seq) FROM (SELECT max(seq) AS seq FROM step_records WHERE run = ?"
+                " UNION ALL SELECT max(seq) FROM attempt_records WHERE run = ?"
+                " UNION ALL SELECT max(seq) FROM iteration_records WHERE run = ?)",
+                (rowid, rowid, rowid),
             ).fetchone()[0]
         )
-        if rowid is not None:
-            self._rowids[run_id] = rowid
-        self._start_heart()
+        return int(last or 0)
 
     def _ref(self, run_id: str) -> int | str:
         """How the run's records name it: its rowid (short), else its id."""
