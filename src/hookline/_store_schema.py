@@ -38,7 +38,15 @@ from typing import Any
 SCHEMA_VERSION = 4
 
 #: Every status a run can hold in the history, in the order the docs list them.
-RUN_STATUSES = ("running", "succeeded", "failed", "interrupted", "lost", "dry-run")
+RUN_STATUSES = (
+    "running",
+    "succeeded",
+    "failed",
+    "interrupted",
+    "lost",
+    "dry-run",
+    "needs-attention",
+)
 
 #: A live run's process refreshes ``heartbeat_at`` this often (seconds).
 HEARTBEAT_SECONDS = 10.0
