@@ -42,22 +42,53 @@ def history_json(value: Any, limit: int | None = None) -> str | None:
         if len(text) <= limit:
             return text
 
-    def escape(text: str) -> str:
-        # One character past the limit is enough to know the text must be cut.
-        return _escape(text[: limit + 1])
-
-    chunks = _make_iterencode({}, str, escape, None, _floatstr, ": ", ", ", False, False, False)(
-        value, 0
-    )
     parts: list[str] = []
     size = 0
-    for chunk in chunks:
+    for chunk in _chunks(value, limit):
         parts.append(chunk)
         size += len(chunk)
         if size > limit:
             start = "".join(parts)[:limit]
             return json.dumps({"truncated": True, "limit": limit, "start": start})
     return "".join(parts)
+
+
+def _chunks(value: Any, limit: int) -> Iterator[str]:
+    """The JSON text of ``value`` in pieces, the same text ``json.dumps`` gives: a list or
+    a mapping (with text keys) piece by piece, each small member in one C-encoder call (a
+    for_each's result of 500 answers costs 500 calls, not 20,000 Python steps)."""
+    if isinstance(value, list | tuple):
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ", "
+            yield from _member(item, limit)
+        yield "]"
+    elif isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield (", " if i else "") + _escape(key[: limit + 1]) + ": "
+            yield from _member(item, limit)
+        yield "}"
+    else:
+        yield from _streamed(value, limit)
+
+
+def _member(item: Any, limit: int) -> Iterator[str]:
+    if _fits(item, limit):
+        yield json.dumps(item, ensure_ascii=False, default=str)
+    else:
+        yield from _chunks(item, limit)
+
+
+def _streamed(value: Any, limit: int) -> Iterator[str]:
+    def escape(text: str) -> str:
+        # One character past the limit is enough to know the text must be cut.
+        return _escape(text[: limit + 1])
+
+    yield from _make_iterencode({}, str, escape, None, _floatstr, ": ", ", ", False, False, False)(
+        value, 0
+    )
 
 
 # Modules whose values are short as text: a SOAP result holds decimals and dates. Named,
