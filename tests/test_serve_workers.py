@@ -275,3 +275,29 @@ def test_a_delivery_of_this_process_that_no_worker_runs_is_taken_back_once_stale
     with sqlite3.connect(db) as con:
         row = con.execute("SELECT status, resume_run FROM deliveries").fetchone()
     assert row == ("queued", run_id)
+
+
+def test_a_backlog_of_a_busy_pipeline_does_not_hide_the_others(tmp_path):
+    from hookline.serve._intake_claims import Claims
+
+    db = tmp_path / "home" / "hookline.db"
+    intake = SqliteIntake(db)
+    for n in range(200):  # more than one scan's worth
+        intake.submit(Delivery("backlog", "webhook", {"n": n}))
+    other = intake.submit(Delivery("other", "webhook", {})).result().run_id
+    intake.close()
+    claims = Claims(db)
+    try:
+        asked: list[str] = []
+
+        def take(name: str) -> _Slot | None:
+            asked.append(name)
+            return None if name == "backlog" else _Slot()
+
+        got = claims.claim(take)
+        assert got is not None
+        assert got[0].run_id == other
+        assert asked == ["backlog", "other"]  # one look at the busy pipeline, not 200
+        assert claims.claim(take) is None  # the rest all wait for the busy one
+    finally:
+        claims.close()

@@ -81,34 +81,28 @@ class Claims:
         by this process, with that slot; None if no delivery is due or every due one's
         pipeline is busy."""
         moment = time.time() if now is None else now
-        due = self._do(
-            lambda db: rows(
-                db.execute(
-                    "SELECT id, run_id, pipeline, trigger, status, attempts, retry_base, resume_run"
-                    " FROM deliveries WHERE status = 'queued'"
-                    " OR (status = 'retry-wait' AND next_attempt_at <= ?)"
-                    " ORDER BY id LIMIT ?",
-                    (moment, _SCAN),
-                )
-            )
-        )
         busy: set[str] = set()
-        for row in due:
-            if row["pipeline"] in busy:
-                continue
-            held = take(row["pipeline"])
-            if held is None:
-                busy.add(row["pipeline"])
-                continue
-            try:
-                claim = self._do(partial(self._mark_running, row=row, moment=moment))
-            except BaseException:
-                held.release()
-                raise
-            if claim is not None:
-                return claim, held
-            held.release()  # another pool claimed it first
-        return None
+        while True:
+            # Past the pipelines found busy, so that a backlog of one busy pipeline never
+            # hides the deliveries of the others behind it.
+            due = self._do(partial(_due, moment=moment, busy=sorted(busy)))
+            for row in due:
+                if row["pipeline"] in busy:
+                    continue
+                held = take(row["pipeline"])
+                if held is None:
+                    busy.add(row["pipeline"])
+                    continue
+                try:
+                    claim = self._do(partial(self._mark_running, row=row, moment=moment))
+                except BaseException:
+                    held.release()
+                    raise
+                if claim is not None:
+                    return claim, held
+                held.release()  # another pool claimed it first
+            if len(due) < _SCAN:
+                return None
 
     def _mark_running(
         self, db: sqlite3.Connection, *, row: dict[str, Any], moment: float
@@ -275,6 +269,19 @@ class Claims:
             if changed:
                 back.append({**row, "reason": reason})
         return back
+
+
+def _due(db: sqlite3.Connection, *, moment: float, busy: list[str]) -> list[dict[str, Any]]:
+    skip = f" AND pipeline NOT IN ({', '.join('?' * len(busy))})" if busy else ""
+    return rows(
+        db.execute(
+            "SELECT id, run_id, pipeline, trigger, status, attempts, retry_base, resume_run"
+            " FROM deliveries WHERE (status = 'queued'"
+            f" OR (status = 'retry-wait' AND next_attempt_at <= ?)){skip}"
+            " ORDER BY id LIMIT ?",
+            (moment, *busy, _SCAN),
+        )
+    )
 
 
 def _requeue_lost(db: sqlite3.Connection, *, delivery: int) -> int:
