@@ -40,8 +40,11 @@ _JSON = [(b"content-type", b"application/json")]
 class WebhookApp:
     """ASGI app of the public listener. ``routes`` is swapped whole on a reload."""
 
-    def __init__(self, intake: Intake, metrics: Metrics, log: RunLog) -> None:
+    def __init__(
+        self, intake: Intake, metrics: Metrics, log: RunLog, *, body_timeout: float = BODY_TIMEOUT
+    ) -> None:
         self.intake = intake
+        self.body_timeout = body_timeout
         self.metrics = metrics
         self.log = log
         self.routes: dict[str, dict[str, Route]] = {}  # path → method → route
@@ -88,10 +91,10 @@ class WebhookApp:
         if length is not None and (not length.isdigit() or int(length) > route.max_body):
             return await self._refuse(send, "too_large", 413, too_large, close=True)
         try:
-            async with asyncio.timeout(BODY_TIMEOUT):
+            async with asyncio.timeout(self.body_timeout):
                 body = await _read_body(receive, route.max_body)
         except TimeoutError:
-            message = f"the body did not arrive within {BODY_TIMEOUT:g}s"
+            message = f"the body did not arrive within {self.body_timeout:g}s"
             return await self._refuse(send, "malformed", 408, message, close=True)
         if body is None:
             return await self._refuse(send, "too_large", 413, too_large, close=True)

@@ -42,7 +42,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _arm(self) -> None:
         self._disarm()
-        self._guard = self.loop.call_later(HEADER_TIMEOUT, self._stalled)
+        seconds = getattr(self.config, "hookline_header_timeout", HEADER_TIMEOUT)
+        self._guard = self.loop.call_later(seconds, self._stalled)
 
     def _disarm(self) -> None:
         if self._guard is not None:
@@ -87,7 +88,12 @@ def loop_name() -> str:
 
 
 def make_server(
-    app: Any, sock: socket.socket, *, grace: float, loop: str = "auto"
+    app: Any,
+    sock: socket.socket,
+    *,
+    grace: float,
+    loop: str = "auto",
+    header_timeout: float = HEADER_TIMEOUT,
 ) -> uvicorn.Server:
     """A uvicorn server for ``app`` on an already bound socket."""
     config = uvicorn.Config(
@@ -105,7 +111,9 @@ def make_server(
         limit_concurrency=LIMIT_CONCURRENCY,
         backlog=BACKLOG,
         timeout_graceful_shutdown=max(1, round(grace)),
+        proxy_headers=False,  # the client address is not used; no X-Forwarded-* rewriting
     )
+    config.hookline_header_timeout = header_timeout  # type: ignore[attr-defined]
     # uvicorn logs "Started server process" and errors through "uvicorn.error": keep the
     # errors, drop the chatter (the service says what it serves, once).
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
