@@ -322,3 +322,40 @@ def test_a_pipeline_with_save_state_does_not_start_without_its_history(cli, tmp_
         f"and the run history at {db} is off: the run did not start"
     )
     assert "next: ok" not in result.err  # no step ran
+
+
+def test_a_state_update_holding_a_secret_is_refused_and_runs_show_lists_updates(
+    cli, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("TOKEN", "tok-7Hq2Wv9Lp")
+    path = write(
+        tmp_path,
+        """\
+        version: 1
+        name: echo
+        secrets: [TOKEN]
+        steps:
+          - id: answer
+            set: {token: "${{ secrets.TOKEN }}", n: "${{ input.n }}"}
+        save_state:
+          n: "${{ steps.answer.n }}"
+          token: "${{ input.keep && steps.answer.token || `null` }}"
+        """,
+    )
+    db = tmp_path / "h.db"
+    refused = cli("run", str(path), "--input", '{"keep": true, "n": 1}', "--db", str(db))
+    assert refused.code == 1
+    assert refused.err.splitlines()[-1] == (
+        "error: the state update was not saved: save_state 'token' holds the value of a "
+        "secret, and the state is stored as it is"
+    )
+    assert stored(db, "echo") is None
+
+    saved = cli("run", str(path), "--input", '{"n": 2}', "--db", str(db))
+    assert saved.code == 0, saved.err
+    run_id = json.loads(cli("runs", "--format", "json", "--db", str(db)).out)[0]["id"]
+    shown = cli("runs", "show", run_id, "--db", str(db))
+    assert 'state saved (version 1)\n  {\n    "n": 2\n  }\n' in shown.out
+    as_json = json.loads(cli("runs", "show", run_id, "--db", str(db), "--format", "json").out)
+    assert as_json["state_update"] == {"version": 1, "values": {"n": 2}}
+    assert "tok-7Hq2Wv9Lp" not in (tmp_path / "h.db").read_bytes().decode("latin-1")

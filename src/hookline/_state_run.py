@@ -29,6 +29,17 @@ class RunState:
         nothing is to be committed (no update, a dry run, a state given by the caller)."""
         if not update or self.store is None or runtime.dry_run:
             return None
+        # save_state cannot read secrets, but a step's result can hold one (an answer
+        # that echoes a token): the stored state is kept unredacted, so refuse it.
+        holding = [
+            key for key, value in update.items() if runtime.redactor.value(value) is not value
+        ]
+        if holding:
+            names = ", ".join(f"'{key}'" for key in holding)
+            raise StateFailed(
+                f"the state update was not saved: save_state {names} holds the value of a "
+                "secret, and the state is stored as it is"
+            )
         return committer(
             pipeline.name, self.snapshot, update, runtime.run_id, runtime.redactor.value
         )

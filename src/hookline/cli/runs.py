@@ -11,6 +11,7 @@ from typing import Any
 
 from .._errors import UsageError
 from .._home import default_db
+from .._state import peek
 from .._store import RUN_STATUSES, settings_from_env
 from .._store_read import History
 from .._store_read4 import SHOWN_ITERATIONS
@@ -64,10 +65,11 @@ def handle(args: argparse.Namespace) -> int:
     try:
         if args.runs_command == "show":
             if args.format == "json" and args.iteration is None:  # every record
-                print(json.dumps(store.get_run(args.run_id), indent=2, ensure_ascii=False))
+                run = _with_state(path, store.get_run(args.run_id))
+                print(json.dumps(run, indent=2, ensure_ascii=False))
                 return 0
             # Only the rows printed: a run of 100,000 iterations answers at once.
-            run = store.show_run(args.run_id, args.iteration)
+            run = _with_state(path, store.show_run(args.run_id, args.iteration))
             if args.format == "json":
                 shown = iteration_json(run, args.iteration)
                 print(json.dumps(shown, indent=2, ensure_ascii=False))
@@ -82,6 +84,14 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     finally:
         store.close()
+
+
+def _with_state(path: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """The run, with the state update it saved (docs/state.md), redacted, if any."""
+    saved = peek(path, run_id=run["id"]).get("changes")
+    if saved:
+        run["state_update"] = {"version": saved[0]["version"], "values": saved[0]["values"]}
+    return run
 
 
 def render_list(runs: list[dict[str, Any]]) -> str:
@@ -167,6 +177,9 @@ def render_run(run: dict[str, Any], iteration: int | None = None) -> str:
         out.append(f"\nerror: {run['error']}\n")
     if run["output"] is not None:
         out.append("\noutput\n" + _block(run["output"], "  "))
+    if run.get("state_update"):
+        saved = run["state_update"]
+        out.append(f"\nstate saved (version {saved['version']})\n" + _block(saved["values"], "  "))
     return "".join(out)
 
 
