@@ -83,6 +83,7 @@ class SqliteIntake:
         self._counted_at = time.monotonic()
         # Workers wait on this for new deliveries; sync replies for outcomes.
         self.work = threading.Condition()
+        self.news = 0  # counts wake-ups of ``work``: a worker sees one it was not waiting for
         self._outcomes: collections.OrderedDict[str, RunOutcome] = collections.OrderedDict()
         self._done = threading.Condition()
         self._writer = threading.Thread(
@@ -151,6 +152,15 @@ class SqliteIntake:
                 self._outcomes.popitem(last=False)
             self._done.notify_all()
 
+    def wake_workers(self, all_of_them: bool = True) -> None:
+        """New work, or a slot given back: idle workers look at the queue again."""
+        with self.work:
+            self.news += 1
+            if all_of_them:
+                self.work.notify_all()
+            else:
+                self.work.notify()
+
     def took(self, count: int = 1) -> None:
         """Workers started ``count`` waiting deliveries."""
         with self._lock:
@@ -218,8 +228,7 @@ class SqliteIntake:
         if added:
             with self._lock:
                 self._waiting += added
-            with self.work:
-                self.work.notify_all()
+            self.wake_workers()
         for (_, future), result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 future.set_exception(result)

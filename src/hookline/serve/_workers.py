@@ -132,8 +132,7 @@ class WorkerPool:
         those still going (their deliveries stay queued, resumed at the next start).
         Returns the run ids cancelled."""
         self._stopping.set()
-        with self.intake.work:
-            self.intake.work.notify_all()
+        self.intake.wake_workers()
         deadline = time.monotonic() + grace
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -170,6 +169,7 @@ class WorkerPool:
 
     def _work(self) -> None:
         while not self._stopping.is_set():
+            news = self.intake.news
             try:
                 got = self.claims.claim(self._take)
             except Exception as exc:  # the database is locked or broken: say so, retry
@@ -178,7 +178,8 @@ class WorkerPool:
                 continue
             if got is None:
                 with self.intake.work:
-                    if not self._stopping.is_set():
+                    # Work that came while this worker looked is not waited for.
+                    if self.intake.news == news and not self._stopping.is_set():
                         self.intake.work.wait(_IDLE_POLL)
                 continue
             claim, held = got
@@ -194,8 +195,7 @@ class WorkerPool:
             finally:
                 held.release()
                 # Another worker may be waiting for this pipeline's slot.
-                with self.intake.work:
-                    self.intake.work.notify()
+                self.intake.wake_workers(all_of_them=False)
 
     def _run(self, claim: Claim) -> None:
         with self._lock:
@@ -297,5 +297,4 @@ class WorkerPool:
                 continue
             if back:
                 self.intake.requeued(len(back))
-                with self.intake.work:
-                    self.intake.work.notify_all()
+                self.intake.wake_workers()
