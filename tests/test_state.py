@@ -359,3 +359,18 @@ def test_a_state_update_holding_a_secret_is_refused_and_runs_show_lists_updates(
     as_json = json.loads(cli("runs", "show", run_id, "--db", str(db), "--format", "json").out)
     assert as_json["state_update"] == {"version": 1, "values": {"n": 2}}
     assert "tok-7Hq2Wv9Lp" not in (tmp_path / "h.db").read_bytes().decode("latin-1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["show", "../etc"],
+            "error: '../etc' is not a pipeline name (letters, digits, '_', '.', '-')\n",
+        ),
+        (["set", "p", "a.b", "1"], "error: 'a.b' is not a state key (letters, digits and '_')\n"),
+    ],
+)
+def test_state_command_refuses_bad_names(cli, tmp_path, argv, message):
+    result = cli("state", *argv, "--db", str(tmp_path / "h.db"))
+    assert (result.code, result.err) == (2, message)
