@@ -97,7 +97,7 @@ def test_a_run_killed_between_steps_reuses_the_finished_ones(tmp_path, server):
     assert run_record(tmp_path, run_id) == ("succeeded", None)
 
 
-def test_a_post_under_way_at_the_kill_asks_for_a_person(tmp_path, server):
+def test_a_post_under_way_at_the_kill_asks_for_a_person(cli, tmp_path, server):
     steps = """\
   - id: charge
     rest: {{url: "{url}/slow?seconds=1", method: POST, json: {{amount: 5}}}}
@@ -112,6 +112,11 @@ def test_a_post_under_way_at_the_kill_asks_for_a_person(tmp_path, server):
     assert (status, error) == ("needs-attention", message)
     assert len(server.requests_to("/slow")) == 1  # not sent again
     assert run_record(tmp_path, run_id) == ("needs-attention", message)
+    listed = cli("runs", "--db", str(tmp_path / "home" / "hookline.db"))
+    assert listed.code == 0
+    (line,) = [line for line in listed.out.splitlines() if line.startswith(run_id[:12])]
+    assert line.split()[1:3] == ["crashy", "needs-attention"]
+    assert line.endswith("  step 'charge' had started when the run was cut short and may")
 
 
 def test_an_idempotent_post_under_way_at_the_kill_is_sent_again(tmp_path, server):
