@@ -374,3 +374,4 @@ def test_a_state_update_holding_a_secret_is_refused_and_runs_show_lists_updates(
 def test_state_command_refuses_bad_names(cli, tmp_path, argv, message):
     result = cli("state", *argv, "--db", str(tmp_path / "h.db"))
     assert (result.code, result.err) == (2, message)
+    assert not (tmp_path / "h.db").exists()

@@ -141,13 +141,21 @@ class StateStore:
         except (sqlite3.Error, OSError, ValueError) as exc:
             raise StateFailed(f"cannot read the pipeline's state from {self.path}: {exc}") from exc
 
-    def replace(self, pipeline: str, values: dict[str, Any], shown: dict[str, Any], by: str) -> int:
-        """Set the whole state (``hookline state set|clear``); returns the new version.
-        ``shown`` is what ``state_changes`` keeps of it (redacted by the caller)."""
+    def replace(
+        self,
+        pipeline: str,
+        change: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
+        by: str,
+    ) -> tuple[int, dict[str, Any]]:
+        """Change the state by hand (``hookline state set|clear``): ``change(current)``
+        gives the new state and what ``state_changes`` keeps of it, inside the write
+        transaction, so that no run's update saved meanwhile is lost. Returns the new
+        version and state."""
         db = self.db()
         db.execute("BEGIN IMMEDIATE")
         try:
             current = read(db, pipeline)
+            values, shown = change(current.values)
             # The keys whose value this changes: a run in flight that changes only
             # others keeps its update (the conflict rule).
             gone = {key: None for key in current.values if key not in values}
@@ -157,7 +165,7 @@ class StateStore:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return version
+        return version, values
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

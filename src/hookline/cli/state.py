@@ -53,19 +53,23 @@ def handle(args: argparse.Namespace) -> int:
     path = Path(args.db) if args.db else default_db()
     if args.state_command == "show":
         return _show(path, name)
+    if args.state_command == "clear":
+
+        def change(current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            return {}, {key: None for key in current}
+
+    else:
+        key, value = args.key, _value(args.value)
+        if not _KEY.fullmatch(key):
+            raise UsageError(f"{key!r} is not a state key (letters, digits and '_')")
+
+        def change(current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+            new = {k: v for k, v in {**current, key: value}.items() if v is not None}
+            return new, {key: value}
+
     store = StateStore(path)
     try:
-        current = store.load(name).values
-        if args.state_command == "clear":
-            new: dict[str, Any] = {}
-            shown: dict[str, Any] = {key: None for key in current}
-        else:
-            key, value = args.key, _value(args.value)
-            if not _KEY.fullmatch(key):
-                raise UsageError(f"{key!r} is not a state key (letters, digits and '_')")
-            new = {k: v for k, v in {**current, key: value}.items() if v is not None}
-            shown = {key: value}
-        version = store.replace(name, new, shown, f"hookline state {args.state_command}")
+        version, new = store.replace(name, change, f"hookline state {args.state_command}")
     finally:
         store.close()
     print(f"state of {name}: version {version}", file=sys.stderr)
