@@ -226,3 +226,36 @@ def test_prune_knows_every_table_of_the_schema():
     """A new schema version may add tables that hold a run's records: read it and update
     _prune's table lists (then KNOWN_SCHEMA)."""
     assert SCHEMA_VERSION <= _prune.KNOWN_SCHEMA
+
+
+def test_a_database_that_cannot_be_pruned_is_one_clear_line(cli, tmp_path, monkeypatch):
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 64)
+    result = cli("runs", "prune", "--db", str(garbage))
+    assert result.code == 1
+    assert result.err == (
+        f"error: cannot prune {garbage}: file is not a database; nothing more was deleted\n"
+    )
+    newer = tmp_path / "newer.db"
+    with closing(sqlite3.connect(newer)) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    result = cli("runs", "prune", "--db", str(newer))
+    assert result.code == 1
+    assert result.err == (
+        f"error: cannot prune {newer}: it was written by a newer hookline (schema "
+        f"{SCHEMA_VERSION + 1}); prune it with that version\n"
+    )
+
+
+def test_a_locked_database_is_one_clear_line(cli, history, monkeypatch):
+    ids, db = history
+    for run_id in ids["alpha"]:
+        age(db, run_id, 40)
+    monkeypatch.setenv("HOOKLINE_HISTORY_TIMEOUT", "0.2")
+    with closing(sqlite3.connect(db, isolation_level=None)) as holder:
+        holder.execute("BEGIN EXCLUSIVE")
+        result = cli("runs", "prune")
+        holder.execute("ROLLBACK")
+    assert result.code == 1
+    assert result.err == f"error: cannot prune {db}: database is locked; nothing more was deleted\n"
+    assert len(listed(cli)) == 6

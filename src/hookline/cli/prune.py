@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
-from .._errors import UsageError
+from .._errors import HooklineError, UsageError
 from .._home import default_db
 from .._prune import KEEP_DAYS, prune, retention
 from .._store import settings_from_env
+from .._store_schema import NewerSchema
 
 
 def add_parser(inner: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,14 +69,22 @@ def handle(args: argparse.Namespace) -> int:
     if rule.keep_runs:
         rules.append(f"past the {rule.keep_runs} newest of their pipeline")
     which = " or ".join(rules) + (f", of pipeline '{rule.pipeline}'" if rule.pipeline else "")
-    done = prune(
-        path,
-        rule,
-        dry_run=args.dry_run,
-        vacuum=args.vacuum,
-        busy_timeout=settings_from_env()["busy_timeout"],
-        say=lambda text: print(text, file=sys.stderr),
-    )
+    try:
+        done = prune(
+            path,
+            rule,
+            dry_run=args.dry_run,
+            vacuum=args.vacuum,
+            busy_timeout=settings_from_env()["busy_timeout"],
+            say=lambda text: print(text, file=sys.stderr),
+        )
+    except NewerSchema as exc:
+        raise HooklineError(
+            f"cannot prune {path}: it was written by a newer hookline (schema {exc}); prune "
+            "it with that version"
+        ) from exc
+    except sqlite3.Error as exc:  # locked past the timeout, corrupt, not a database
+        raise HooklineError(f"cannot prune {path}: {exc}; nothing more was deleted") from exc
     runs = f"{done.runs} run{'s' if done.runs != 1 else ''}"
     if args.dry_run:
         print(f"would delete {runs} ({which}); {done.kept} kept", file=sys.stderr)
