@@ -5,6 +5,7 @@ next start resuming it."""
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -133,7 +134,7 @@ def test_a_delivery_runs_under_the_run_id_given_at_intake(tmp_path, server):
     assert [r.json for r in server.requests_to("/echo")] == [{"n": 7}]
 
 
-def test_a_failed_run_is_retried_then_dead(tmp_path, server):
+def test_a_failed_run_is_retried_then_dead(cli, tmp_path, server):
     pool = Pool(tmp_path, FAILING.format(url=server.url))
     try:
         run_id = pool.submit("failing", {"n": 1})
@@ -154,6 +155,9 @@ def test_a_failed_run_is_retried_then_dead(tmp_path, server):
     log = pool.log.getvalue()
     assert f"run {run_id} of 'failing' failed (attempt 1 of 3); the next attempt in 0.05s" in log
     assert "(attempt 2 of 3); the next attempt in 0.1s" in log  # the backoff doubles
+    dead = cli("runs", "--status", "dead", "--format", "json", "--db", str(pool.db))
+    assert dead.code == 0
+    assert [(r["id"], r["status"]) for r in json.loads(dead.out)] == [(runs[-1][1], "dead")]
 
 
 def test_without_retry_a_failed_run_is_dead_at_once(tmp_path, server):

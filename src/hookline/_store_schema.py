@@ -46,6 +46,7 @@ RUN_STATUSES = (
     "lost",
     "dry-run",
     "needs-attention",
+    "dead",  # the last attempt of a serve delivery's run-level retry (docs/intake.md)
 )
 
 #: A live run's process refreshes ``heartbeat_at`` this often (seconds).
