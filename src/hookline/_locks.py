@@ -141,7 +141,8 @@ def acquire(home: Path, pipeline: str, slots: int = DEFAULT_SLOTS) -> Held | Non
         try:  # who holds it, for the message a second run prints
             os.ftruncate(fd, 0)
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)
+            os.lseek(fd, 0, os.SEEK_SET)  # not pwrite: Windows has none
+            os.write(fd, f"pid {os.getpid()} since {stamp}\n".encode())
         except OSError:
             pass  # the lock is what matters; the note is a courtesy
         return Held(pipeline, index, path, fd)
