@@ -41,14 +41,6 @@ SAME_JSON = -2
 _ANSWERS_MAX = 4096  # answers of unfinished steps remembered for the check above
 
 
-def pop_headers(part: dict[str, Any]) -> str | None:
-    """Take the headers out of a request or response record, as one JSON text."""
-    headers = part.pop("headers", None)
-    if headers is None:
-        return None
-    return json.dumps(headers, ensure_ascii=False, default=str)
-
-
 def pop_body(part: dict[str, Any]) -> str | None:
     """Take the body out of a request or response record: the text it is, not encoded
     again as a JSON string."""
@@ -92,6 +84,7 @@ class RowWriter:
     def __init__(self) -> None:
         self.blobs = BlobWriter()
         self._names: dict[str, int] = {}
+        self._header_ids: dict[Any, int] = {}
         self._runs: dict[str, int | None] = {}
         self._answers: dict[tuple[Any, ...], tuple[Any, Any, str | None]] = {}
 
@@ -99,6 +92,7 @@ class RowWriter:
         """Drop what a rolled-back transaction may have made up."""
         self.blobs.forget()
         self._names.clear()
+        self._header_ids.clear()
 
     def write(self, db: sqlite3.Connection, batch: list[tuple[Any, ...]]) -> None:
         """Write one batch in one transaction; on any error nothing of it is kept."""
@@ -156,11 +150,11 @@ class RowWriter:
         response = dict(response) if isinstance(response, dict) else None
         resp_headers = response.get("headers") if response is not None else None
         texts: list[Any] = [None, None, None, None, None, None, attempt.get("error")]
-        texts[2] = self._blob(db, pop_headers(request))
+        texts[2] = self._headers(db, request.pop("headers", None))
         req_body = pop_body(request)
         texts[0] = request
         if response is not None:
-            texts[3] = self._blob(db, pop_headers(response))
+            texts[3] = self._headers(db, response.pop("headers", None))
             resp_body = pop_body(response)
             texts[1] = response
             texts[5] = self._text(db, resp_body)
@@ -188,7 +182,17 @@ class RowWriter:
         _, _, seq, step_id, loop, status, seconds, result, error, raw = record
         answer = self._answers.pop((run, step_id, loop), None)
         same = same_as_answer(result, *answer) if raw and answer is not None else None
-        text = None if same else history_json(result, RESULT_LIMIT) if raw else result
+        if same or not raw:
+            text = None if same else result
+        elif answer is not None and answer[2] is not None and len(answer[2]) <= RESULT_LIMIT:
+            # Made from an answer that was not cut (a cut body ends past the limit with a
+            # note): its size is bounded by the answer's, so the C encoder at once,
+            # without first counting what the value holds.
+            text = json.dumps(result, ensure_ascii=False, default=str)
+            if len(text) > RESULT_LIMIT:
+                text = history_json(result, RESULT_LIMIT)
+        else:
+            text = history_json(result, RESULT_LIMIT)
         texts = None if text is None and error is None else [self._text(db, text), error]
         where, index = self._loop(db, loop)
         row = [
@@ -246,8 +250,23 @@ class RowWriter:
     def _loop(self, db: sqlite3.Connection, loop: tuple[str, int] | None) -> tuple[Any, Any]:
         return (None, None) if loop is None else (self._name(db, loop[0]), loop[1])
 
-    def _blob(self, db: sqlite3.Connection, text: str | None) -> int | None:
-        return None if text is None else self.blobs.put(db, text)
+    def _headers(self, db: sqlite3.Connection, headers: Any) -> int | None:
+        """The blob id of a header set. A loop sends and gets the same headers again and
+        again: a set seen before costs a dict lookup, not an encoding and a hash."""
+        if headers is None:
+            return None
+        try:
+            key: Any = tuple(headers.items())
+            found = self._header_ids.get(key)
+        except (AttributeError, TypeError):  # not a mapping of plain values
+            key, found = None, None
+        if found is None:
+            found = self.blobs.put(db, json.dumps(headers, ensure_ascii=False, default=str))
+            if key is not None:
+                if len(self._header_ids) >= _ANSWERS_MAX:
+                    self._header_ids.clear()
+                self._header_ids[key] = found
+        return found
 
     def _text(self, db: sqlite3.Connection, text: str | None) -> str | int | None:
         """A text as the array keeps it: itself, or its blob id when long."""
