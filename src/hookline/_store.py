@@ -248,6 +248,11 @@ class Store:
         with self._lock:
             db, self._db = self._db, None
         if db is not None:
+            # The last connection to close folds the write-ahead log into the database and
+            # deletes it; another connection of this process may still be open (state,
+            # checkpoints), so the log is emptied here: it does not outlive the run.
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.close()
 
     def __enter__(self) -> Store:
