@@ -7,6 +7,7 @@ last fire back in the ``schedule_fires`` table while the service is stopped."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -38,7 +39,7 @@ def runs(home: Path) -> list[dict[str, object]]:
         [sys.executable, "-c", CODE, "runs", "--format", "json"],
         capture_output=True,
         text=True,
-        env={"HOOKLINE_HOME": str(home), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "HOOKLINE_HOME": str(home)},
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
