@@ -369,6 +369,7 @@ def main() -> int:
                 sample.home = Path(warm)
                 db = sum(p.stat().st_size for p in Path(warm).glob("hookline.db*"))
                 db_sizes.append(db)
+                db_split[key] = table_split(Path(warm) / "hookline.db", count)
                 return sample
 
             db_sizes: list[int] = []
@@ -385,6 +386,7 @@ def main() -> int:
             return got
 
         got_db: dict[str, list[int]] = {}
+        db_split: dict[str, str] = {}
         if wanted("seq"):
             loop_figure("seq", f"{sizes.sequential} sequential GETs (for_each, history on) "
                         "vs one Session", sizes.sequential, 1, "item", 1.25, False)  # fmt: skip
@@ -459,7 +461,28 @@ def main() -> int:
         + ("; QUICK: smoke sizes, not figures" if args.quick else "")
     )
     print_table(rows, header)
+    if "long" in db_split:
+        print(f"\nhistory database of the long run, by table: {db_split['long']}")
     return 0
+
+
+def table_split(db: Path, requests: int) -> str:
+    """Bytes per request of each table and index of ``db`` (SQLite's dbstat), largest
+    first: where the history's growth goes."""
+    import sqlite3
+
+    if not db.exists():
+        return "no database"
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
+        ).fetchall()
+    except sqlite3.Error as exc:  # an SQLite built without dbstat
+        return f"not measured ({exc})"
+    finally:
+        conn.close()
+    return ", ".join(f"{name} {size / requests:.0f} B" for name, size in rows if size > 8192)
 
 
 if __name__ == "__main__":
