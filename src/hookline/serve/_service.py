@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import io
 import signal
 import sys
 import threading
@@ -37,6 +36,7 @@ from ._app import WebhookApp
 from ._catalog import Catalog, load_catalog
 from ._intake_sqlite import MAX_QUEUE, SqliteIntake
 from ._intake_store import Durability
+from ._logstream import LogStream
 from ._metrics import Metrics
 from ._queue import Accepted, Delivery
 from ._scheduler import Scheduler
@@ -61,27 +61,6 @@ class Settings:
     durability: Durability = "process"
     max_queue: int = MAX_QUEUE
     log_format: Format = "text"
-
-
-class QuietStream(io.TextIOBase):
-    """stderr for the service's log: a closed or full pipe (a log reader gone) must not
-    stop the service from answering, nor from stopping at SIGTERM."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def write(self, text: str) -> int:  # type: ignore[override]
-        try:
-            return int(self._inner.write(text))
-        except (OSError, ValueError):
-            return 0
-
-    def flush(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            self._inner.flush()
-
-    def isatty(self) -> bool:
-        return False
 
 
 class MeteredRecorder:
@@ -145,8 +124,10 @@ class Service:
         self.settings = settings
         self.env = dict(os.environ if env is None else env)
         self.redactor = Redactor()
-        self.stream = cast(TextIO, QuietStream(sys.stderr))
-        self.log = RunLog(self.stream, fmt=settings.log_format, redactor=self.redactor)
+        self.stream = LogStream(sys.stderr)
+        self.log = RunLog(
+            cast(TextIO, self.stream), fmt=settings.log_format, redactor=self.redactor
+        )
         self.metrics = Metrics()
         self.catalog = Catalog()
         self._stop: asyncio.Event | None = None
@@ -189,6 +170,12 @@ class Service:
 
     def run(self) -> int:
         """Load, bind, serve until SIGTERM; the exit code."""
+        try:
+            return self._run()
+        finally:
+            self.stream.close()  # every line logged is out before the process ends
+
+    def _run(self) -> int:
         s = self.settings
         catalog = self._load()  # PipelineInvalid: nothing started, the CLI lists it all
         public_sock = bind(s.host, s.port)
@@ -212,7 +199,7 @@ class Service:
             lookup=self.lookup,
             recorder=MeteredRecorder(self.store, self.metrics),
             workers=s.workers,
-            make_log=lambda: RunLog(self.stream, fmt=s.log_format),
+            make_log=lambda: RunLog(cast(TextIO, self.stream), fmt=s.log_format),
             env=self.env,
         )
         self.admin = AdminApp(self.metrics, self._health)
