@@ -98,6 +98,7 @@ def test_keep_days_deletes_old_runs_and_what_only_they_used(cli, history):
     for run_id in ids["alpha"][:2]:
         age(db, run_id, 31)
     blobs_before = count(db, "blobs")
+    blocks_before = count(db, "blocks")
     result = cli("runs", "prune", "--keep-days", "30")
     assert result.code == 0, result.err
     assert result.err.splitlines()[0] == "deleted 2 runs (older than 30 days); 4 kept"
@@ -109,8 +110,9 @@ def test_keep_days_deletes_old_runs_and_what_only_they_used(cli, history):
     [attempt] = kept["attempts"]
     assert attempt["response"]["headers"]["Content-Type"] == "application/json"
     assert json.loads(attempt["response"]["body"])["n"] == "alpha2"
-    # Each deleted run's own answer (a blob) went with it.
+    # Each deleted run's own answer (a blob) and its records' block went with it.
     assert count(db, "blobs") == blobs_before - 2
+    assert count(db, "blocks") == blocks_before - 2
 
 
 def test_keep_runs_is_per_pipeline(cli, history):

@@ -167,7 +167,12 @@ def _delete_runs(db: sqlite3.Connection, runs: list[tuple[int, str]]) -> None:
 
 
 def _block_refs(tables: dict[str, set[str]]) -> str | None:
-    parts = [f"SELECT texts >> {MEMBER_BITS} FROM {t}" for t in _RECORDS if t in tables]
+    # NULLs left out: one NULL in a NOT IN list makes it match nothing at all.
+    parts = [
+        f"SELECT texts >> {MEMBER_BITS} FROM {t} WHERE texts IS NOT NULL"
+        for t in _RECORDS
+        if t in tables
+    ]
     return " UNION ".join(parts) if parts else None
 
 
