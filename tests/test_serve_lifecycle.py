@@ -100,6 +100,15 @@ def test_a_missing_signature_secret_stops_serve_but_not_a_run_by_hand(
     assert (by_hand.code, by_hand.out) == (0, '{\n  "a": 1\n}\n')
 
 
+def test_skip_invalid_with_no_valid_pipeline_does_not_start(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    directory = put(tmp_path / "p", {"broken.yaml": BROKEN})
+    result = cli("serve", str(directory), "--skip-invalid", "--port", "0", "--admin-port", "0")
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == "not started: no pipeline is valid (2 problems in 1 file)"
+
+
 def test_skip_invalid_starts_with_the_valid_ones_and_says_which_were_skipped(
     tmp_path: Path,
 ) -> None:

@@ -119,10 +119,13 @@ def handle(args: argparse.Namespace) -> int:
         files = len({p.file for p in exc.problems})
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        print(
-            f"not started: {len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} "
-            f"in {files} file{'s' if files != 1 else ''} (--skip-invalid starts with the "
-            "valid ones)",
-            file=sys.stderr,
-        )
+        count = f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} in {files} "
+        count += "file" if files == 1 else "files"
+        if args.skip_invalid:
+            print(f"not started: no pipeline is valid ({count})", file=sys.stderr)
+        else:
+            print(
+                f"not started: {count} (--skip-invalid starts with the valid ones)",
+                file=sys.stderr,
+            )
         return exc.exit_code

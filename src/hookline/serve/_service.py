@@ -135,6 +135,7 @@ class Service:
         self._reloading = False
         self.stopping = False
         self.scheduler: Scheduler | None = None
+        self._stopped_at: float | None = None
 
     # --- the pipelines --------------------------------------------------------------
 
@@ -178,6 +179,8 @@ class Service:
     def _run(self) -> int:
         s = self.settings
         catalog = self._load()  # PipelineInvalid: nothing started, the CLI lists it all
+        if not catalog.pipelines:  # --skip-invalid skipped every one: nothing to serve
+            raise PipelineInvalid(catalog.problems)
         public_sock = bind(s.host, s.port)
         admin_sock = bind(s.admin_host, s.admin_port)
         s.home.mkdir(parents=True, exist_ok=True)
@@ -261,6 +264,8 @@ class Service:
         name = signal.Signals(signum).name
         assert self._stop is not None
         first = not self._stop.is_set()
+        if first:
+            self._stopped_at = time.monotonic()
         self._stop.set()  # before any logging: nothing may keep the service from stopping
         self.stopping = True
         if not first:
@@ -308,7 +313,9 @@ class Service:
     def _shutdown_workers(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()  # no fire after this: what it fired waits in the queue
-        cancelled = self.pool.stop(self.settings.grace)
+        # One grace period from SIGTERM for all of it: the requests under way had theirs.
+        spent = 0.0 if self._stopped_at is None else time.monotonic() - self._stopped_at
+        cancelled = self.pool.stop(max(0.0, self.settings.grace - spent))
         if cancelled:
             self.log.warning(
                 f"{len(cancelled)} run{'s' if len(cancelled) != 1 else ''} did not finish "
