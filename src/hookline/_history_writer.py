@@ -67,9 +67,11 @@ class Writer:
         self._queue_chars = queue_chars
         # (size, record) pairs, markers and _STOP. deque.append and popleft are atomic.
         self._items: collections.deque[Any] = collections.deque()
-        self._pending = 0  # characters put and not yet written (under _room)
-        self._room = threading.Condition()
+        self._pending = 0  # characters put and not yet written (under _lock)
+        self._lock = threading.Lock()  # a plain lock: its "with" costs no Python call
+        self._room = threading.Condition(self._lock)
         self._kick = threading.Event()  # a full batch, a flush or a stop is waiting
+        self._kicked = False  # set once per wait, not once per record
         self._thread = threading.Thread(target=self._loop, name="hookline-history", daemon=True)
         self._thread.start()
 
@@ -82,10 +84,11 @@ class Writer:
                         return
                     self._kick.set()
                     self._room.wait(1.0)
-        with self._room:
+        with self._lock:
             self._pending += size
         self._items.append((size, record))
-        if len(self._items) >= self._records:
+        if not self._kicked and len(self._items) >= self._records:
+            self._kicked = True
             self._kick.set()
 
     def flush(self, timeout: float) -> bool:
@@ -108,6 +111,7 @@ class Writer:
         items = self._items
         while True:
             self._kick.wait(self._seconds)
+            self._kicked = False
             self._kick.clear()
             stop = False
             while items and not stop:

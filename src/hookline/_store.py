@@ -95,6 +95,7 @@ def _warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+_SCALARS = (bool, int, float)
 _POLL = 0.05  # seconds SQLite waits for a lock before hookline checks signals and retries
 
 
@@ -402,7 +403,7 @@ class Store:
         self._local.last = None
         raw = True
         size = 256 + (len(error) if error else 0)
-        if result is None or isinstance(result, bool | int | float):
+        if result is None or isinstance(result, _SCALARS):
             pass
         elif loop is None:
             # A top-level result stays in the run's context until the run ends anyway.
