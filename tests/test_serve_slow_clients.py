@@ -104,3 +104,25 @@ def test_a_request_on_time_is_served_and_the_connection_kept(port: int) -> None:
             sock.sendall(request)
             reply = sock.recv(65536)
             assert reply.startswith(b"HTTP/1.1 202 ")
+
+
+def test_headers_over_64_kib_are_answered_431(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"POST /hooks/x HTTP/1.1\r\nHost: a\r\n")
+        for _ in range(9):  # 72 KB of headers that never end, in pieces
+            sock.sendall(b"X-Pad: " + b"p" * 8000 + b"\r\n")
+            time.sleep(0.02)
+        reply = _read_all(sock)
+    assert reply.startswith(b"HTTP/1.1 431 ")
+    assert reply.endswith(b'{"error": "the request headers are larger than 64 KiB"}')
+
+
+def test_a_large_body_is_not_taken_for_large_headers(port: int) -> None:
+    body = b'{"a": "' + b"b" * 500_000 + b'"}'
+    head = (
+        b"POST /hooks/x HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+        b"X-Token: a-token-1234\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(head + body)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 202 ")

@@ -8,9 +8,10 @@ uvicorn's own limits, with the values hookline sets (docs/serve.md#limits):
 - ``backlog`` 2048: connections the kernel queues before they are accepted.
 - ``timeout_graceful_shutdown`` = ``--grace``: open requests get this long at SIGTERM.
 
-uvicorn does not time out a request whose headers never finish (a slowloris client):
-``GuardedProtocol`` closes a connection whose request headers are not complete within
-``HEADER_TIMEOUT``. A body that stalls is the app's to time out (``_app.BODY_TIMEOUT``).
+uvicorn does not time out a request whose headers never finish (a slowloris client), and
+httptools takes headers of any size: ``GuardedProtocol`` closes a connection whose request
+headers are not complete within ``HEADER_TIMEOUT``, and answers 431 to headers over
+``MAX_HEADER_BYTES``. A body that stalls is the app's to time out (``_app.BODY_TIMEOUT``).
 Signals are the service's (``_service``), not uvicorn's: its handlers are left out.
 """
 
@@ -30,18 +31,30 @@ from .._errors import UsageError
 
 HEADER_TIMEOUT = 10.0
 """Seconds a connection has to finish sending a request's headers."""
+MAX_HEADER_BYTES = 64 * 1024
+"""The largest request line and headers accepted (httptools sets no limit of its own)."""
+_TOO_LARGE = b'{"error": "the request headers are larger than 64 KiB"}'
+_TOO_LARGE_ANSWER = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    b"content-length: "
+    + str(len(_TOO_LARGE)).encode()
+    + b"\r\nconnection: close\r\n\r\n"
+    + _TOO_LARGE
+)
 KEEP_ALIVE = 5
 LIMIT_CONCURRENCY = 1000
 BACKLOG = 2048
 
 
 class GuardedProtocol(HttpToolsProtocol):
-    """httptools' protocol, plus a deadline on each request's headers."""
+    """httptools' protocol, plus a deadline and a size limit on each request's headers."""
 
-    _guard: asyncio.TimerHandle | None = None
+    _guard: asyncio.TimerHandle | None = None  # set while a request's headers are awaited
+    _head_bytes = 0
 
     def _arm(self) -> None:
         self._disarm()
+        self._head_bytes = 0
         seconds = getattr(self.config, "hookline_header_timeout", HEADER_TIMEOUT)
         self._guard = self.loop.call_later(seconds, self._stalled)
 
@@ -58,6 +71,16 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self._guard is not None
+        super().data_received(data)
+        if waiting and self._guard is not None:  # this data did not end the headers
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+                self._disarm()
+                self.transport.write(_TOO_LARGE_ANSWER)
+                self.transport.close()
 
     def on_headers_complete(self) -> None:
         self._disarm()
