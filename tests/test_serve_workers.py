@@ -132,6 +132,14 @@ def test_a_delivery_runs_under_the_run_id_given_at_intake(tmp_path, server):
     assert (row["attempts"], row["last_run"], row["error"]) == (1, run_id, None)
     assert pool.runs(run_id) == [(1, run_id, "succeeded", "webhook")]
     assert [r.json for r in server.requests_to("/echo")] == [{"n": 7}]
+    # Another process (or a later start) reads the outcome from the table: a sync reply
+    # to a duplicate of a delivery done before.
+    later = SqliteIntake(pool.db)
+    try:
+        assert later.outcome(run_id, 0) == outcome
+        assert later.outcome("0" * 32, 0) is None
+    finally:
+        later.close()
 
 
 def test_a_failed_run_is_retried_then_dead(cli, tmp_path, server):

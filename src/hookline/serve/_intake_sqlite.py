@@ -49,6 +49,8 @@ _OUTCOMES_KEPT = 10_000
 #: another process queued (``replay --queue``) or took count too.
 _RECOUNT_SECONDS = 1.0
 
+#: Seconds between two reads of the table by a sync reply that waits.
+_TABLE_POLL = 0.25
 #: Seconds between two checkpoints of the WAL while deliveries arrive.
 _CHECKPOINT_SECONDS = 0.5
 
@@ -127,20 +129,23 @@ class SqliteIntake:
 
     def outcome(self, run_id: str, timeout: float) -> RunOutcome | None:
         """From memory when a worker of this process ran it (signalled at once), else
-        from the table, polled every quarter second."""
+        from the table, read at first and then every quarter second (a run another
+        process ran, or one done long ago: the first of a duplicate)."""
         deadline = time.monotonic() + timeout
-        with self._done:
-            while True:
+        read_at = time.monotonic()
+        while True:
+            with self._done:
                 found = self._outcomes.get(run_id)
-                if found is not None:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return self._outcome_in_table(run_id)
-                if not self._done.wait(min(left, 0.25)):
-                    found = self._outcome_in_table(run_id)
-                    if found is not None:
-                        return found
+                now = time.monotonic()
+                if found is None and now < read_at and now < deadline:
+                    self._done.wait(min(read_at, deadline) - now)
+                    continue
+            if found is not None:
+                return found
+            found = self._outcome_in_table(run_id)  # not under the lock: workers go on
+            if found is not None or time.monotonic() >= deadline:
+                return found
+            read_at = time.monotonic() + _TABLE_POLL
 
     # --- for the worker pool ----------------------------------------------------------
 
