@@ -12,10 +12,10 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import Result
 from serve_support import ENTRY, SIGNED, Serve, hook
 from servers.rest_app import RestServer
 
@@ -48,7 +48,7 @@ def put(directory: Path, files: dict[str, str]) -> Path:
 
 
 def test_serve_refuses_to_start_while_a_pipeline_is_invalid(
-    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOOK_SECRET", "a-secret-value")
     directory = put(tmp_path / "p", {"good.yaml": GOOD, "broken.yaml": BROKEN})
@@ -63,7 +63,7 @@ def test_serve_refuses_to_start_while_a_pipeline_is_invalid(
 
 
 def test_two_pipelines_with_one_name_or_one_path_are_refused(
-    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOOK_SECRET", "a-secret-value")
     directory = put(
@@ -86,7 +86,7 @@ def test_two_pipelines_with_one_name_or_one_path_are_refused(
 
 
 def test_a_missing_signature_secret_stops_serve_but_not_a_run_by_hand(
-    tmp_path: Path, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("HOOK_SECRET", raising=False)
     directory = put(tmp_path / "p", {"good.yaml": GOOD})
@@ -101,7 +101,7 @@ def test_a_missing_signature_secret_stops_serve_but_not_a_run_by_hand(
 
 
 def test_skip_invalid_with_no_valid_pipeline_does_not_start(
-    tmp_path: Path, cli: Callable[..., Result]
+    tmp_path: Path, cli: Callable[..., Any]
 ) -> None:
     directory = put(tmp_path / "p", {"broken.yaml": BROKEN})
     result = cli("serve", str(directory), "--skip-invalid", "--port", "0", "--admin-port", "0")
