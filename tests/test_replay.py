@@ -165,3 +165,20 @@ def test_replay_usage_errors(cli, tmp_path):
         2,
         f"error: no run history at {db} (set HOOKLINE_HOME or --db)\n",
     )
+
+
+def test_a_run_without_delivery_queued_for_the_service_is_a_new_delivery(
+    cli, write, server, tmp_path
+):
+    path = write("manual.yaml", MANUAL.format(url=server.url))
+    cli(path, "--input", '{"id": "q", "t": "plain"}', prog="run-pipeline")
+    db = tmp_path / "hookline-home" / "hookline.db"
+    with sqlite3.connect(db) as con:
+        (run_id,) = con.execute("SELECT id FROM runs").fetchone()
+    result = cli("replay", run_id, "--queue")
+    assert result.code == 0, result.err
+    new_id = result.err.split(" queued as run ")[1].split(";")[0]
+    assert result.err == (f"run {run_id}: queued as run {new_id}; the running service takes it\n")
+    with sqlite3.connect(db) as con:
+        row = con.execute("SELECT pipeline, trigger, input, status FROM deliveries").fetchone()
+    assert row == ("manual", "replay", '{"id":"q","t":"plain"}', "queued")
