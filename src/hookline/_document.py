@@ -62,6 +62,14 @@ class Document:
         return Problem(self.file, m.line, m.col, message)
 
 
+def where(path: tuple[str | int, ...] | list[str | int]) -> str:
+    """``steps[2].rest.method``: the path as users write it."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 def to_json(doc: Document) -> str:
     """The document of a file without problems, as the validated-file cache keeps it."""
     return json.dumps(

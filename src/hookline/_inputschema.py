@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ._document import Path
+from ._document import Path, where
 from ._exprchecks import did_you_mean
-from ._metaschema import metaschema_validator
-from ._validate import _TYPE_NAMES, _messages, where
+from ._fastschema import metaschema_valid
 
 _KEYWORDS = frozenset(
     [
@@ -129,15 +128,23 @@ def _keyword_typos(schema: Any, path: Path) -> Iterator[tuple[Path, str, bool]]:
 
 def input_schema_problems(schema: Any) -> list[tuple[Path, str, bool]]:
     """What is wrong with a JSON Schema a user wrote: (path inside it, message, at key)."""
+    found = [] if metaschema_valid(schema) else _metaschema_problems(schema)
+    found += _keyword_typos(schema, ())
+    found += _pattern_problems(schema)
+    return sorted(set(found), key=lambda m: (len(m[0]), m[1]))
+
+
+def _metaschema_problems(schema: Any) -> list[tuple[Path, str, bool]]:
+    from ._metaschema import metaschema_validator  # imports jsonschema
+    from ._validate import _TYPE_NAMES, _messages
+
     found = []
     for error in metaschema_validator().iter_errors(schema):
         for sub, message, at_key in _messages(error):
             if error.validator == "type" and str(error.instance) in _TYPE_NAMES:
                 message += f"; write {{type: {error.instance}}}"  # properties: {name: string}
             found.append((sub, message, at_key))
-    found += _keyword_typos(schema, ())
-    found += _pattern_problems(schema)
-    return sorted(set(found), key=lambda m: (len(m[0]), m[1]))
+    return found
 
 
 def _pattern_problems(schema: Any) -> Iterator[tuple[Path, str, bool]]:

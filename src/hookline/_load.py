@@ -20,6 +20,7 @@ from typing import Any
 
 from ._document import Document, from_json, to_json
 from ._errors import PipelineInvalid, Problem, UsageError
+from ._fastschema import pipeline_valid
 from ._model import Pipeline
 from ._plan import build_pipeline
 
@@ -191,7 +192,6 @@ def _load_checked(
     parsed: Callable[[Any], None] | None = None,
     loaded: Callable[[Document], None] | None = None,
 ) -> Pipeline:
-    from ._validate import describe, schema_problems  # imports jsonschema
     from ._yamlpos import load_yaml  # imports PyYAML
 
     doc = load_yaml(name, raw)
@@ -201,6 +201,8 @@ def _load_checked(
         loaded(doc)
     problems: list[Problem] = list(doc.problems)
     if not isinstance(doc.data, dict):
+        from ._validate import describe
+
         problems.append(
             doc.problem(
                 (),
@@ -209,5 +211,8 @@ def _load_checked(
             )
         )
         raise PipelineInvalid(problems)
-    problems += schema_problems(doc)
+    if not pipeline_valid(doc.data):  # only then jsonschema, to say what is wrong
+        from ._validate import schema_problems  # imports jsonschema
+
+        problems += schema_problems(doc)
     return build_pipeline(doc, raw, problems, online=online)

@@ -17,8 +17,9 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from ._document import Document, Path
+from ._document import Document, Path, where
 from ._errors import Problem
+from ._fastschema import EXACTLY_ONE, internal
 from ._plan import did_you_mean
 from ._schema import packaged
 
@@ -44,25 +45,10 @@ def _validator() -> Draft202012Validator:
     the very error the ``oneOf`` would, so messages do not change.
     """
     cls = validators.extend(Draft202012Validator, {_EXACTLY_ONE: _exactly_one})
-    return cls(_internal(packaged()))  # type: ignore[no-any-return]
+    return cls(internal(packaged()))  # type: ignore[no-any-return]
 
 
-_EXACTLY_ONE = "x-hookline-exactly-one"
-
-
-def _internal(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_internal(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {key: _internal(value) for key, value in node.items()}
-    branches = node.get("oneOf")
-    if isinstance(branches, list) and all(
-        isinstance(b, dict) and set(b) == {"required"} and len(b["required"]) == 1 for b in branches
-    ):
-        del out["oneOf"]
-        out[_EXACTLY_ONE] = branches
-    return out
+_EXACTLY_ONE = EXACTLY_ONE
 
 
 def _exactly_one(
@@ -110,14 +96,6 @@ def _homes(key: str, schema: dict[str, Any]) -> list[str]:
         for name, sub in schema.get("properties", {}).items()
         if isinstance(sub, dict) and key in sub.get("properties", {})
     ]
-
-
-def where(path: tuple[str | int, ...] | list[str | int]) -> str:
-    """``steps[2].rest.method``: the path as users write it."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _kind_keys(error: ValidationError) -> list[str] | None:

@@ -1,8 +1,8 @@
 """``hookline check`` remembers files that passed; a change to them, or to a file they
 refer to, makes the next check read them again.
 
-Each check runs in a fresh interpreter, which reports whether it imported jsonschema: a
-remembered file is not validated, so a check of only remembered files never imports it.
+Each check runs in a fresh interpreter, which reports whether it imported PyYAML: a
+remembered file is not parsed, so a check of only remembered files never imports it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _PROBE = textwrap.dedent(
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(sys.argv[1:])
     print(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(),
-                      "parsed": "jsonschema" in sys.modules}))
+                      "parsed": "yaml" in sys.modules}))
     """
 )
 

@@ -29,7 +29,7 @@ _PROBE = textwrap.dedent(
         code = main(sys.argv[1:])
     print(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(),
                       "forked": "multiprocessing.pool" in sys.modules,
-                      "parsed": "jsonschema" in sys.modules}))
+                      "parsed": "yaml" in sys.modules}))
     """
 )
 
