@@ -153,8 +153,6 @@ def _pattern_problems(schema: Any) -> Iterator[tuple[Path, str, bool]]:
     It uses the ``regex`` package; jsonschema's own ``unevaluatedProperties`` would match
     ``patternProperties`` with ``re``, without a time limit, so the two are not combined.
     """
-    import regex
-
     stack: list[tuple[Any, Path]] = [(schema, ())]
     pattern_properties = unevaluated = None
     while stack:
@@ -175,6 +173,8 @@ def _pattern_problems(schema: Any) -> Iterator[tuple[Path, str, bool]]:
         if "unevaluatedProperties" in node and path[-1:] != ("properties",):
             unevaluated = unevaluated or (*path, "unevaluatedProperties")
         for at, pattern, at_key in patterns:
+            import regex  # only for a schema with patterns
+
             try:
                 regex.compile(pattern)
             except (regex.error, ValueError) as exc:
