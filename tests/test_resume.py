@@ -4,6 +4,7 @@ when that is safe, and otherwise the run stops in ``needs-attention``."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import signal
 import sqlite3
@@ -108,7 +109,7 @@ def resume(path: Path, db: Path) -> tuple[RunResult, str]:
 
 
 def history_status(db: Path) -> tuple[str, str | None]:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         row = conn.execute("SELECT status, error FROM runs WHERE id = ?", (RUN_ID,)).fetchone()
     return row[0], row[1]
 
@@ -132,7 +133,8 @@ def test_resume_reuses_finished_steps_and_redoes_a_get_that_had_started(tmp_path
     assert history_status(db) == ("succeeded", None)
     # The history keeps both attempts' records under the one run (the first attempt's
     # 'create' is there too); the resumed attempt's, in order:
-    steps = [(s["step_id"], s["status"]) for s in History(db).get_run(RUN_ID)["steps"]]
+    with History(db) as history:
+        steps = [(s["step_id"], s["status"]) for s in history.get_run(RUN_ID)["steps"]]
     assert [step for step in steps if step != ("create", "ok")] == [
         ("create", "reused (finished before the restart)"),
         ("wait", "ok"),
@@ -208,14 +210,18 @@ def test_a_resumed_run_records_after_what_the_crashed_attempt_kept(tmp_path):
     crashed.run_started(RUN_ID, pipeline, "webhook", None)
     crashed.step_finished(RUN_ID, "a", "ok", 0.1, 1, None)
     crashed.step_finished(RUN_ID, "b", "ok", 0.1, 2, None)
-    crashed.flush()  # then the process dies: no run_finished, no close
-    with Store(db, warn=warnings.append) as resumed:
-        resumed.run_started(RUN_ID, pipeline, "webhook", None)
-        resumed.step_finished(RUN_ID, "a", "reused (finished before the restart)", 0, 1, None)
-        resumed.step_finished(RUN_ID, "c", "ok", 0.1, 3, None)
-        resumed.run_finished(RUN_ID, "succeeded", 3, None)
+    crashed.flush()  # then the process dies: no run_finished (closed below, unused)
+    try:
+        with Store(db, warn=warnings.append) as resumed:
+            resumed.run_started(RUN_ID, pipeline, "webhook", None)
+            resumed.step_finished(RUN_ID, "a", "reused (finished before the restart)", 0, 1, None)
+            resumed.step_finished(RUN_ID, "c", "ok", 0.1, 3, None)
+            resumed.run_finished(RUN_ID, "succeeded", 3, None)
+    finally:
+        crashed.close()
     assert warnings == []
-    run = History(db).get_run(RUN_ID)
+    with History(db) as history:
+        run = history.get_run(RUN_ID)
     assert run["status"] == "succeeded"
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
         ("a", "ok"),

@@ -4,6 +4,7 @@ succeeds (with its record, in one transaction), conflicts between overlapping ru
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sqlite3
@@ -46,7 +47,7 @@ def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
 
 
 def stored(db: Path, pipeline: str) -> tuple[int, dict[str, Any]] | None:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'pipeline_state'").fetchone():
             return None
         row = conn.execute(
@@ -56,7 +57,7 @@ def stored(db: Path, pipeline: str) -> tuple[int, dict[str, Any]] | None:
 
 
 def run_status(db: Path, run_id: str) -> str:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
 
 
@@ -139,7 +140,8 @@ def test_a_state_update_that_cannot_be_saved_fails_the_run_and_its_record(tmp_pa
     assert stored(db, "big") is None
     assert "seen: ok" in log  # on_failure saw it
     # ...and the history has the run's steps in order, on_failure's included
-    shown = History(db).get_run(result.run_id)
+    with History(db) as history:
+        shown = history.get_run(result.run_id)
     assert [(s["step_id"], s["status"]) for s in shown["steps"]] == [
         ("blob", "ok"),
         ("seen", "ok"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._model import Pipeline
 from ._runtime import Runtime
-from ._state import Snapshot, StateFailed, StateStore, committer, state_store
+from ._state import Snapshot, StateFailed, StateStore, committer
 
 __all__ = ["RunState", "open_state", "render_update"]
 
@@ -72,7 +72,7 @@ def open_state(pipeline: Pipeline, runtime: Runtime, given: Mapping[str, Any] | 
                 f"and the run history at {path} is off: the run did not start"
             )
         return RunState(Snapshot({}, 0), None)
-    store = state_store(path)
+    store = StateStore(path)
     return RunState(store.load(pipeline.name), store)
 
 

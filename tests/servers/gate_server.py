@@ -52,11 +52,14 @@ class GateServer:
                 if isinstance(answer, tuple):  # (status, JSON)
                     status, answer = answer
                 data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:  # the client was killed while it waited (a crash test)
+                    self.close_connection = True
 
             do_GET = do_POST = do_PUT = do_PATCH = _serve
 

@@ -67,11 +67,7 @@ def handle(args: argparse.Namespace) -> int:
             new = {k: v for k, v in {**current, key: value}.items() if v is not None}
             return new, {key: value}
 
-    store = StateStore(path)
-    try:
-        version, new = store.replace(name, change, f"hookline state {args.state_command}")
-    finally:
-        store.close()
+    version, new = StateStore(path).replace(name, change, f"hookline state {args.state_command}")
     print(f"state of {name}: version {version}", file=sys.stderr)
     print(json.dumps(new, indent=2, ensure_ascii=False, sort_keys=True))
     return 0
