@@ -30,6 +30,7 @@ from ._history_json import history_json
 from ._history_writer import Writer
 from ._home import default_db
 from ._model import Pipeline
+from ._store_queue import RecordQueue
 from ._store_rows import ITEM_LIMIT, RESULT_LIMIT, RowWriter
 from ._store_schema import (
     HEARTBEAT_SECONDS,
@@ -95,11 +96,10 @@ def _warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-_SCALARS = (bool, int, float)
 _POLL = 0.05  # seconds SQLite waits for a lock before hookline checks signals and retries
 
 
-class Store:
+class Store(RecordQueue):
     """The run history, written by one process; also the Recorder the runtime reports to.
 
     ``warn`` receives the one warning given when the history has to be turned off.
@@ -356,86 +356,6 @@ class Store:
                 writer = self._writer
         if writer is not None and self._db is not None:
             writer.put(record, size)
-
-    # The three record methods run on the run's threads, once per request: they only
-    # queue the values (already redacted, never changed afterwards) and the writer thread
-    # serialises them (``_store_rows``). A value the run drops at once and whose size is
-    # unknown (a loop step's result that is not an answer) is serialised here, cut to its
-    # limit, so that the queue never holds more than it counts.
-
-    def step_attempt(
-        self,
-        run_id: str,
-        step_id: str,
-        attempt: dict[str, Any],
-        loop: tuple[str, int] | None = None,
-    ) -> None:
-        if self._db is None:
-            return
-        # Bodies in an attempt are already cut by the connector that recorded them.
-        size = 256
-        body = None
-        request, response = attempt.get("request"), attempt.get("response")
-        if isinstance(request, dict) and isinstance(request.get("body"), str):
-            size += len(request["body"])
-        if isinstance(response, dict):
-            body = response.get("body")
-            size += len(body) if isinstance(body, str) else 0
-        # The step's result is most often made from this answer: its size is about this.
-        self._local.last = (run_id, step_id, loop, len(body) if isinstance(body, str) else 0)
-        self._queue(
-            ("attempt", self._ref(run_id), self._next(run_id), step_id, loop, attempt), size
-        )
-
-    def step_finished(
-        self,
-        run_id: str,
-        step_id: str,
-        status: str,
-        seconds: float,
-        result: Any,
-        error: str | None,
-        loop: tuple[str, int] | None = None,
-    ) -> None:
-        if self._db is None:
-            return
-        last = getattr(self._local, "last", None)
-        self._local.last = None
-        raw = True
-        size = 256 + (len(error) if error else 0)
-        if result is None or isinstance(result, _SCALARS):
-            pass
-        elif loop is None:
-            # A top-level result stays in the run's context until the run ends anyway.
-            size += 1024
-        elif last is not None and last[:3] == (run_id, step_id, loop) and last[3] < RESULT_LIMIT:
-            size += 2 * last[3]
-        else:  # dropped by the run after its iteration, of unknown size: cut it now
-            result = history_json(result, RESULT_LIMIT)
-            raw = False
-            size += len(result) if result else 0
-        record = ("step", self._ref(run_id), self._next(run_id), step_id, loop, status, seconds)
-        self._queue((*record, result, error, raw), size)
-
-    def iteration_finished(
-        self,
-        run_id: str,
-        step_id: str,
-        index: int,
-        status: str,
-        seconds: float,
-        item: Any,
-        output: Any,
-        error: str | None,
-        loop: tuple[str, int] | None = None,
-    ) -> None:
-        if self._db is None:
-            return
-        # The item and the output are held by the for_each until it ends: queued as they
-        # are, they cost the queue nothing more.
-        record = ("iteration", self._ref(run_id), self._next(run_id), step_id, loop, index)
-        size = 256 + (len(error) if error else 0)
-        self._queue((*record, status, seconds, item, output, error), size)
 
     def _write_batch(self, batch: list[tuple[Any, ...]]) -> None:
         """In the writer thread: one transaction for the batch, under the write guard."""
