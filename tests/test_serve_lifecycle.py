@@ -256,3 +256,22 @@ def test_a_closed_log_pipe_neither_breaks_answers_nor_stops_sigterm(tmp_path: Pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_port_in_use_or_shared_is_a_usage_error(
+    tmp_path: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_SECRET", "a-secret-value")
+    directory = put(tmp_path / "p", {"good.yaml": GOOD})
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", str(directory), "--port", str(port), "--admin-port", "0")
+        assert (result.code, result.err) == (
+            2, f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n",
+        )  # fmt: skip
+    same = cli("serve", str(directory), "--port", "8123", "--admin-port", "8123")
+    assert (same.code, same.err) == (
+        2, "error: --admin-port must differ from --port: the admin paths are never served on the public listener\n",
+    )  # fmt: skip

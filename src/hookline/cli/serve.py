@@ -112,7 +112,10 @@ def handle(args: argparse.Namespace) -> int:
         log_format=args.log_format,
     )
     if (args.host, args.port) == (args.admin_host, args.admin_port) and args.port:
-        raise UsageError("the admin listener needs its own port: --admin-port differs from --port")
+        raise UsageError(
+            "--admin-port must differ from --port: the admin paths are never served on the "
+            "public listener"
+        )
     try:
         return Service(settings).run()
     except PipelineInvalid as exc:
