@@ -19,6 +19,7 @@ from typing import Any
 from .._log import RunLog
 from ._metrics import Metrics
 from ._queue import Delivery, Intake, IntakeUnavailable, QueueFull
+from ._waker import Waker
 from ._webhook_auth import Refused, verify
 from ._webhook_body import BodyRefused, check_schema, parse_body
 from ._webhook_route import Route, sync_reply
@@ -48,6 +49,9 @@ class WebhookApp:
         self.metrics = metrics
         self.log = log
         self.routes: dict[str, dict[str, Route]] = {}  # path → method → route
+        self._waker = Waker()
+        # Metric children by label, looked up once: labels() takes a lock and builds a key.
+        self._answers: dict[int, Any] = {}
         self.stopping = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -58,7 +62,10 @@ class WebhookApp:
             return  # websockets are not served
         started = time.perf_counter()
         status, run_id = await self._handle(scope, receive, send, started)
-        self.metrics.http.labels("public", str(status)).inc()
+        counter = self._answers.get(status)
+        if counter is None:
+            counter = self._answers[status] = self.metrics.http.labels("public", str(status))
+        counter.inc()
         ms = (time.perf_counter() - started) * 1000
         self.log.info(
             f"{scope['method']} {scope['path']} {status} {ms:.1f}ms"
@@ -117,7 +124,7 @@ class WebhookApp:
             return await self._refuse(send, "malformed", 400, message)
         delivery = Delivery(route.name, "webhook", value, key and key.strip(), time.time())
         try:
-            accepted = await asyncio.wrap_future(self.intake.submit(delivery))
+            accepted = await self._waker.wait(self.intake.submit(delivery))
         except QueueFull as exc:
             retry = [(b"retry-after", str(exc.retry_after).encode())]
             return await self._refuse(
