@@ -173,3 +173,24 @@ def test_power_durability_syncs_every_commit(db, durability, pragma):
 def test_the_database_is_for_its_owner_only(db):
     SqliteIntake(db).close()
     assert db.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_database_of_a_newer_hookline_is_refused_in_plain_words(db):
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA user_version = 99")
+    with pytest.raises(UsageError) as refused:
+        SqliteIntake(db)
+    assert str(refused.value) == (
+        f"{db}: cannot open the delivery queue: it was written by a newer hookline (schema 99)"
+    )
+
+
+def test_a_home_that_is_a_file_is_refused_in_plain_words(tmp_path):
+    (tmp_path / "home").write_text("not a directory")
+    with pytest.raises(UsageError) as refused:
+        SqliteIntake(tmp_path / "home" / "hookline.db")
+    assert str(refused.value) == (
+        f"{tmp_path / 'home' / 'hookline.db'}: cannot open the delivery queue: "
+        f"{tmp_path / 'home'} is a file, not a directory"
+    )

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .._errors import HooklineError
 from ._intake_store import (
     COMMIT_TIMEOUT,
     DURABILITY,
@@ -290,7 +291,7 @@ class SqliteIntake:
                 self._dirty.clear()
                 if closing and not self._writer.is_alive():
                     return
-                with contextlib.suppress(sqlite3.Error):
+                with contextlib.suppress(sqlite3.Error, HooklineError):
                     db = db or connect(self.path, self.durability, self._max_mb)
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 time.sleep(_CHECKPOINT_SECONDS)  # at most this often
@@ -318,7 +319,7 @@ class SqliteIntake:
                 " LEFT JOIN runs r ON r.id = d.last_run WHERE d.run_id = ?",
                 (run_id,),
             )
-        except (sqlite3.Error, IntakeUnavailable):
+        except (sqlite3.Error, HooklineError, IntakeUnavailable):
             return None
         if not found or found[0][0] not in ("done", "dead", "needs-attention"):
             return None

@@ -108,7 +108,26 @@ def connect(
     """A connection to the history database with the deliveries tables created.
 
     ``max_mb``: the database's size cap (default HOOKLINE_HISTORY_MAX_MB, as the history's):
-    deliveries past it are refused (503) instead of filling the disk."""
+    deliveries past it are refused (503) instead of filling the disk. A database that
+    cannot be opened raises UsageError, worded for the user (exit 2)."""
+    from .._store_schema import NewerSchema
+
+    try:
+        return _open(path, durability, max_mb)
+    except NewerSchema as exc:
+        reason = f"it was written by a newer hookline (schema {exc.args[0]})"
+    except FileExistsError:  # from mkdir: the parent is a file
+        reason = f"{path.parent} is a file, not a directory"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    except sqlite3.Error as exc:
+        reason = str(exc)
+        if is_busy(exc):
+            reason = f"it is locked by another process ({reason})"
+    raise UsageError(f"{path}: cannot open the delivery queue: {reason}")
+
+
+def _open(path: Path, durability: Durability, max_mb: float | None) -> sqlite3.Connection:
     from .._store import settings_from_env
     from .._store_schema import migrate
 
