@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -115,7 +116,14 @@ class WorkerPool:
 
     def start(self) -> None:
         """Take back what a dead process left running, then start the workers."""
-        self.recovered = self.claims.recover()
+        try:
+            self.recovered = self.claims.recover()
+        except sqlite3.Error as exc:  # a database busy past the wait: the heartbeat retries
+            self.make_log().warning(
+                f"cannot look for deliveries a stopped process left unfinished: {exc}; "
+                "trying again in the background",
+                event="recover_failed",
+            )
         if self.recovered:
             self.intake.requeued(len(self.recovered))
         for index in range(self.size):
