@@ -1,12 +1,13 @@
 """``hookline check`` of many files on every core: worker processes started by ``fork``.
 
 Checking is pure CPU work in Python (YAML, JSON Schema, templates, GraphQL), so threads
-would not help; processes do. They are started by ``fork`` only, where it exists, once the
-parent has checked the first files itself: the workers then inherit every module those
-needed and every WSDL and SDL file they parsed, instead of importing and parsing them again
-each. Nothing changes for the user: results are printed in the order of the files, with
-the same exit code, and the check cache is written by the parent alone (each worker sends
-back what the cache should remember).
+would not help; processes do. They are started by ``fork`` only, where it exists and is
+safe (Linux and other Unix systems, not macOS), once the parent has checked the first
+files itself: the workers then inherit every module those needed and every WSDL and SDL
+file they parsed, instead of importing and parsing them again each. Nothing changes for
+the user: results are printed in the order of the files, with the same exit code, and the
+check cache is written by the parent alone (each worker sends back what the cache should
+remember).
 
 It runs only when it pays: with at least ``FILES_PER_WORKER`` files to check (not already
 passed in the cache) per worker, in a process without other threads (``fork`` copies only
@@ -53,7 +54,9 @@ def default_jobs() -> int:
 
 def workers_for(count: int, jobs: int) -> int:
     """How many worker processes to check ``count`` files with (0: check them here)."""
-    if jobs <= 1 or sys.platform == "win32" or not hasattr(os, "fork"):
+    # macOS has fork, but system frameworks a check may load (the proxy settings that
+    # urllib reads) are not safe in a forked child: Python itself spawns there instead.
+    if jobs <= 1 or sys.platform in ("win32", "darwin") or not hasattr(os, "fork"):
         return 0
     if threading.active_count() > 1:
         return 0
