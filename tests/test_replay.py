@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_replay_runs_a_dead_delivery_again_with_its_own_input(cli, tmp_path, ser
     assert json.loads(result.out) == {"attempt": 3}
     # The history's copy of the input is masked; the replay sent the real token.
     runs = pool.runs(run_id)
-    with sqlite3.connect(pool.db) as con:
+    with closing(sqlite3.connect(pool.db)) as con:
         kept = con.execute("SELECT input FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
     assert json.loads(kept)["token"] == "***"
     assert [r.json for r in server.requests_to("/flaky/a")] == [{"token": TOKEN}] * 3
@@ -128,7 +129,7 @@ def test_a_run_without_delivery_is_replayed_from_the_history(cli, write, server,
     first = cli(path, "--input", '{"id": "m", "t": "plain"}', prog="run-pipeline")
     assert first.code == 1
     db = tmp_path / "hookline-home" / "hookline.db"
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con:
         (run_id,) = con.execute("SELECT id FROM runs").fetchone()
     result = cli("replay", run_id)
     assert result.code == 0, result.err
@@ -140,7 +141,7 @@ def test_a_masked_history_input_is_not_replayed(cli, write, server, tmp_path):
     path = write("manual.yaml", MANUAL.format(url=server.url))
     cli(path, "--input", json.dumps({"id": "s", "t": TOKEN}), prog="run-pipeline")
     db = tmp_path / "hookline-home" / "hookline.db"
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con:
         (run_id,) = con.execute("SELECT id FROM runs").fetchone()
     result = cli("replay", run_id)
     assert (result.code, result.out) == (2, "")
@@ -173,12 +174,12 @@ def test_a_run_without_delivery_queued_for_the_service_is_a_new_delivery(
     path = write("manual.yaml", MANUAL.format(url=server.url))
     cli(path, "--input", '{"id": "q", "t": "plain"}', prog="run-pipeline")
     db = tmp_path / "hookline-home" / "hookline.db"
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con:
         (run_id,) = con.execute("SELECT id FROM runs").fetchone()
     result = cli("replay", run_id, "--queue")
     assert result.code == 0, result.err
     new_id = result.err.split(" queued as run ")[1].split(";")[0]
     assert result.err == (f"run {run_id}: queued as run {new_id}; the running service takes it\n")
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con:
         row = con.execute("SELECT pipeline, trigger, input, status FROM deliveries").fetchone()
     assert row == ("manual", "replay", '{"id":"q","t":"plain"}', "queued")

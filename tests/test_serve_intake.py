@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def hook(key: str | None = None, pipeline: str = "calls", value: object = None) 
 
 
 def stored(db: Path) -> list[tuple[str, str, str | None, str]]:
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con:
         return con.execute(
             "SELECT run_id, pipeline, key, status FROM deliveries ORDER BY id"
         ).fetchall()
@@ -38,7 +39,7 @@ def test_no_future_resolves_before_its_delivery_is_committed(db):
 
     def check(future) -> None:  # runs the moment the future resolves
         run_id = future.result().run_id
-        with sqlite3.connect(db) as con:
+        with closing(sqlite3.connect(db)) as con:
             found = con.execute("SELECT 1 FROM deliveries WHERE run_id = ?", (run_id,)).fetchone()
         with lock:
             seen_by_another_connection.append(found is not None)
@@ -177,7 +178,7 @@ def test_the_database_is_for_its_owner_only(db):
 
 def test_a_database_of_a_newer_hookline_is_refused_in_plain_words(db):
     db.parent.mkdir(parents=True)
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con:
         con.execute("PRAGMA user_version = 99")
     with pytest.raises(UsageError) as refused:
         SqliteIntake(db)

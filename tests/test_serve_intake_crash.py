@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 from servers.rest_app import RestServer
@@ -148,7 +149,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_delivery_and_runs_none_twice(t
         assert half.wait(60)
         service.kill()
         killed_with = len(acked)
-        with sqlite3.connect(tmp_path / "home" / "hookline.db") as con:
+        with closing(sqlite3.connect(tmp_path / "home" / "hookline.db")) as con:
             left = con.execute(
                 "SELECT count(*) FROM deliveries WHERE status IN ('queued', 'running')"
             ).fetchone()[0]
@@ -179,7 +180,7 @@ def wait_until_settled(db: Path, count: int) -> dict[str, str]:
     """Every delivery's status once none is queued or running any more, by key."""
     deadline = time.monotonic() + 120
     while True:
-        with sqlite3.connect(db) as con:
+        with closing(sqlite3.connect(db)) as con:
             found = dict(con.execute("SELECT key, status FROM deliveries").fetchall())
         settled = [s for s in found.values() if s in ("done", "needs-attention", "dead")]
         if len(found) == count and len(settled) == count:

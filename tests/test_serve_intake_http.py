@@ -4,6 +4,7 @@ and never 2xx, and nothing of it is kept."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from serve_support import SIGNED, Serve, hook
@@ -34,6 +35,6 @@ def test_a_delivery_past_the_database_cap_is_answered_503_and_not_kept(tmp_path:
             {"error": "the delivery could not be stored: try again later"},
         )
         assert answers and {a.status for a in answers} == {202}
-        with sqlite3.connect(home / "hookline.db") as db:
+        with closing(sqlite3.connect(home / "hookline.db")) as db:
             kept = {row[0] for row in db.execute("SELECT run_id FROM deliveries")}
         assert kept == {a.json()["run_id"] for a in answers}  # nothing of the refused one

@@ -9,6 +9,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ class Pool:
         return self.intake.submit(Delivery(pipeline, "webhook", value, key)).result().run_id
 
     def delivery(self, run_id: str) -> dict[str, object]:
-        with sqlite3.connect(self.db) as con:
+        with closing(sqlite3.connect(self.db)) as con:
             con.row_factory = sqlite3.Row
             row = con.execute("SELECT * FROM deliveries WHERE run_id = ?", (run_id,)).fetchone()
         return dict(row)
@@ -87,7 +88,7 @@ class Pool:
 
     def runs(self, run_id: str) -> list[tuple[int, str, str, str]]:
         """(attempt, run id, status, trigger) of every run of the delivery."""
-        with sqlite3.connect(self.db) as con:
+        with closing(sqlite3.connect(self.db)) as con:
             return con.execute(
                 "SELECT r.attempt, r.run_id, runs.status, runs.trigger FROM delivery_runs r"
                 " JOIN deliveries d ON d.id = r.delivery JOIN runs ON runs.id = r.run_id"
@@ -284,7 +285,7 @@ def test_a_delivery_of_this_process_that_no_worker_runs_is_taken_back_once_stale
         claims.close()
     assert [row["run_id"] for row in back] == [run_id]
     assert back[0]["reason"].startswith("no sign of life from its process for 1")
-    with sqlite3.connect(db) as con:
+    with closing(sqlite3.connect(db)) as con:
         row = con.execute("SELECT status, resume_run FROM deliveries").fetchone()
     assert row == ("queued", run_id)
 

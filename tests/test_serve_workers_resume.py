@@ -9,6 +9,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def settle(tmp_path: Path, run_id: str) -> tuple[str, str | None]:
     try:
         deadline = time.monotonic() + 30
         while True:
-            with sqlite3.connect(tmp_path / "home" / "hookline.db") as con:
+            with closing(sqlite3.connect(tmp_path / "home" / "hookline.db")) as con:
                 status, error = con.execute(
                     "SELECT status, error FROM deliveries WHERE run_id = ?", (run_id,)
                 ).fetchone()
@@ -78,7 +79,7 @@ def settle(tmp_path: Path, run_id: str) -> tuple[str, str | None]:
 
 
 def run_record(tmp_path: Path, run_id: str) -> tuple[str, str | None]:
-    with sqlite3.connect(tmp_path / "home" / "hookline.db") as con:
+    with closing(sqlite3.connect(tmp_path / "home" / "hookline.db")) as con:
         return con.execute("SELECT status, error FROM runs WHERE id = ?", (run_id,)).fetchone()
 
 
