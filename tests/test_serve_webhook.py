@@ -303,3 +303,10 @@ def test_the_admin_paths_are_not_on_the_public_listener(serve: Serve) -> None:
     for path in ("/metrics", "/healthz"):
         assert serve.request("GET", path).status == 404
     assert serve.request("GET", "/healthz", admin=True).status == 200
+
+
+def test_a_path_cannot_forge_a_log_line(serve: Serve) -> None:
+    answer = serve.request("POST", "/hooks%0Aerror:%20forged%20line", b"{}")
+    assert answer.status == 404
+    assert serve.wait_for(r"^POST /hooks%0Aerror:%20forged%20line 404 [0-9.]+ms$", 5)
+    assert "error: forged line" not in serve.lines

@@ -30,6 +30,8 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 BODY_TIMEOUT = 30.0
 """Seconds a client has to send the whole body; a stalled one is answered 408."""
+MAX_LOGGED_PATH = 200
+"""The longest path written to the access log; a longer one is cut."""
 MAX_DELIVERY_KEY = 200
 """The longest delivery id (``delivery_header``) accepted; GitHub's are 36 characters."""
 # Sync replies look for their run's outcome this often (seconds), growing to the last.
@@ -67,12 +69,12 @@ class WebhookApp:
             counter = self._answers[status] = self.metrics.http.labels("public", str(status))
         counter.inc()
         ms = (time.perf_counter() - started) * 1000
+        path = _shown_path(scope)
         self.log.info(
-            f"{scope['method']} {scope['path']} {status} {ms:.1f}ms"
-            + (f" run {run_id}" if run_id else ""),
+            f"{scope['method']} {path} {status} {ms:.1f}ms" + (f" run {run_id}" if run_id else ""),
             event="request",
             method=scope["method"],
-            path=scope["path"],
+            path=path,
             status=status,
             duration_ms=round(ms, 1),
             run_id=run_id,
@@ -183,6 +185,16 @@ class WebhookApp:
             headers = [*headers, (b"connection", b"close")]
         await _send(send, status, json.dumps({"error": message}).encode(), headers)
         return status, None
+
+
+def _shown_path(scope: Scope) -> str:
+    """The path as the client wrote it (still percent-encoded: a '%0A' in it cannot start a
+    forged log line), cut at MAX_LOGGED_PATH characters."""
+    raw = scope.get("raw_path")
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else str(scope["path"])
+    if not (text.isascii() and text.isprintable()) or " " in text:
+        text = "".join(c if " " < c < "\x7f" else f"%{ord(c):02X}" for c in text)
+    return text if len(text) <= MAX_LOGGED_PATH else text[:MAX_LOGGED_PATH] + "…"
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
