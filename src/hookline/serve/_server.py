@@ -3,15 +3,14 @@ one event loop: the public one (webhooks) and the admin one (health, metrics).
 
 uvicorn's own limits, with the values hookline sets (docs/serve.md#limits):
 - ``timeout_keep_alive`` 5 s: an idle keep-alive connection is closed.
-- ``limit_concurrency`` 1000: past this many connections or requests at once, new
-  requests get uvicorn's 503 at once instead of piling up.
 - ``backlog`` 2048: connections the kernel queues before they are accepted.
 - ``timeout_graceful_shutdown`` = ``--grace``: open requests get this long at SIGTERM.
 
-uvicorn does not time out a request whose headers never finish (a slowloris client), and
-httptools takes headers of any size: ``GuardedProtocol`` closes a connection whose request
-headers are not complete within ``HEADER_TIMEOUT``, and answers 431 to headers over
-``MAX_HEADER_BYTES``. A body that stalls is the app's to time out (``_app.BODY_TIMEOUT``).
+uvicorn's ``limit_concurrency`` is not used: it counts idle connections, so idle clients
+could refuse every other one. ``GuardedProtocol`` (``_protocol``) sets the limits on
+headers, pipelining, connections per client and requests in progress; the connection
+limit follows the file-descriptor limit (``connection_limit``).
+A body that stalls is the app's to time out (``_app.BODY_TIMEOUT``).
 Signals are the service's (``_service``), not uvicorn's: its handlers are left out.
 """
 
@@ -25,75 +24,35 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .._errors import UsageError
+from ._protocol import HEADER_TIMEOUT, MAX_PER_CLIENT, MAX_REQUESTS, GuardedProtocol, Limits
 
-HEADER_TIMEOUT = 10.0
-"""Seconds a connection has to finish sending a request's headers."""
-MAX_HEADER_BYTES = 64 * 1024
-"""The largest request line and headers accepted (httptools sets no limit of its own)."""
-_TOO_LARGE = b'{"error": "the request headers are larger than 64 KiB"}'
-_TOO_LARGE_ANSWER = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-    b"content-length: "
-    + str(len(_TOO_LARGE)).encode()
-    + b"\r\nconnection: close\r\n\r\n"
-    + _TOO_LARGE
-)
 KEEP_ALIVE = 5
-LIMIT_CONCURRENCY = 1000
 BACKLOG = 2048
+RESERVED_FDS = 256
+"""File descriptors kept for everything but client connections (database, upstream
+connections, logs): the connection limit is the process's descriptor limit minus these."""
+MAX_FD_LIMIT = 65536
+"""The descriptor limit the service raises its soft limit to (at most the hard limit)."""
 
 
-class GuardedProtocol(HttpToolsProtocol):
-    """httptools' protocol, plus a deadline and a size limit on each request's headers."""
-
-    _guard: asyncio.TimerHandle | None = None  # set while a request's headers are awaited
-    _head_bytes = 0
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._head_bytes = 0
-        seconds = getattr(self.config, "hookline_header_timeout", HEADER_TIMEOUT)
-        self._guard = self.loop.call_later(seconds, self._stalled)
-
-    def _disarm(self) -> None:
-        if self._guard is not None:
-            self._guard.cancel()
-            self._guard = None
-
-    def _stalled(self) -> None:
-        self._guard = None
-        if not self.transport.is_closing():
-            self.transport.close()
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def data_received(self, data: bytes) -> None:
-        waiting = self._guard is not None
-        super().data_received(data)
-        if waiting and self._guard is not None:  # this data did not end the headers
-            self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
-                self._disarm()
-                self.transport.write(_TOO_LARGE_ANSWER)
-                self.transport.close()
-
-    def on_headers_complete(self) -> None:
-        self._disarm()
-        super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm()  # the next request on this connection gets the same deadline
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
+def connection_limit() -> int:
+    """Connections a listener accepts at once: the file-descriptor limit (its soft limit
+    raised towards the hard one, up to MAX_FD_LIMIT) minus RESERVED_FDS, at least 64."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX: no descriptor limit to read
+        return 1000
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = MAX_FD_LIMIT if hard == resource.RLIM_INFINITY else min(hard, MAX_FD_LIMIT)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+    if soft == resource.RLIM_INFINITY:
+        soft = MAX_FD_LIMIT
+    return max(64, soft - RESERVED_FDS)
 
 
 class _Server(uvicorn.Server):
@@ -117,8 +76,12 @@ def make_server(
     grace: float,
     loop: str = "auto",
     header_timeout: float = HEADER_TIMEOUT,
+    per_client: int = MAX_PER_CLIENT,
+    max_requests: int = MAX_REQUESTS,
+    max_connections: int | None = None,
 ) -> uvicorn.Server:
-    """A uvicorn server for ``app`` on an already bound socket."""
+    """A uvicorn server for ``app`` on an already bound socket. Refusals for load are
+    counted in ``app.metrics`` (reason ``busy``) when the app has metrics."""
     config = uvicorn.Config(
         app,
         http=GuardedProtocol,
@@ -131,12 +94,28 @@ def make_server(
         server_header=False,
         date_header=True,
         timeout_keep_alive=KEEP_ALIVE,
-        limit_concurrency=LIMIT_CONCURRENCY,
+        limit_concurrency=None,  # GuardedProtocol's limits instead (module docstring)
         backlog=BACKLOG,
         timeout_graceful_shutdown=max(1, round(grace)),
         proxy_headers=False,  # the client address is not used; no X-Forwarded-* rewriting
     )
-    config.hookline_header_timeout = header_timeout  # type: ignore[attr-defined]
+    metrics = getattr(app, "metrics", None)
+    refused = getattr(metrics, "refused", None)
+    counters: dict[str, Any] = {}
+
+    def count(reason: str) -> None:
+        if refused is not None:
+            if reason not in counters:
+                counters[reason] = refused.labels(reason)
+            counters[reason].inc()
+
+    config.hookline_limits = Limits(  # type: ignore[attr-defined]
+        connections=connection_limit() if max_connections is None else max_connections,
+        per_client=per_client,
+        requests=max_requests,
+        header_timeout=header_timeout,
+        refused=count,
+    )
     # uvicorn logs "Started server process" and errors through "uvicorn.error": keep the
     # errors, drop the chatter (the service says what it serves, once).
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
