@@ -69,7 +69,8 @@ class StripeSignature:
                 stamp = item
             elif key == "v1":
                 signatures.append(item.lower())
-        if stamp is None or not stamp.isdigit() or len(stamp) > 12 or not signatures:
+        # isascii: str.isdigit() also takes '²' or '٣', which int() then refuses or reads.
+        if stamp is None or not _digits(stamp) or len(stamp) > 12 or not signatures:
             raise Refused(f"the {self.header} header is not 't=<time>,v1=<hex digest>'")
         if abs(now - int(stamp)) > self.tolerance:
             raise Refused(
@@ -101,11 +102,27 @@ class Token:
             scheme, _, value = value.partition(" ")
             if scheme.lower() != "bearer":
                 raise Refused("the Authorization header is not 'Bearer <token>'")
-        if not hmac.compare_digest(self.secret, value.strip().encode("utf-8", "replace")):
+        # The header's bytes as sent (latin-1 gives them back one for one) against the
+        # secret's UTF-8 bytes: a non-ASCII token sent as UTF-8 matches.
+        given = value.strip(" \t").encode("latin-1", "replace")
+        if not hmac.compare_digest(self.secret, given):
             raise Refused(f"the {self.header} token is not the expected one")
 
 
 Check = Signature | StripeSignature | Token
+
+
+def missing(checks: tuple[Check, ...], headers: Mapping[str, str]) -> str | None:
+    """Why the request cannot pass, known from its headers alone (a signature or token
+    header missing), so that it is refused before its body is read; else None."""
+    for check in checks:
+        if check.header.lower() not in headers:
+            return f"the {check.header} header is missing"
+    return None
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def build_checks(config: Mapping[str, Any], secret_of: Callable[[str], str]) -> tuple[Check, ...]:

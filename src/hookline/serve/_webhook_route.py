@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ from ._webhook_auth import Check, build_checks
 
 # The longest header value a reply template may produce: a Location or a short note.
 MAX_REPLY_HEADER = 8192
+# What a header value cannot carry: control characters but tab (uvicorn refuses them
+# mid-answer, and the client got nothing), and characters past Latin-1, which HTTP/1.1
+# headers cannot hold (they were sent as '?'). RFC 8187 encoding is for parameters only.
+_UNSENDABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f\u0100-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ def sync_reply(
     try:
         if route.status is not None:
             status = route.status.render(context)
-            if isinstance(status, str) and status.isdigit():
+            # isascii: str.isdigit() also takes '²' or Devanagari digits (which int() reads).
+            if isinstance(status, str) and status.isascii() and status.isdigit():
                 status = int(status)
             if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
                 raise ValueError(f"the reply's status template gave {_short(status)}, not 200-599")
@@ -111,10 +117,10 @@ def sync_reply(
             text = template.render(context)
             text = text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
             text = route.redactor.text(text)
-            if len(text) > MAX_REPLY_HEADER or any(c in text for c in "\r\n\0"):
+            if len(text) > MAX_REPLY_HEADER or _UNSENDABLE.search(text):
                 raise ValueError(
-                    f"the reply's header {name} is over {MAX_REPLY_HEADER} characters or "
-                    "holds a line break"
+                    f"the reply's header {name} is over {MAX_REPLY_HEADER} characters, or "
+                    "holds a line break, a control character or a character outside Latin-1"
                 )
             headers.append((name, text))
     except Exception as exc:  # an expression error or a bad value: the reply, not the run
