@@ -54,6 +54,7 @@ def listener(
     pipeline: str = PIPELINE,
     secret: str = TOKEN,
     body_timeout: float = 3.0,
+    max_buffered: int | None = None,
     **limits: Any,
 ) -> Iterator[Listener]:
     """``make_server`` keywords (``header_timeout``, ``per_client`` ...) go in ``limits``."""
@@ -62,6 +63,8 @@ def listener(
     intake = SqliteIntake(tmp_path / "hookline.db")
     log = io.StringIO()
     app = WebhookApp(intake, Metrics(), RunLog(log), body_timeout=body_timeout)
+    if max_buffered is not None:
+        app.max_buffered = max_buffered
     route = build_route(loaded, {"HOOK_SECRET": secret})
     app.routes = {route.path: {route.method: route}}
     sock = bind("127.0.0.1", 0)

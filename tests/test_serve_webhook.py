@@ -204,6 +204,7 @@ def test_a_body_over_max_body_by_content_length_is_refused_before_it_is_sent(ser
 def test_a_chunked_body_is_counted_as_it_arrives(serve: Serve) -> None:
     head = (
         b"POST /hooks/small HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"X-Hub-Signature-256: sha256=00\r\n"  # present (a missing one is refused at once)
         b"Transfer-Encoding: chunked\r\n\r\n"
     )
     chunk = b"40\r\n" + b" " * 64 + b"\r\n"
@@ -212,7 +213,7 @@ def test_a_chunked_body_is_counted_as_it_arrives(serve: Serve) -> None:
     assert b"larger than 100 bytes" in reply
     small = _raw(serve, head.replace(b"Host: x", b"Host: x\r\nConnection: close"),
                  [b"2\r\n{}\r\n", b"0\r\n\r\n"])  # fmt: skip
-    # Unsigned but within the limit: the body was read to its end and then checked.
+    # Wrongly signed but within the limit: the body was read to its end and then checked.
     assert small.startswith(b"HTTP/1.1 401 ")
 
 
