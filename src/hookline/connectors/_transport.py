@@ -23,6 +23,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from .._jsonsafe import sanitize
 from ._deadline import Guard, GuardedAdapter, guarding
 
 __all__ = ["Answer", "Failure", "GuardedAdapter", "exchange", "format_size", "read_body"]
@@ -55,9 +56,13 @@ class Answer:
     def text(self) -> str:  # decoded once: the record, the result and messages all read it
         encoding = requests.utils.get_encoding_from_headers(self.headers) or "utf-8"
         try:
-            return self.content.decode(encoding, "replace")
-        except LookupError:  # a charset Python does not know
+            text = self.content.decode(encoding, "replace")
+        except (LookupError, UnicodeError):  # a charset Python does not know, or a codec
+            # that is no charset ('idna', 'punycode', 'undefined' fail whatever the errors)
             return self.content.decode("utf-8", "replace")
+        # A charset such as unicode_escape, raw_unicode_escape or utf-7 decodes to lone
+        # surrogates, which no UTF-8 sink (stdout, the history) can encode.
+        return sanitize(text)
 
 
 # --- one exchange --------------------------------------------------------------------
