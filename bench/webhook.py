@@ -18,7 +18,13 @@ Rows, each a server in its own process on 127.0.0.1, loaded by wrk (2 threads,
   and on the second candidate, granian (Rust, one worker).
 
 Each row shows the median of the rounds and their min–max: requests/s counting only 2xx
-answers, and wrk's p50 and p99 latency. Not a test: nothing asserts.
+answers, and wrk's p50 and p99 latency.
+
+Beside them, the schedule precision of the same service: ``bench/schedule.py``'s
+``measure()`` (200 pipelines due in the same minute, fired into the durable intake while
+the workers run them; the fire delay's p50, p99 and max), as many rounds as the intake
+rows, after them so that no server competes for the cores. ``--only schedule`` measures
+it alone (without wrk). Not a test: nothing asserts.
 """
 
 # ruff: noqa: RUF001, RUF002, RUF003  (the table prints – as the other benches do)
@@ -28,6 +34,7 @@ import argparse
 import hashlib
 import hmac
 import http.client
+import importlib.util
 import json
 import os
 import re
@@ -42,6 +49,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -235,6 +243,19 @@ def measure(row: Row, args: argparse.Namespace, script: Path) -> None:
     row.refused.append(refused)
 
 
+def schedule_bench() -> ModuleType:
+    """bench/schedule.py, loaded by its path: an installed ``schedule`` package, first on
+    ``sys.path``, must not stand in for it."""
+    spec = importlib.util.spec_from_file_location("hookline_bench_schedule", HERE / "schedule.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SCHEDULE_ROW = "schedule fire delay, 200 pipelines due in one minute"
+
+
 def spread(values: list[float], fmt: str) -> str:
     med = statistics.median(values)
     if len(values) == 1:
@@ -248,7 +269,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--only", default="", help="rows whose name holds this text")
+    parser.add_argument(
+        "--only", default="", help="rows whose name holds this text (schedule: that figure alone)"
+    )
     parser.add_argument("--serve-bare", nargs=2, metavar=("KIND", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:
@@ -256,9 +279,6 @@ def main() -> int:
         return 0
     if args.quick:
         args.rounds, args.duration = 1, 2
-    if shutil.which("wrk") is None:
-        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
-        return 2
     rows = [
         Row("hookline serve, crash-durable (process)", start_hookline("process")),
         Row("hookline serve, power-loss-durable (power)", start_hookline("power")),
@@ -272,6 +292,21 @@ def main() -> int:
     except ImportError:
         print("granian is not installed: its row is left out", file=sys.stderr)
     rows = [r for r in rows if args.only in r.name]
+    if rows and shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install wrk", file=sys.stderr)
+        return 2
+    if rows:
+        intake_table(rows, args)
+    if args.only in SCHEDULE_ROW:
+        bench = schedule_bench()
+        sys.stdout.flush()  # the intake table first, when both go to one file
+        print(f"\nmeasuring the {SCHEDULE_ROW} ({args.rounds} rounds)", file=sys.stderr)
+        print("\n" + bench.table(bench.measure(args.rounds)), end="")
+    return 0
+
+
+def intake_table(rows: list[Row], args: argparse.Namespace) -> None:
+    """Measure every intake row, interleaved, and print their table."""
     signature = "sha256=" + hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT.format(body=lua_string(BODY), signature=signature))
@@ -291,7 +326,6 @@ def main() -> int:
     for row in rows:
         print(f"| {row.name} | {spread(row.rps, '.0f')} | {spread(row.p50, '.2f')} | "
               f"{spread(row.p99, '.2f')} | {sum(row.refused)} |")  # fmt: skip
-    return 0
 
 
 if __name__ == "__main__":
