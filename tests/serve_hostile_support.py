@@ -55,18 +55,25 @@ def listener(
     secret: str = TOKEN,
     body_timeout: float = 3.0,
     max_buffered: int | None = None,
+    max_queue: int = 10_000,
     **limits: Any,
 ) -> Iterator[Listener]:
     """``make_server`` keywords (``header_timeout``, ``per_client`` ...) go in ``limits``."""
     (tmp_path / "p.yaml").write_text(pipeline, encoding="utf-8")
     loaded = load_pipeline(tmp_path / "p.yaml")
-    intake = SqliteIntake(tmp_path / "hookline.db")
+    intake = SqliteIntake(tmp_path / "hookline.db", max_queue=max_queue)
     log = io.StringIO()
     app = WebhookApp(intake, Metrics(), RunLog(log), body_timeout=body_timeout)
     if max_buffered is not None:
         app.max_buffered = max_buffered
     route = build_route(loaded, {"HOOK_SECRET": secret})
-    app.routes = {route.path: {route.method: route}}
+    # A second pipeline, the same but at /hooks/y: for what one pipeline does to another.
+    (tmp_path / "q.yaml").write_text(
+        pipeline.replace("name: hostile", "name: other").replace("/hooks/x", "/hooks/y"),
+        encoding="utf-8",
+    )
+    other = build_route(load_pipeline(tmp_path / "q.yaml"), {"HOOK_SECRET": secret})
+    app.routes = {route.path: {route.method: route}, other.path: {other.method: other}}
     sock = bind("127.0.0.1", 0)
     server = make_server(app, sock, grace=1, **limits)
     loop = new_loop()

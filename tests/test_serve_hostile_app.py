@@ -137,3 +137,19 @@ def test_a_non_ascii_token_sent_as_utf8_is_accepted(tmp_path: Path) -> None:
         refused = exchange(served.port, wrong)
     assert status(accepted) == 202
     assert status(refused) == 401
+
+
+def test_one_pipelines_backlog_leaves_room_for_the_others(tmp_path: Path) -> None:
+    # --max-queue was one count for all: one pipeline's backlog refused every other one.
+    with listener(tmp_path, max_queue=10) as served:
+        taken = [exchange(served.port, request(close=True)) for _ in range(9)]
+        over = exchange(served.port, request(close=True))
+        other = exchange(served.port, request("/hooks/y", close=True))
+        full = exchange(served.port, request("/hooks/y", close=True))
+    assert [status(r) for r in taken] == [202] * 9  # 90% of the queue for one pipeline
+    assert status(over) == 503
+    assert header(over, "Retry-After") == "30"
+    assert _error(over) == "the queue holds this webhook's share of deliveries: try again later"
+    assert status(other) == 202
+    assert status(full) == 503
+    assert _error(full) == "the queue is full: try again later"

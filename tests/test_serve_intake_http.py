@@ -32,7 +32,10 @@ def test_a_delivery_past_the_database_cap_is_answered_503_and_not_kept(tmp_path:
         refused = answers.pop()
         assert (refused.status, refused.json()) == (
             503,
-            {"error": "the delivery could not be stored: try again later"},
+            {
+                "error": "the delivery could not be stored (the disk is full, or the database "
+                "reached its size cap): try again later"
+            },
         )
         assert answers and {a.status for a in answers} == {202}
         with closing(sqlite3.connect(home / "hookline.db")) as db:

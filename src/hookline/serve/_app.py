@@ -210,12 +210,19 @@ class WebhookApp:
             accepted = await self._waker.wait(self.intake.submit(delivery))
         except QueueFull as exc:
             retry = [(b"retry-after", str(exc.retry_after).encode())]
+            full = "the queue is full: try again later"
+            if getattr(exc, "pipeline", None) is not None:  # this pipeline's share is full
+                full = "the queue holds this webhook's share of deliveries: try again later"
+            return await self._refuse(send, "queue_full", 503, full, retry)
+        except IntakeUnavailable as exc:
+            why = ""
+            if "reached its cap" in str(exc):  # said, as an operator looking at it needs it
+                why = " (the disk is full, or the database reached its size cap)"
             return await self._refuse(
-                send, "queue_full", 503, "the queue is full: try again later", retry
-            )
-        except IntakeUnavailable:
-            return await self._refuse(
-                send, "unavailable", 503, "the delivery could not be stored: try again later"
+                send,
+                "unavailable",
+                503,
+                f"the delivery could not be stored{why}: try again later",
             )
         self.metrics.intake_seconds.observe(time.perf_counter() - started)
         if accepted.duplicate:

@@ -18,6 +18,7 @@ import collections
 import concurrent.futures
 import contextlib
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -37,13 +38,22 @@ from ._intake_store import (
 )
 from ._queue import Accepted, Delivery, Intake, IntakeUnavailable, QueueFull, RunOutcome
 
-__all__ = ["MAX_QUEUE", "QUEUE_FULL_RETRY_AFTER", "SqliteIntake"]
+__all__ = [
+    "MAX_QUEUE",
+    "PIPELINE_SHARE",
+    "QUEUE_FULL_RETRY_AFTER",
+    "PipelineQueueFull",
+    "SqliteIntake",
+]
 
 #: Deliveries waiting (queued or waiting for a retry) past which new ones are refused
 #: with 503 and Retry-After, instead of filling the disk.
 MAX_QUEUE = 10_000
 #: The Retry-After (seconds) of a refusal because the queue is full.
 QUEUE_FULL_RETRY_AFTER = 30
+#: The share of ``max_queue`` one pipeline's waiting deliveries may fill: past it, that
+#: pipeline's deliveries are refused and the rest of the queue stays for the others.
+PIPELINE_SHARE = 0.9
 #: Finished outcomes kept in memory for sync replies that have not collected them yet.
 _OUTCOMES_KEPT = 10_000
 #: How often the writer recounts the waiting deliveries from the table, so that those
@@ -56,6 +66,18 @@ _TABLE_POLL = 0.25
 _CHECKPOINT_SECONDS = 0.5
 
 _Pending = tuple[Delivery, "concurrent.futures.Future[Accepted]"]
+
+
+class PipelineQueueFull(QueueFull):
+    """One pipeline's waiting deliveries fill its share of the queue (``PIPELINE_SHARE``)."""
+
+    def __init__(self, pipeline: str, depth: int, retry_after: int) -> None:
+        super().__init__(depth, retry_after)
+        self.pipeline = pipeline
+        self.args = (
+            f"the queue holds {depth} deliveries of {pipeline}, its share of the queue; try "
+            f"again in {retry_after}s",
+        )
 
 
 class SqliteIntake:
@@ -73,6 +95,7 @@ class SqliteIntake:
         self.path = Path(path)
         self.durability = durability
         self.max_queue = max_queue
+        self.max_per_pipeline = math.ceil(max_queue * PIPELINE_SHARE)
         self.commit_timeout = commit_timeout
         self._max_mb = max_mb
         self._db = connect(self.path, durability, max_mb)
@@ -246,6 +269,9 @@ class SqliteIntake:
         db = self._db
         out: list[Accepted | BaseException] = []
         waiting = self._waiting
+        # A pipeline's own count is read only once the whole queue holds more than a
+        # pipeline's share (until then no pipeline can be past it), once per batch.
+        by_pipeline: dict[str, int] = {}
         with transaction(db):
             for delivery, _ in batch:
                 if delivery.key is not None:
@@ -258,6 +284,12 @@ class SqliteIntake:
                         continue
                 if waiting >= self.max_queue:
                     out.append(QueueFull(waiting, QUEUE_FULL_RETRY_AFTER))
+                    continue
+                name = delivery.pipeline
+                if waiting >= self.max_per_pipeline and name not in by_pipeline:
+                    by_pipeline[name] = _waiting_of(db, name)
+                if by_pipeline.get(name, 0) >= self.max_per_pipeline:
+                    out.append(PipelineQueueFull(name, by_pipeline[name], QUEUE_FULL_RETRY_AFTER))
                     continue
                 try:
                     text = dumps(delivery.input)
@@ -278,6 +310,8 @@ class SqliteIntake:
                     ),
                 )
                 waiting += 1
+                if name in by_pipeline:
+                    by_pipeline[name] += 1
                 out.append(Accepted(run_id, False))
         return out
 
@@ -326,6 +360,16 @@ class SqliteIntake:
         status, error, run_status, output = found[0]
         value = json.loads(output) if isinstance(output, str) else None
         return RunOutcome(run_status or status, value, error)
+
+
+def _waiting_of(db: sqlite3.Connection, pipeline: str) -> int:
+    return int(
+        db.execute(
+            "SELECT count(*) FROM deliveries WHERE status IN ('queued', 'retry-wait')"
+            " AND pipeline = ?",
+            (pipeline,),
+        ).fetchone()[0]
+    )
 
 
 def _reason(exc: BaseException) -> str:
