@@ -271,17 +271,32 @@ class Claims:
         return back
 
 
+_COLUMNS = "id, run_id, pipeline, trigger, status, attempts, retry_base, resume_run"
+
+
 def _due(db: sqlite3.Connection, *, moment: float, busy: list[str]) -> list[dict[str, Any]]:
+    """The oldest ``_SCAN`` deliveries due, past the ``busy`` pipelines.
+
+    Two queries, each walking the (status, id) index in order, merged here: one query
+    with an OR between the statuses makes SQLite sort every waiting delivery first, and
+    with ten thousand waiting that sort was most of what a claim cost."""
     skip = f" AND pipeline NOT IN ({', '.join('?' * len(busy))})" if busy else ""
-    return rows(
+    queued = rows(
         db.execute(
-            "SELECT id, run_id, pipeline, trigger, status, attempts, retry_base, resume_run"
-            " FROM deliveries WHERE (status = 'queued'"
-            f" OR (status = 'retry-wait' AND next_attempt_at <= ?)){skip}"
-            " ORDER BY id LIMIT ?",
+            f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'queued'{skip} ORDER BY id LIMIT ?",
+            (*busy, _SCAN),
+        )
+    )
+    retries = rows(
+        db.execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'retry-wait'"
+            f" AND next_attempt_at <= ?{skip} ORDER BY id LIMIT ?",
             (moment, *busy, _SCAN),
         )
     )
+    if not retries:
+        return queued
+    return sorted(queued + retries, key=lambda row: row["id"])[:_SCAN]
 
 
 def _requeue_lost(db: sqlite3.Connection, *, delivery: int) -> int:
