@@ -314,3 +314,26 @@ def test_a_backlog_of_a_busy_pipeline_does_not_hide_the_others(tmp_path):
         assert claims.claim(take) is None  # the rest all wait for the busy one
     finally:
         claims.close()
+
+
+def test_old_done_deliveries_are_forgotten_a_thousand_at_a_time(tmp_path):
+    from hookline.serve._intake_claims import Claims
+
+    db = tmp_path / "home" / "hookline.db"
+    intake = SqliteIntake(db)
+    for n in range(2500):
+        intake.submit(Delivery("p", "webhook", {}, key=str(n)))
+    intake.submit(Delivery("p", "webhook", {}, key="waiting")).result()
+    intake.close()
+    with closing(sqlite3.connect(db)) as con:
+        con.execute("UPDATE deliveries SET status = 'done', finished_at = 1 WHERE key != 'waiting'")
+        con.commit()
+    claims = Claims(db)
+    try:
+        assert claims.forget_done(time.time()) == 2500
+    finally:
+        claims.close()
+    with closing(sqlite3.connect(db)) as con:
+        assert con.execute("SELECT key, status FROM deliveries").fetchall() == [
+            ("waiting", "queued")
+        ]

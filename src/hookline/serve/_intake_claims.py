@@ -42,6 +42,7 @@ class Releasable(Protocol):
 
 
 _SCAN = 64  # waiting deliveries looked at per claim: enough to pass busy pipelines
+_FORGET_BATCH = 1000  # done deliveries deleted per transaction
 
 
 @dataclass(frozen=True)
@@ -210,21 +211,33 @@ class Claims:
 
     def forget_done(self, before: float) -> int:
         """Delete the deliveries done before ``before`` (their input and key with them:
-        a key is a duplicate only while its delivery is kept); the count deleted."""
+        a key is a duplicate only while its delivery is kept); the count deleted.
+
+        A thousand per transaction: a week of deliveries deleted at once would hold the
+        write lock for seconds, and the intake refuses what it cannot commit in 5 s."""
 
         def delete(db: sqlite3.Connection) -> int:
             with transaction(db):
-                db.execute(
-                    "DELETE FROM delivery_runs WHERE delivery IN (SELECT id FROM deliveries"
-                    " WHERE status = 'done' AND finished_at < ?)",
-                    (before,),
-                )
-                return db.execute(
-                    "DELETE FROM deliveries WHERE status = 'done' AND finished_at < ?",
-                    (before,),
-                ).rowcount
+                ids = [
+                    row[0]
+                    for row in db.execute(
+                        "SELECT id FROM deliveries WHERE status = 'done' AND finished_at < ?"
+                        " ORDER BY id LIMIT ?",
+                        (before, _FORGET_BATCH),
+                    )
+                ]
+                marks = ", ".join("?" * len(ids))
+                if ids:
+                    db.execute(f"DELETE FROM delivery_runs WHERE delivery IN ({marks})", ids)
+                    db.execute(f"DELETE FROM deliveries WHERE id IN ({marks})", ids)
+                return len(ids)
 
-        return int(self._do(delete))
+        total = 0
+        while True:
+            count = int(self._do(delete))
+            total += count
+            if count < _FORGET_BATCH:
+                return total
 
     def beat(self, ids: list[int]) -> None:
         if not ids:
