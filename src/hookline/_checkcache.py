@@ -100,6 +100,7 @@ class CheckCache:
         self._stamp = schema_stamp()
         self._digests: dict[tuple[str, int, int], str] = {}
         self._first_read: dict[str, frozenset[str]] = {}
+        self._made = False  # the cache directory exists
 
     def _key(self, path: str, raw: bytes) -> Path:
         key = hashlib.sha256()
@@ -160,7 +161,9 @@ class CheckCache:
         target = self._key(path, raw)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self._made:  # once per check, not once per file
+                self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._made = True
             tmp.write_text(json.dumps(entry), encoding="utf-8")
             os.replace(tmp, target)
         except OSError:
