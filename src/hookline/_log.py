@@ -19,6 +19,19 @@ from ._redact import Redactor
 Format = Literal["text", "json"]
 Level = Literal["quiet", "normal", "verbose"]
 
+# Control characters an upstream's text could carry into a message (an error body, a
+# header): written as \xNN in the text log so that they cannot move the cursor, clear the
+# screen or start a line that looks like one of ours. A line break starts an indented
+# continuation line instead.
+_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+del _CONTROLS[ord("\t")]
+_CONTROLS[ord("\n")] = "\n  "
+_CONTROLS[ord("\r")] = "\\r"
+
+
+def _printable(text: str) -> str:
+    return text.translate(_CONTROLS) if not text.isprintable() else text
+
 
 class RunLog:
     def __init__(
@@ -56,7 +69,7 @@ class RunLog:
                 default=lambda value: self.redactor.text(str(value)),
             )
         else:
-            line = self.redactor.text(message)
+            line = _printable(self.redactor.text(message))
         with self._lock:
             if self._bar_drawn:
                 self.stream.write("\r\x1b[K")
