@@ -40,6 +40,7 @@ REFUSALS = (
     "queue_full",
     "unavailable",
     "stopping",
+    "busy",
 )
 
 _RUN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
