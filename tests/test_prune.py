@@ -261,3 +261,23 @@ def test_a_locked_database_is_one_clear_line(cli, history, monkeypatch):
     assert result.code == 1
     assert result.err == f"error: cannot prune {db}: database is locked; nothing more was deleted\n"
     assert len(listed(cli)) == 6
+
+
+def test_an_open_history_store_keeps_the_shared_texts(cli, history):
+    """A process with the history open (serve during its grace period, an embedding)
+    counts as a writer for as long as its store is open, not only while it schedules."""
+    from hookline._store import Store
+
+    ids, db = history
+    for run_id in ids["alpha"] + ids["beta"]:
+        age(db, run_id, 40)
+    blobs = count(db, "blobs")
+    store = Store(db)
+    try:
+        result = cli("runs", "prune")
+        assert "stored headers and bodies were left in place" in result.err
+        assert count(db, "blobs") == blobs
+    finally:
+        store.close()
+    assert cli("runs", "prune").code == 0
+    assert count(db, "blobs") < blobs

@@ -29,6 +29,7 @@ from ._errors import UsageError
 from ._history_json import history_json
 from ._history_writer import Writer
 from ._home import default_db
+from ._locks import HistoryShare
 from ._model import Pipeline
 from ._store_queue import RecordQueue
 from ._store_rows import ITEM_LIMIT, RESULT_LIMIT, RowWriter
@@ -118,6 +119,9 @@ class Store(RecordQueue):
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.path = Path(path)
+        # Held while this store may write: `runs prune` sweeps shared texts only when no
+        # writer holds one (a writer refers again to the text ids it remembers).
+        self._share = HistoryShare(self.path)
         self._heartbeat_seconds = heartbeat_seconds
         self._warn = warn
         self._busy_timeout = busy_timeout
@@ -261,6 +265,7 @@ class Store(RecordQueue):
                 if wal.stat().st_size > WAL_KEEP:
                     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.close()
+        self._share.release()
 
     def __enter__(self) -> Store:
         return self
