@@ -23,6 +23,14 @@ Schema versions (``PRAGMA user_version``):
    together (see ``_store_block``). Texts of ``BLOB_MIN`` characters or more, and header
    sets, stay content-addressed in ``blobs``. A new database has only these tables; an
    older one keeps its old tables, read as before, and gains the new ones.
+
+The same database holds the tables of the components that need to commit with a run's
+record or survive a crash; each component creates its own (``CREATE TABLE IF NOT EXISTS``,
+in one transaction) when it first opens the database, so that a cron user's history never
+gains tables it does not use, and an older database gains them on first use:
+``pipeline_state`` and ``state_changes`` (``_state``), ``checkpoints`` (``_checkpoint``),
+``deliveries`` and ``delivery_runs`` (``serve._intake_store``), ``schedule_fires``
+(``serve._scheduler``). Each is additive: no column of a table above changes for them.
 """
 
 from __future__ import annotations
