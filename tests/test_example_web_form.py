@@ -13,6 +13,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 from urllib.parse import urlencode
 
@@ -77,7 +78,7 @@ def finished(serve: Serve, run_id: str, timeout: float = 30.0) -> dict[str, Any]
     """The run as ``hookline runs show --format json`` prints it, once it has ended."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with sqlite3.connect(serve.home / "hookline.db") as db:
+        with closing(sqlite3.connect(serve.home / "hookline.db")) as db:
             row = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
         db.close()
         if row is not None and row[0] != "running":
@@ -102,7 +103,7 @@ def shown(serve: Serve, *argv: str) -> Any:
 
 
 def deliveries(serve: Serve) -> int:
-    with sqlite3.connect(serve.home / "hookline.db") as db:
+    with closing(sqlite3.connect(serve.home / "hookline.db")) as db:
         count = int(db.execute("SELECT count(*) FROM deliveries").fetchone()[0])
     db.close()
     return count

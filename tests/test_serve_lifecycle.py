@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,7 @@ def test_a_full_queue_answers_503_with_retry_after(tmp_path: Path) -> None:
             assert (full.status, full.json(), full.headers["retry-after"]) == (
                 503, {"error": "the queue is full: try again later"}, "30",
             )  # fmt: skip
-            with sqlite3.connect(serve.home / "hookline.db") as db:
+            with closing(sqlite3.connect(serve.home / "hookline.db")) as db:
                 assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 2
 
 
@@ -195,7 +196,7 @@ def test_sigterm_closes_the_listeners_lets_the_run_finish_and_exits_0(tmp_path: 
             assert serve.wait(30) == 0
         finally:
             serve.stop()
-        with sqlite3.connect(tmp_path / "home" / "hookline.db") as db:
+        with closing(sqlite3.connect(tmp_path / "home" / "hookline.db")) as db:
             status = db.execute(
                 "SELECT status FROM deliveries WHERE run_id = ?", (run_id,)
             ).fetchone()

@@ -9,6 +9,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 import pytest
 
@@ -65,7 +66,7 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
 
 
 def deliveries(serve: Serve) -> int:
-    with sqlite3.connect(serve.home / "hookline.db") as db:
+    with closing(sqlite3.connect(serve.home / "hookline.db")) as db:
         return int(db.execute("SELECT count(*) FROM deliveries").fetchone()[0])
 
 
@@ -73,7 +74,7 @@ def run_status(serve: Serve, run_id: str, timeout: float = 20.0) -> str | None:
     """The run's final status in the history, waiting for it to end."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with sqlite3.connect(serve.home / "hookline.db") as db:
+        with closing(sqlite3.connect(serve.home / "hookline.db")) as db:
             row = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is not None and row[0] != "running":
             return str(row[0])
@@ -282,7 +283,7 @@ def test_a_duplicate_delivery_is_acknowledged_with_the_first_run_and_not_run_aga
     run_id = first.json()["run_id"]
     assert (again.status, again.json()) == (200, {"run_id": run_id, "duplicate": True})
     assert run_status(serve, run_id) == "succeeded"
-    with sqlite3.connect(serve.home / "hookline.db") as db:
+    with closing(sqlite3.connect(serve.home / "hookline.db")) as db:
         stored = db.execute(
             "SELECT count(*) FROM deliveries WHERE key = ?", (key["X-GitHub-Delivery"],)
         ).fetchone()[0]
