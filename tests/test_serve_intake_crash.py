@@ -163,7 +163,9 @@ def test_sigkill_mid_stream_loses_no_acknowledged_delivery_and_runs_none_twice(t
             statuses = wait_until_settled(tmp_path / "home" / "hookline.db", len(acked))
         finally:
             service.kill()
-        hits = Counter(r.json["key"] for r in rest.requests_to("/echo"))
+        # A request the kill cut off mid-body reached the server without a whole body (no
+        # JSON): a real API refuses it, so it is no side effect and not counted.
+        hits = Counter(r.json["key"] for r in rest.requests_to("/echo") if r.json is not None)
 
     assert 0 < killed_with < CLIENTS * PER_CLIENT  # the kill fell mid-stream
     assert left > 0  # with deliveries acknowledged and not yet run: the restart ran them
