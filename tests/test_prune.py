@@ -110,8 +110,10 @@ def test_keep_days_deletes_old_runs_and_what_only_they_used(cli, history):
     [attempt] = kept["attempts"]
     assert attempt["response"]["headers"]["Content-Type"] == "application/json"
     assert json.loads(attempt["response"]["body"])["n"] == "alpha2"
-    # Each deleted run's own answer (a blob) and its records' block went with it.
-    assert count(db, "blobs") == blobs_before - 2
+    # Each deleted run's own answer (a blob) and its records' block went with it. A set of
+    # response headers only they used goes too: the server's Date header changes with the
+    # second, so whether the deleted runs share theirs with a kept run depends on timing.
+    assert blobs_before - 3 <= count(db, "blobs") <= blobs_before - 2
     assert count(db, "blocks") == blocks_before - 2
 
 
