@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     # Imported here rather than at the top: run-pipeline needs only ``run``.
-    from . import check, cron, replay, runs, schema, serve, state
+    from . import check, cron, replay, runs, schema, serve, state, test
 
     commands: dict[str, object] = {
         "run": run,
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cron": cron,
         "state": state,
         "replay": replay,
+        "test": test,
     }
     for module in commands.values():
         module.add_parser(sub)  # type: ignore[attr-defined]
