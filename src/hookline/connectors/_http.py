@@ -106,7 +106,14 @@ class HttpClient:
         self.max_response_size = max_response_size
         self.limiter = RateLimiter(*rate_limit) if rate_limit else None
         self.session = _Session()
-        self.adapter = GuardedAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        # `hookline test` answers at the HTTP layer, so that everything above it (auth,
+        # redirects, pagination, retries, parsing) runs as in production.
+        self.point = runtime.answer_point
+        self.adapter = (
+            GuardedAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+            if self.point is None
+            else self.point.adapter(self)
+        )
         self.session.mount("http://", self.adapter)
         self.session.mount("https://", self.adapter)
         self.session.headers["User-Agent"] = USER_AGENT
@@ -187,6 +194,8 @@ class HttpClient:
             attempt_limit = limit if left is None else max(0.0, min(limit, left))
             started = time.monotonic()
             hop = Hop(req, token)
+            if self.point is not None:
+                self.point.sending(step_id)
             if self.limiter is not None and slot is not None:
                 hop.leaving = functools.partial(self.limiter.sent, slot)
             try:
@@ -237,6 +246,15 @@ class HttpClient:
                     self._log_retry(step_id, backoff, f"answered {status}", delay)
                     self.runtime.sleep(delay)
                     continue
+            elif status in policy.on_status and policy.attempts > 1:
+                # The retry the user wrote does nothing here: say so, with the fix.
+                self.runtime.log.warning(
+                    f"{step_id}: not retrying the {status}: a {req.method} is sent again only "
+                    "when it never reached the server or was refused with 429; set "
+                    "idempotent: true under retry if sending it twice is safe",
+                    event="retry_skipped",
+                    step=step_id,
+                )
             raise ConnectorError(
                 step_id,
                 f"{req.method} {self.show(answer.url)} answered {status} {answer.reason}".rstrip()
@@ -280,6 +298,8 @@ class HttpClient:
         left = self.runtime.remaining()
         limit = self.timeout if left is None else max(0.0, min(self.timeout, left))
         hop = Hop(HttpRequest("POST", url, form=form), None, credentials=False)
+        if self.point is not None:
+            self.point.sending(step_id, token_request=True)
         return follow(self, step_id, hop, limit, redirects=False)
 
     def _result(self, step_id: str, req: HttpRequest, answer: Answer) -> dict[str, Any]:

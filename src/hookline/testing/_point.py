@@ -1,0 +1,253 @@
+"""The answer point of a test run: which answer a request gets, and what was sent.
+
+A request is matched by the step that sends it (told by ``HttpClient`` just before it
+sends) and, inside a for_each, by the iteration it runs in (``create[3]``, then
+``create``). Answers with ``when`` are tried first; a list answers in order, counted per
+step key and iteration. A request that nothing answers stops the case at once
+(``CaseStopped``, a BaseException, so that no ``on_error`` and no retry can hide it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .._recorder import current_iteration
+from .._redact import Redactor, mask_headers
+from ._adapter import PLACEHOLDER_TOKEN, ScriptedAdapter, http_form
+
+if TYPE_CHECKING:
+    import requests
+
+    from .._model import Step
+    from ..connectors._http import HttpClient
+
+MAX_REQUESTS = 10_000  # requests one case may send: a loop that never ends fails the case
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NO_JSON = object()
+
+
+class CaseStopped(BaseException):
+    """The case cannot go on: a request nothing answers, a write while recording without
+    --allow-writes, too many requests. A BaseException: no on_error or retry catches it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Given:
+    value: Any
+
+
+@dataclass
+class Sent:
+    """One request as a test sees it (redacted: placeholders read ``***``)."""
+
+    step: str
+    loop: tuple[str, int] | None
+    view: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return self.step if self.loop is None else f"{self.step}[{self.loop[1]}]"
+
+
+def request_view(prepared: requests.PreparedRequest, redactor: Redactor) -> dict[str, Any]:
+    url = str(prepared.url)
+    parts = urlsplit(url)
+    body = prepared.body
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    parsed: Any = None
+    if text:
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+    view = {
+        "method": str(prepared.method),
+        "url": url,
+        "path": parts.path,
+        "query": dict(parse_qsl(parts.query, keep_blank_values=True)),
+        "headers": {k: str(v) for k, v in mask_headers(dict(prepared.headers)).items()},
+        "json": parsed,
+        "body": text,
+    }
+    return redactor.value(view)  # type: ignore[no-any-return]
+
+
+def _when_matches(when: dict[str, Any], view: dict[str, Any]) -> bool:
+    if "method" in when and when["method"].upper() != view["method"]:
+        return False
+    base = view["url"].split("?")[0]
+    if "url" in when and when["url"].rstrip("/") != base.rstrip("/"):
+        return False
+    if "path" in when and when["path"].rstrip("/") != view["path"].rstrip("/"):
+        return False
+    for name, value in when.get("query", {}).items():
+        if view["query"].get(name) != (value if isinstance(value, str) else json.dumps(value)):
+            return False
+    if "json" in when and when["json"] != view["json"]:
+        return False
+    return not ("body" in when and when["body"] != view["body"])
+
+
+class AnswerPoint:
+    """Answers the requests of one case and keeps what they were."""
+
+    def __init__(
+        self,
+        answers: dict[str, Any],
+        redactor: Redactor,
+        *,
+        recording: bool = False,
+        allow_writes: bool = False,
+    ) -> None:
+        self.answers = answers
+        self.redactor = redactor
+        self.recording = recording
+        self.allow_writes = allow_writes
+        self.sent: list[Sent] = []
+        self.recorded: list[tuple[str, dict[str, Any]]] = []  # (step key, answer)
+        self._counts: dict[tuple[str, tuple[str, int] | None], int] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.kinds: dict[str, str] = {}  # step id -> kind, for SOAP answers
+        self.runtime: Any = None  # the case's Runtime, set by the runner
+
+    # --- the hooks HttpClient and the engine call ------------------------------------
+
+    def adapter(self, client: HttpClient) -> ScriptedAdapter:
+        return ScriptedAdapter(self, client)
+
+    def sending(self, step_id: str, *, token_request: bool = False) -> None:
+        self._local.step = step_id
+        self._local.token = token_request
+
+    def step_result(self, step: Step, context: dict[str, Any]) -> Given | None:
+        """The result a case gives a step outright (``result:``), else None (it runs)."""
+        self.kinds.setdefault(step.id, step.kind)
+        if self.recording:
+            return None
+        loop = current_iteration()
+        answer = self._pick(step.id, loop, None, peek=True)
+        if answer is None or "result" not in answer:
+            return None
+        if step.kind != "soap":
+            self._pick(step.id, loop, None)  # consume it
+            return Given(answer["result"])
+        # A SOAP step still builds and sends its envelope (captured for the assertions);
+        # its reply is then replaced by the result the case gives.
+        from .._errors import StepFailed
+        from ..steps import STEP_KINDS
+
+        with contextlib.suppress(StepFailed):  # the empty reply may not parse: no matter
+            STEP_KINDS[step.kind].run(step.spec, step, context, self.runtime)
+        return Given(answer["result"])
+
+    # --- answering ---------------------------------------------------------------------
+
+    def answer(
+        self, prepared: requests.PreparedRequest, adapter: ScriptedAdapter
+    ) -> tuple[int, dict[str, str], bytes]:
+        step = getattr(self._local, "step", "?")
+        loop = current_iteration()
+        if getattr(self._local, "token", False):
+            if self.recording and adapter.real is not None:
+                return _forward(adapter, prepared, record=None)
+            body = {"access_token": PLACEHOLDER_TOKEN, "token_type": "Bearer", "expires_in": 3600}
+            return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        view = request_view(prepared, self.redactor)
+        sent = Sent(step, loop, view)
+        with self._lock:
+            if len(self.sent) >= MAX_REQUESTS:
+                raise CaseStopped(
+                    f"the case sent more than {MAX_REQUESTS} requests (step '{step}'): "
+                    "a loop or a pagination that never ends?"
+                )
+            self.sent.append(sent)
+        if self.recording:
+            if view["method"] in WRITES and not self.allow_writes:
+                raise CaseStopped(
+                    f"step '{sent.key}' would send {view['method']} "
+                    f"{self.redactor.text(view['url'].split('?')[0])}: recording sends "
+                    "writes (POST, PUT, PATCH, DELETE) only with --allow-writes; nothing "
+                    "was sent"
+                )
+            return _forward(adapter, prepared, record=(self, sent.key))
+        answer = self._pick(step, loop, view)
+        if answer is None:
+            raise CaseStopped(self._unanswered(sent))
+        return http_form(answer, self.kinds.get(step, ""))
+
+    def _pick(
+        self,
+        step: str,
+        loop: tuple[str, int] | None,
+        view: dict[str, Any] | None,
+        *,
+        peek: bool = False,
+    ) -> dict[str, Any] | None:
+        keys = [f"{step}[{loop[1]}]", step] if loop is not None else [step]
+        for key in keys:
+            given = self.answers.get(key)
+            if given is None:
+                continue
+            items = given if isinstance(given, list) else [given]
+            if view is not None:
+                for answer in items:
+                    if "when" in answer and _when_matches(answer["when"], view):
+                        return answer  # type: ignore[no-any-return]
+            plain = [a for a in items if "when" not in a]
+            if not plain:
+                continue
+            if not isinstance(given, list):
+                return plain[0]  # type: ignore[no-any-return]
+            with self._lock:
+                n = self._counts.get((key, loop), 0)
+                if n >= len(plain):
+                    if peek:
+                        return None
+                    raise CaseStopped(
+                        f"step '{step}'{_iteration(loop)}: the answers of '{key}' ran out: "
+                        f"it sent request {n + 1}, the list has {len(plain)}"
+                        + (f" ({view['method']} {self._url(view)})" if view else "")
+                    )
+                if not peek:
+                    self._counts[(key, loop)] = n + 1
+            return plain[n]  # type: ignore[no-any-return]
+        return None
+
+    def _url(self, view: dict[str, Any]) -> str:
+        return self.redactor.text(view["url"])
+
+    def _unanswered(self, sent: Sent) -> str:
+        view = sent.view
+        kind = self.kinds.get(sent.step, "rest")
+        sample = {
+            "graphql": "{data: {}}",
+            "soap": "{result: {}}",
+        }.get(kind, "{status: 200, json: {}}")
+        return (
+            f"no answer for step '{sent.step}'{_iteration(sent.loop)}: {view['method']} "
+            f"{self._url(view)}\nadd to the case:\n  answers:\n    {sent.key}: {sample}"
+        )
+
+
+def _iteration(loop: tuple[str, int] | None) -> str:
+    return "" if loop is None else f" (iteration {loop[1]} of '{loop[0]}')"
+
+
+def _forward(
+    adapter: ScriptedAdapter,
+    prepared: requests.PreparedRequest,
+    record: tuple[AnswerPoint, str] | None,
+) -> tuple[int, dict[str, str], bytes]:
+    from ._record import forward
+
+    return forward(adapter, prepared, record)

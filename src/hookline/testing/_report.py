@@ -1,0 +1,119 @@
+"""What ``hookline test`` prints: a line per case, a diff per failure, a summary line;
+or one JSON document; and JUnit XML for CI systems."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ._assert import Mismatch
+
+
+@dataclass
+class CaseReport:
+    file: str
+    name: str
+    seconds: float
+    mismatches: list[Mismatch] = field(default_factory=list)
+    log: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches
+
+    def detail(self) -> list[str]:
+        lines: list[str] = []
+        for m in self.mismatches:
+            head = f"{m.where}: {m.message}" if m.message else f"{m.where}:"
+            lines += head.splitlines()
+            lines += [f"  {line}" for line in m.lines]
+        return lines
+
+
+def text_line(report: CaseReport) -> str:
+    word = "PASS" if report.passed else "FAIL"
+    return f"{word}  {report.file}: {report.name} ({report.seconds:.2f}s)"
+
+
+def write_text(out: TextIO, report: CaseReport) -> None:
+    out.write(text_line(report) + "\n")
+    for line in report.detail():
+        out.write(f"      {line}\n")
+
+
+def summary(reports: list[CaseReport], invalid: int, seconds: float) -> str:
+    failed = sum(1 for r in reports if not r.passed)
+    parts = [f"{len(reports) - failed} passed"]
+    if failed:
+        parts.append(f"{failed} failed")
+    if invalid:
+        parts.append(f"{invalid} invalid file{'s' if invalid != 1 else ''}")
+    count = f"{len(reports)} case{'s' if len(reports) != 1 else ''}"
+    return f"{count}: {', '.join(parts)} ({seconds:.2f}s)"
+
+
+def as_json(reports: list[CaseReport], problems: list[str], seconds: float) -> str:
+    doc = {
+        "passed": sum(1 for r in reports if r.passed),
+        "failed": sum(1 for r in reports if not r.passed),
+        "seconds": round(seconds, 3),
+        "problems": problems,
+        "cases": [
+            {
+                "file": r.file,
+                "name": r.name,
+                "status": "passed" if r.passed else "failed",
+                "seconds": round(r.seconds, 3),
+                "failures": [
+                    {"where": m.where, "message": m.message, "diff": m.lines} for m in r.mismatches
+                ],
+            }
+            for r in reports
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_junit(path: Path, reports: list[CaseReport], problems: list[str]) -> None:
+    """One ``testsuite`` per test file; an invalid file is a suite with one error."""
+    root = ET.Element("testsuites", name="hookline test")
+    files: dict[str, list[CaseReport]] = {}
+    for r in reports:
+        files.setdefault(r.file, []).append(r)
+    for file, cases in files.items():
+        failures = sum(1 for c in cases if not c.passed)
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=file,
+            tests=str(len(cases)),
+            failures=str(failures),
+            errors="0",
+            time=f"{sum(c.seconds for c in cases):.3f}",
+        )
+        for c in cases:
+            case = ET.SubElement(
+                suite, "testcase", classname=file, name=c.name, time=f"{c.seconds:.3f}"
+            )
+            if not c.passed:
+                first = c.mismatches[0]
+                message = f"{first.where}: {first.message}".rstrip(": ")
+                failure = ET.SubElement(case, "failure", message=message.splitlines()[0])
+                failure.text = "\n".join(c.detail())
+    if problems:
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name="invalid test files",
+            tests=str(len(problems)),
+            failures="0",
+            errors=str(len(problems)),
+        )
+        for n, problem in enumerate(problems):
+            case = ET.SubElement(suite, "testcase", classname="hookline", name=f"problem {n + 1}")
+            ET.SubElement(case, "error", message=problem).text = problem
+    ET.indent(root)
+    path.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")
