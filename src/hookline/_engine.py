@@ -77,6 +77,10 @@ def execute_steps(steps: tuple[Step, ...], context: dict[str, Any], runtime: Run
 
 def _attempts(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
     """Run the step's kind; kinds that do not retry themselves are retried here."""
+    if runtime.answer_point is not None:  # `hookline test`: the case may give the result
+        given = runtime.answer_point.step_result(step, context)
+        if given is not None:
+            return given.value
     kind = STEP_KINDS[step.kind]
     # Connectors retry by their own rules (status codes, idempotency); a fail step fails on
     # purpose, so running it again cannot help.

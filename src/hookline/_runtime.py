@@ -101,6 +101,9 @@ class Runtime:
         # What connection templates see: set by the engine once vars are computed.
         self.connection_context: dict[str, Any] = {}
         self.dry_requests: list[dict[str, Any]] = []
+        # `hookline test` only (hookline.testing): answers requests from a test case and may
+        # give a step's result; None in every real run.
+        self.answer_point: Any = None
         self.cancel_reason = "the run was interrupted"
         # Set by the engine, so that a step kind holding steps (for_each) runs them without
         # importing the engine.
