@@ -29,6 +29,7 @@ from .._errors import PipelineInvalid, Problem, UsageError
 from .._home import default_home
 from .._load import load_pipeline
 from .._model import Pipeline
+from ..testing._names import is_test_file
 from ..triggers.schedule import Schedule, schedule_of
 from .check import check_file, expand
 
@@ -139,6 +140,7 @@ def crontab(directory: str, *, cron_tz: bool = False) -> tuple[list[str], list[s
     """The crontab text for DIR (lines) and warnings for stderr; PipelineInvalid when a
     pipeline is invalid, UsageError when DIR holds none."""
     files, unusable = expand([directory])
+    files = [f for f in files if not is_test_file(f)]  # tests (docs/testing.md) are not jobs
     if unusable:
         raise UsageError("; ".join(unusable))
     problems: list[Problem] = []

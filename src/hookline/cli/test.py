@@ -52,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def find_test_files(paths: list[str]) -> list[Path]:
     """Test files named or found under directories, in a stable order; a pipeline named
     directly stands for the test file beside it."""
-    from ..testing._load import SUFFIXES, is_test_file
+    from ..testing._names import SUFFIXES, is_test_file
 
     out: list[Path] = []
     for arg in paths or ["."]:

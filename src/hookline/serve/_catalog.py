@@ -18,6 +18,7 @@ from .._load import load_pipeline, read_source
 from .._model import Pipeline
 from .._secrets import read_secrets
 from .._yamlpos import load_yaml
+from ..testing._names import is_test_file
 from ._webhook_route import Route, build_route
 
 
@@ -46,7 +47,12 @@ def _files(directory: str) -> list[str]:
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(f"{directory}: not a directory (serve takes a directory of pipelines)")
-    found = sorted(str(f) for f in root.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+    found = sorted(
+        str(f)
+        for f in root.rglob("*")
+        # a pipeline's test file (docs/testing.md) is no pipeline to serve
+        if f.suffix in (".yaml", ".yml") and not is_test_file(f) and f.is_file()
+    )
     if not found:
         raise UsageError(f"{directory}: no *.yaml or *.yml files in this directory")
     return found

@@ -20,9 +20,11 @@ from .._load import load_pipeline, read_source
 from .._model import Pipeline, Step
 from .._plan import did_you_mean
 from ..expr import Expression, TemplateSyntaxError, compile_expression
+from ._names import SUFFIXES, is_test_file
 from ._schema import schema
 
-SUFFIXES = (".test.yaml", ".test.yml")
+__all__ = ["Case", "TestFile", "file_problems", "is_test_file", "load_test_file"]
+
 _SETUP_KEYS = ("input", "vars", "env", "state", "secrets")
 
 
@@ -45,12 +47,6 @@ class TestFile:
     pipeline: Pipeline
     cases: tuple[Case, ...]
     raw: bytes
-
-
-def is_test_file(path: str | os.PathLike[str]) -> bool:
-    """True for ``*.test.yaml``: what ``check``, ``serve`` and ``cron`` must not take for a
-    pipeline."""
-    return os.fspath(path).endswith(SUFFIXES)
 
 
 def pipeline_beside(test_path: Path) -> Path:
@@ -93,6 +89,10 @@ def load_test_file(path: str | os.PathLike[str]) -> TestFile:
     problems = check_document(doc)
     if problems:
         raise PipelineInvalid(problems)
+    return _finish(name, doc, raw)
+
+
+def _finish(name: str, doc: Document, raw: bytes) -> TestFile:
     data: dict[str, Any] = doc.data
     target = (
         Path(name).parent / data["pipeline"] if "pipeline" in data else pipeline_beside(Path(name))
@@ -107,6 +107,22 @@ def load_test_file(path: str | os.PathLike[str]) -> TestFile:
     if problems:
         raise PipelineInvalid(problems)
     return TestFile(Path(name), pipeline, tuple(cases), raw)
+
+
+def file_problems(path: str, raw: bytes) -> list[Problem]:
+    """What ``hookline check`` reports of a test file: its schema and meaning problems.
+    Problems of its pipeline are left to the check of the pipeline itself."""
+    from .._yamlpos import load_yaml
+
+    doc = load_yaml(path, raw)
+    problems = check_document(doc)
+    if problems:
+        return problems
+    try:
+        _finish(path, doc, raw)
+    except PipelineInvalid as exc:
+        return [p for p in exc.problems if p.file == path]
+    return []
 
 
 def step_ids(pipeline: Pipeline) -> dict[str, bool]:
