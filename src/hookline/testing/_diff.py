@@ -22,12 +22,16 @@ def _text(value: Any, indent: int | None) -> str:
 def diff_lines(expected: Any, actual: Any, redactor: Redactor, label: str = "") -> list[str]:
     """``- expected`` / ``+ actual`` lines; a line diff of the pretty JSON when long."""
     if expected is MISSING and label:
-        shown = [f"  {label}: {redactor.clip(str(v), MAX_LINE)}" for v in actual] or [
-            f"  {label}: nothing"
+        shown = [f"{label}: {redactor.clip(str(v), MAX_LINE)}" for v in actual] or [
+            f"{label}: nothing"
         ]
         return shown[:MAX_LINES]
+    if isinstance(expected, str) and isinstance(actual, str):  # texts: as they are
+        return [f"- {redactor.clip(expected, MAX_LINE)}", f"+ {redactor.clip(actual, MAX_LINE)}"]
     short = _text(expected, None), _text(actual, None)
-    if all(len(s) <= 100 for s in short):
+    if all(len(s) <= 100 for s in short) or not any(
+        isinstance(v, dict | list) for v in (expected, actual)
+    ):
         return [f"- {redactor.clip(short[0], MAX_LINE)}", f"+ {redactor.clip(short[1], MAX_LINE)}"]
     old = redactor.text(_text(expected, 2)).splitlines()
     new = redactor.text(_text(actual, 2)).splitlines()
