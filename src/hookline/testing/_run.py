@@ -115,7 +115,8 @@ def run_case(
         view.output = result.output
         view.state_update = result.state_update
     except PipelineInvalid as exc:  # the case's input breaks the input_schema
-        view.error = runtime.redactor.text(str(exc))
+        said = "; ".join(p.message for p in exc.problems)
+        view.error = runtime.redactor.text(f"the input breaks the trigger's input_schema: {said}")
     except CaseStopped as exc:
         view.stopped = runtime.redactor.text(exc.message)
     finally:
