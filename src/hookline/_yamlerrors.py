@@ -47,8 +47,21 @@ def _mustache(node: yaml.Node) -> str | None:
     return None
 
 
+def _looks_like_expression(tag: str) -> bool:
+    return not tag.startswith(YAML_TAG) and any(c in tag for c in "(.[=&|")
+
+
+def tag_text(tag: str, value: str) -> str:
+    """The value a scalar with an unsupported tag stands for: the text as written when the
+    tag is an expression (``if: !a.b``), so later checks read what the author meant
+    instead of an empty value ("must not be empty" was a second, bogus message)."""
+    if _looks_like_expression(tag):
+        return f"{tag} {value}" if value else tag
+    return value
+
+
 def unsupported_tag(tag: str) -> str:
-    if not tag.startswith(YAML_TAG) and any(c in tag for c in "(.[=&|"):  # an expression
+    if _looks_like_expression(tag):
         return (
             f"'{tag}' at the start of a value is read by YAML as a tag: if it is text or an "
             f'expression, quote the whole value, e.g. "{tag}"'
@@ -166,6 +179,9 @@ def yaml_error(file: str, exc: yaml.YAMLError, text: str) -> Problem:
             "above it, check its indentation)",
         )
     if problem == "mapping values are not allowed here":
+        blamed = _deindented_above(file, text, line)
+        if blamed is not None:
+            return blamed
         return Problem(
             file,
             line,
@@ -248,6 +264,77 @@ def yaml_error(file: str, exc: yaml.YAMLError, text: str) -> Problem:
     if context:
         message = f"{message} ({_words(context)})"
     return Problem(file, line, col, f"invalid YAML: {message}")
+
+
+def _key_column(line: str) -> int:
+    """1-based column of the first key on ``line``, after any '- ' list markers."""
+    col = len(line) - len(line.lstrip(" "))
+    while line[col : col + 2] == "- ":
+        col += 2
+        while line[col : col + 1] == " ":
+            col += 1
+    return col + 1
+
+
+def _indent_step(lines: list[str]) -> int:
+    """The indentation the file uses most: the commonest step from a line ending with
+    ':' to the key column of the line after it."""
+    steps: dict[int, int] = {}
+    last: int | None = None
+    for line in lines:
+        stripped = line.split(" #")[0].rstrip()
+        if not stripped.strip() or stripped.lstrip().startswith("#"):
+            continue
+        col = _key_column(line)
+        if last is not None and col > last:
+            steps[col - last] = steps.get(col - last, 0) + 1
+        last = col if stripped.endswith(":") else None
+    return max(steps, key=lambda k: (steps[k], -k)) if steps else 2
+
+
+def _deindented_above(file: str, text: str, line: int) -> Problem | None:
+    """The line above ``line`` when it, not ``line``, is the mistake: a mapping's first
+    key written left of the keys after it. YAML starts the mapping at that first key and
+    then finds a deeper ``key: value`` on the next line, which it reports there."""
+    lines = text.split("\n")
+    if not 2 <= line <= len(lines):
+        return None
+
+    def content(i: int) -> bool:
+        stripped = lines[i].strip()
+        return bool(stripped) and not stripped.startswith("#")
+
+    here = line - 1
+    above = next((i for i in range(here - 1, -1, -1) if content(i)), None)
+    if above is None:
+        return None
+    opener = next((i for i in range(above - 1, -1, -1) if content(i)), None)
+    col_here, col_above = _key_column(lines[here]), _key_column(lines[above])
+    if col_above >= col_here or ": " not in lines[above].split(" #")[0] + " ":
+        return None
+    # Either the line above is the first of its block (the line before it opens the block,
+    # ending with ':', left of ``line``), or the keys before it start where ``line`` does.
+    if opener is None:
+        return None
+    head = lines[opener].split(" #")[0].rstrip()
+    col_opener = _key_column(lines[opener])
+    if col_opener != col_here:
+        # The first key of a block, or the one after it, is misplaced: the one whose
+        # indentation is not the file's usual step (2 spaces, say) is the mistake.
+        # A list item's keys sit two columns right of its '- '.
+        item = 2 if lines[above].lstrip()[:2] == "- " else 0
+        expected = col_opener + _indent_step(lines) + item
+        if not head.endswith(":") or col_here != expected or col_above == expected:
+            return None
+    key = lines[here].strip().split(":", 1)[0]
+    return Problem(
+        file,
+        above + 1,
+        col_above,
+        f"bad indentation: this key starts at column {col_above}, left of the key after it "
+        f"('{key}', line {line}, column {col_here}): the keys of a mapping must start in the "
+        "same column",
+    )
 
 
 # The YAML syntax a character starts, and what to write when it was meant as text.
