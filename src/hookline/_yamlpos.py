@@ -21,6 +21,7 @@ from ._yamlerrors import (
     bad_key,
     reader_error,
     tag_name,
+    tag_text,
     unsupported_tag,
     yaml_error,
 )
@@ -207,7 +208,7 @@ class _Builder:
             value = self.loader.construct_object(node)
         except yaml.constructor.ConstructorError:
             self._problem(node, unsupported_tag(node.tag))
-            return node.value
+            return tag_text(node.tag, node.value)
         except (ValueError, TypeError, AttributeError, LookupError, OverflowError):
             # Only an explicit tag (``!!int abc``) gets here: implicit ones match a regex.
             tag = tag_name(node.tag)
