@@ -45,12 +45,23 @@ class Problem:
     line: int
     col: int
     message: str
+    # A warning: the file runs, but probably not as meant (``check --strict`` fails on it).
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {one_line(self.message)}"
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}:{self.col}: {kind}{one_line(self.message)}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "line": self.line, "col": self.col, "message": self.message}
+        out: dict[str, object] = {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "message": self.message,
+        }
+        if self.warning:
+            out["severity"] = "warning"
+        return out
 
 
 class HooklineError(Exception):
