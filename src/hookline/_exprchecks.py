@@ -15,8 +15,10 @@ from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from . import _mistakes
 from ._document import Document
 from ._document import Path as DocPath
+from ._errors import Problem
 from .expr import OPTIONS, Expression
 from .expr._refs import calls, compared_fields, fields_named, negation_traps, references
 
@@ -115,6 +117,27 @@ def _one_edit(word: str) -> Iterator[str]:
             yield head + c + tail
 
 
+_STATUS = frozenset({("status",)})
+
+
+def _rest_ids(data: object) -> Iterator[str]:
+    """The ids of the REST steps whose result is the response (no ``extract``)."""
+    if not isinstance(data, dict):
+        return
+    stack = [data.get("steps"), data.get("on_failure")]
+    while stack:
+        steps = stack.pop()
+        for raw in steps if isinstance(steps, list) else ():
+            if not isinstance(raw, dict):
+                continue
+            rest = isinstance(raw.get("rest"), dict) and "extract" not in raw
+            if rest and isinstance(raw.get("id"), str):
+                yield raw["id"]
+            for kind in ("for_each", "on_error"):
+                if isinstance(raw.get(kind), dict):
+                    stack.append(raw[kind].get("steps"))
+
+
 class ExpressionChecks:
     """The reference checks of ``_plan.Builder``, which provides the state below."""
 
@@ -123,12 +146,50 @@ class ExpressionChecks:
     var_names: frozenset[str]
     step_lines: dict[str, int]  # every step id → its line
     reads: list[set[str]]  # step ids read, per step being built
+    warnings: list[Problem]  # the file runs, but likely not as meant (check prints them)
     # (read in the trigger?, secret name or None for all of them): run-pipeline does not
     # need a secret that only the webhook's signature or token reads.
     secrets_read: set[tuple[bool, str | None]]
 
     def error(self, path: DocPath, message: str, *, at_key: bool = False, offset: int = 0) -> None:
         raise NotImplementedError  # Builder.error
+
+    def get(self, path: DocPath) -> object:
+        raise NotImplementedError  # Builder.get
+
+    def warn(self, path: DocPath, message: str, *, offset: int = 0) -> None:
+        """Record a warning: the file runs, but likely not as its author meant."""
+        m = self.doc.mark(path)
+        col = m.col
+        if m.style in (None, "'", '"'):  # past the opening quote, even at offset 0
+            col += offset + (1 if m.style else 0)
+        self.warnings.append(Problem(self.doc.file, m.line, col, message, warning=True))
+
+    def check_braces(self, text: str, path: DocPath, scope: Scope) -> None:
+        """``{{ input.email }}`` without its ``$`` is sent as that text: an error."""
+        for offset, inner in _mistakes.bare_braces(text, scope.names):
+            self.error(path, _mistakes.bare_braces_message(inner), offset=offset)
+
+    def check_retry(self, path: DocPath, raw: dict[str, object]) -> None:
+        message = _mistakes.retry_warning(raw)
+        if message is not None:
+            self.warn((*path, "retry"), message)
+
+    def _number_paths(self, path: DocPath, scope: Scope | None) -> frozenset[tuple[str, ...]]:
+        """The dotted paths known to hold a number where the expression at ``path`` is."""
+        if scope is None:  # reads a step's result: a REST step's has a numeric status
+            for end in range(len(path), 0, -1):
+                raw = self.get(path[:end])
+                if isinstance(raw, dict) and "id" in raw:
+                    return _STATUS if isinstance(raw.get("rest"), dict) else frozenset()
+            return frozenset()
+        rest_ids = self.__dict__.get("_rest_ids")
+        if rest_ids is None:
+            rest_ids = self.__dict__["_rest_ids"] = frozenset(_rest_ids(self.get(())))
+        paths: set[tuple[str, ...]] = {("steps", sid, "status") for sid in rest_ids}
+        if "index" in scope.names:
+            paths.add(("index",))
+        return frozenset(paths)
 
     def check_expression(self, expr: Expression, path: DocPath, scope: Scope | None) -> None:
         ast = expr.parsed.parsed
@@ -189,6 +250,14 @@ class ExpressionChecks:
                 f"null: write '!({whole})'",
                 offset=expr.offset + (found.start() if found else 0),
             )
+        if compares and ("status" in source or "index" in source):
+            numbers = self._number_paths(path, scope)
+            for name, text, op in _mistakes.number_compared_with_text(ast, numbers):
+                self.warn(
+                    path,
+                    _mistakes.number_text_message(name, text, op),
+                    offset=expr.offset + max(expr.source.find(name), 0),
+                )
         if scope is None:
             return
         for ref in references(ast):

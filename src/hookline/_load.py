@@ -179,10 +179,12 @@ def load_checked(
     raw: bytes,
     online: bool = False,
     parsed: Callable[[Any], None] | None = None,
+    warnings: list[Problem] | None = None,
 ) -> Pipeline:
     """Every check, no cache; ``parsed`` receives the YAML data, valid or not (``check``
-    looks there for the files a pipeline names)."""
-    return _load_checked(name, raw, online, parsed)
+    looks there for the files a pipeline names); ``warnings`` what runs but likely not as
+    meant."""
+    return _load_checked(name, raw, online, parsed, warnings=warnings)
 
 
 def _load_checked(
@@ -191,6 +193,7 @@ def _load_checked(
     online: bool = False,
     parsed: Callable[[Any], None] | None = None,
     loaded: Callable[[Document], None] | None = None,
+    warnings: list[Problem] | None = None,
 ) -> Pipeline:
     from ._yamlpos import load_yaml  # imports PyYAML
 
@@ -215,4 +218,4 @@ def _load_checked(
         from ._validate import schema_problems  # imports jsonschema
 
         problems += schema_problems(doc)
-    return build_pipeline(doc, raw, problems, online=online)
+    return build_pipeline(doc, raw, problems, online=online, warnings=warnings)

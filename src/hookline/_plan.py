@@ -58,6 +58,7 @@ def parse_duration(value: Any) -> float:
 class Builder(ExpressionChecks):
     doc: Document
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # reported, but the file runs
     secrets: frozenset[str] = frozenset()
     var_names: frozenset[str] = frozenset()
     step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
@@ -111,6 +112,7 @@ class Builder(ExpressionChecks):
         """Compile the value at ``path`` as a template, checking every expression in it."""
 
         def leaf(text: str, sub: tuple[Any, ...]) -> Any:
+            self.check_braces(text, sub, scope)
             try:
                 render, exprs = compile_string(text, lambda off: self.where_at(sub, off))
             except TemplateSyntaxError as exc:
@@ -270,6 +272,7 @@ class Builder(ExpressionChecks):
         if isinstance(sid, str):
             scope = replace(scope, enclosing=scope.enclosing | {sid})
         condition = self.expression((*path, "if"), scope) if "if" in raw else None
+        self.check_retry(path, raw)
         spec = None
         if len(kinds) == 1:
             spec = STEP_KINDS[kinds[0]].build(raw[kinds[0]], self, (*path, kinds[0]), scope)
@@ -434,11 +437,19 @@ class Builder(ExpressionChecks):
 
 
 def build_pipeline(
-    doc: Document, source_bytes: bytes, earlier: list[Problem], *, online: bool = False
+    doc: Document,
+    source_bytes: bytes,
+    earlier: list[Problem],
+    *,
+    online: bool = False,
+    warnings: list[Problem] | None = None,
 ) -> Pipeline:
     """Build the plan, or raise PipelineInvalid with ``earlier`` and every new problem.
-    ``online`` lets connectors check against what they fetch (WSDL URLs, introspection)."""
+    ``online`` lets connectors check against what they fetch (WSDL URLs, introspection);
+    ``warnings`` receives what runs but likely not as meant (``check`` prints it)."""
     builder = Builder(doc, online=online)
+    if warnings is not None:
+        builder.warnings = warnings
     try:
         pipeline = builder.build(source_bytes)
     except (KeyError, TypeError, AttributeError, ValueError):

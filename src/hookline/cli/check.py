@@ -32,6 +32,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("paths", nargs="+", metavar="FILE|DIR")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 2) on warnings too: what runs but likely not as meant",
+    )
+    p.add_argument(
         "--online",
         action="store_true",
         help="also check against what connections fetch: WSDL URLs, GraphQL introspection",
@@ -116,8 +121,9 @@ def check_source(
     parsed: list[Any] = []
     opened = cache.start() if cache is not None else set()
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     try:
-        load_checked(path, raw, online, parsed=parsed.append)
+        load_checked(path, raw, online, parsed=parsed.append, warnings=warnings)
     except PipelineInvalid as exc:
         problems = exc.problems
     except HooklineError as exc:
@@ -125,6 +131,9 @@ def check_source(
     finally:
         if cache is not None:
             cache.stop()
+    # Warnings are listed with the errors, in file order; a file with warnings is not
+    # remembered as passed, so that every check shows them again.
+    problems = sorted([*problems, *warnings])
     if cache is None:
         return problems, None
     data = parsed[0] if parsed else None
@@ -172,30 +181,38 @@ def handle(args: argparse.Namespace) -> int:
     # --online fetches each WSDL and introspection once per process: in one process only.
     jobs = 1 if args.online else args.jobs or default_jobs()
     results = check_all(files, args.online, cache, jobs)
-    bad = {p: probs for p, probs in results.items() if probs}
+    bad = {p: probs for p, probs in results.items() if any(not x.warning for x in probs)}
+    warned = sum(1 for probs in results.values() for x in probs if x.warning)
+    failed = bool(bad or unusable or (args.strict and warned))
     if args.format == "json":
         report = {
             "valid": not bad and not unusable,
             "files": [
-                {"file": p, "valid": not probs, "problems": [x.as_dict() for x in probs]}
+                {
+                    "file": p,
+                    "valid": p not in bad,
+                    "problems": [x.as_dict() for x in probs],
+                }
                 for p, probs in results.items()
             ],
             "errors": unusable,
         }
         print(json.dumps(report, indent=2))
     else:
-        for probs in bad.values():
+        for probs in results.values():
             for problem in probs:
                 print(problem)
         for message in unusable:
             print(f"error: {message}", file=sys.stderr)
-        count = sum(len(p) for p in bad.values())
+        count = sum(1 for p in bad.values() for x in p if not x.warning)
         summary = f"{len(results)} file{'s' if len(results) != 1 else ''} checked: " + (
             f"{count} problem{'s' if count != 1 else ''} in {len(bad)}" if bad else "all valid"
         )
+        if warned:
+            summary += f", {warned} warning{'s' if warned != 1 else ''}"
         if not results:  # "0 files checked: all valid" read as a success
             summary = "no file checked"
         if unusable:
             summary += f"; {len(unusable)} path{'s' if len(unusable) != 1 else ''} not checked"
         print(summary, file=sys.stderr)
-    return 2 if bad or unusable else 0
+    return 2 if failed else 0
