@@ -152,7 +152,8 @@ def test_a_failing_iteration_stops_the_loop_and_names_the_step(tmp_path):
         list(range(50)),
     )
     assert not result.ok
-    assert result.error == "step 'check' failed: item 13 is unlucky"
+    # named with its iteration: the loop's step and index, then the inner step
+    assert result.error == "step 'loop[13].check' failed: item 13 is unlucky"
 
 
 def test_expression_errors_at_run_time_name_the_step_and_location(tmp_path):
@@ -169,7 +170,10 @@ def test_expression_errors_at_run_time_name_the_step_and_location(tmp_path):
     )
     assert not result.ok
     assert result.error.startswith("step 'shout' failed: ")
-    assert "p.yaml:6:14: expression 'upper(input.count)': In function upper()" in result.error
+    assert (
+        "p.yaml:6:14: expression 'upper(input.count)': upper(): argument 1 must be a string, "
+        "not a number: convert it with to_string()"
+    ) in result.error
     assert "upper" in result.error
 
 

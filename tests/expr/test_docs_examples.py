@@ -1,7 +1,9 @@
 """docs/expressions.md: every ```example block is evaluated, every function is documented.
 
-An example block holds YAML with ``data``, ``expression`` and either ``result`` (compared
-with ==) or ``result_matches`` (a regular expression the whole result must match).
+An example block holds YAML with ``data``, either ``expression`` (bare JMESPath) or
+``template`` (a string with ``${{ }}`` in it, rendered as a pipeline renders it), and
+either ``result`` (compared with ==) or ``result_matches`` (a regular expression the
+whole result must match).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import yaml
 from jmespath.functions import Functions
 
 from hookline.expr._functions import OPTIONS, HooklineFunctions
+from hookline.expr._template import compile_string, split_template
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "expressions.md"
 TEXT = DOC.read_text(encoding="utf-8")
@@ -48,13 +51,17 @@ def load(example: Example) -> dict[str, Any]:
     block = yaml.safe_load(example.source)
     assert isinstance(block, dict), f"{example.id}: an example must be a YAML mapping"
     keys = set(block)
-    assert {"data", "expression"} <= keys, f"{example.id}: needs 'data' and 'expression'"
+    assert "data" in keys, f"{example.id}: needs 'data'"
+    assert len(keys & {"expression", "template"}) == 1, (
+        f"{example.id}: needs exactly one of 'expression' and 'template'"
+    )
     assert len(keys & {"result", "result_matches"}) == 1, (
         f"{example.id}: needs exactly one of 'result' and 'result_matches'"
     )
-    unknown = keys - {"data", "expression", "result", "result_matches"}
+    unknown = keys - {"data", "expression", "template", "result", "result_matches"}
     assert not unknown, f"{example.id}: unknown keys {sorted(unknown)}"
-    assert isinstance(block["expression"], str), f"{example.id}: expression must be a string"
+    source = block.get("expression", block.get("template"))
+    assert isinstance(source, str), f"{example.id}: expression or template must be a string"
     for key in ("data", "result"):
         _assert_json(block.get(key), f"{example.id}: {key}")
     return block
@@ -75,10 +82,14 @@ def _assert_json(value: Any, where: str) -> None:
         assert value is None or isinstance(value, str | int | float | bool), where
 
 
-def called(expression: str) -> set[str]:
-    """Names of the functions an expression calls, from its syntax tree."""
+def called(block: dict[str, Any]) -> set[str]:
+    """Names of the functions an example's expression (or template) calls."""
+    if "template" in block:
+        parts = [p[1:] for p, _ in split_template(block["template"]) if p[0] == "E"]
+    else:
+        parts = [block["expression"]]
     names: set[str] = set()
-    stack: list[Any] = [jmespath.compile(expression).parsed]
+    stack: list[Any] = [jmespath.compile(part).parsed for part in parts]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
@@ -124,9 +135,15 @@ def test_the_doc_sections_are_in_order() -> None:
 @pytest.mark.parametrize("example", ALL, ids=[e.id for e in ALL])
 def test_example(example: Example) -> None:
     block = load(example)
-    result = jmespath.search(block["expression"], block["data"], options=OPTIONS)
+    if "template" in block:
+        render, _ = compile_string(block["template"])
+        result = render(block["data"])
+    else:
+        result = jmespath.search(block["expression"], block["data"], options=OPTIONS)
     if "result" in block:
-        assert result == block["result"], f"{example.id}: {block['expression']}"
+        assert result == block["result"], (
+            f"{example.id}: {block.get('expression', block.get('template'))}"
+        )
         assert type(result) is type(block["result"]), f"{example.id}: type differs"
     else:
         assert isinstance(result, str), f"{example.id}: result_matches needs a string result"
@@ -139,7 +156,7 @@ def test_every_function_has_a_section_with_an_example(name: str) -> None:
     assert name in sections, f"docs/expressions.md has no '### `{name}(...)`' section"
     _, body, offset = sections[name]
     own = [load(e) for e in examples(body, offset)]
-    assert any(name in called(block["expression"]) for block in own), (
+    assert any(name in called(block) for block in own), (
         f"the section of {name}() has no example that calls it"
     )
 

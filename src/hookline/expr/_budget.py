@@ -21,6 +21,8 @@ from typing import Any
 
 from jmespath import visitor
 
+from ._fn_regex import new_budget, use_budget
+
 EXPRESSION_BUDGET = 1_000_000
 """Default work allowed to one evaluation of one expression (see the module docstring)."""
 
@@ -93,4 +95,17 @@ class BudgetInterpreter(visitor.TreeInterpreter):
         return self._charge(super().visit_flatten(node, value))
 
     def visit_function_expression(self, node: Any, value: Any) -> Any:
+        if node["value"][:6] == "regex_":
+            return self._charge(self._regex_call(node, value))
         return self._charge(super().visit_function_expression(node, value))
+
+    def _regex_call(self, node: Any, value: Any) -> Any:
+        """A regex_ call, on the time budget all the regex_ calls of this evaluation share."""
+        budget = getattr(self, "_regex_budget", None)
+        if budget is None:
+            budget = self._regex_budget = new_budget()
+        previous = use_budget(budget)
+        try:
+            return super().visit_function_expression(node, value)
+        finally:
+            use_budget(previous)
