@@ -79,7 +79,12 @@ ANSWER: Schema = prop(
                     {
                         "code": prop({"type": "string"}, "Fault code.", "soap:Client"),
                         "message": prop({"type": "string"}, "Fault string.", "duplicate"),
-                        "detail": prop({"type": "string"}, "Fault detail text.", "E-17"),
+                        "detail": prop(
+                            {"type": "string"},
+                            "The fault's detail: XML elements (or text), as written.",
+                            '<LeadNotFound xmlns="urn:example:crm:leads"><email>a@b.c</email>'
+                            "</LeadNotFound>",
+                        ),
                     },
                     required=["message"],
                 ),
