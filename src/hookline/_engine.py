@@ -235,6 +235,10 @@ def run_pipeline(
         "steps": {},
         "vars": {},
         "secrets": dict(runtime.secrets),
+        # Set by whoever read the environment (_env.read_env); else the defaults alone.
+        "env": dict(runtime.env)
+        if runtime.env is not None
+        else {name: default for name, default in pipeline.env if default is not None},
         "state": {},
         "run": {"id": run_id, "time": started_at, "trigger": trigger, "pipeline": pipeline.name},
     }

@@ -24,7 +24,7 @@ from .expr._refs import calls, compared_fields, fields_named, negation_traps, re
 
 __all__ = ["CONTEXT_NAMES", "ExpressionChecks", "Scope", "StepsBefore", "did_you_mean"]
 
-CONTEXT_NAMES = ("input", "steps", "vars", "secrets", "state", "run")
+CONTEXT_NAMES = ("input", "steps", "vars", "secrets", "state", "run", "env")
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -144,6 +144,7 @@ class ExpressionChecks:
     doc: Document
     secrets: frozenset[str]
     var_names: frozenset[str]
+    env_names: frozenset[str]  # the names under `env:` (_env.py)
     step_lines: dict[str, int]  # every step id → its line
     reads: list[set[str]]  # step ids read, per step being built
     warnings: list[Problem]  # the file runs, but likely not as meant (check prints them)
@@ -342,6 +343,15 @@ class ExpressionChecks:
                 path,
                 f"secret '{member}' is not declared: add it to 'secrets:' at the top of the file",
                 offset=at(f"secrets.{member}") + len("secrets."),
+            )
+        elif root == "env" and member not in self.env_names:
+            hint = did_you_mean(member, sorted(self.env_names)) or (
+                ": add it under 'env:' at the top of the file (with a default if it may be unset)"
+            )
+            self.error(
+                path,
+                f"env '{member}' is not declared{hint}",
+                offset=at(f"env.{member}") + len("env."),
             )
         elif root == "vars" and member not in self.var_names:
             hint = did_you_mean(member, sorted(self.var_names))

@@ -86,6 +86,9 @@ class Pipeline:
     # save_state: name -> template, rendered after a successful run (docs/state.md)
     save_state: tuple[tuple[str, Template], ...] = ()
     concurrency: int = 1  # runs at once, by the lock rule of _locks.py
+    # env: name -> default (None: a run needs it set), and each name's line, col (_env.py)
+    env: tuple[tuple[str, str | None], ...] = ()
+    env_marks: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def step_kinds(self) -> frozenset[str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from ._document import Document
 from ._document import Path as DocPath
+from ._env import build_env
 from ._errors import PipelineInvalid, Problem
 from ._exprchecks import ExpressionChecks, Scope, StepsBefore, did_you_mean
 from ._model import Connection, OnError, Pipeline, RetryPolicy, Step, Trigger
@@ -61,6 +62,7 @@ class Builder(ExpressionChecks):
     warnings: list[Problem] = field(default_factory=list)  # reported, but the file runs
     secrets: frozenset[str] = frozenset()
     var_names: frozenset[str] = frozenset()
+    env_names: frozenset[str] = frozenset()  # under `env:` (_env.py)
     step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
     reads: list[set[str]] = field(default_factory=lambda: [set()])  # step ids read, per step
     secrets_read: set[tuple[bool, str | None]] = field(default_factory=set)
@@ -354,11 +356,13 @@ class Builder(ExpressionChecks):
         raw_vars = data.get("vars")
         if isinstance(raw_vars, dict):
             self.var_names = frozenset(raw_vars)
+        env, env_marks = build_env(self, data)
+        self.env_names = frozenset(name for name, _ in env)
         self.collect_ids(("steps",))
         self.collect_ids(("on_failure",))
 
         trigger = self.trigger()
-        start = frozenset({"input", "secrets", "state", "run"})
+        start = frozenset({"input", "secrets", "state", "run", "env"})
         vars_scope = Scope(names=start, what="in vars (vars are computed before any step)")
         variables = tuple(
             (name, self.template(("vars", name), vars_scope))
@@ -412,6 +416,8 @@ class Builder(ExpressionChecks):
             save_state=save_state,
             signature_secrets=signature_secrets,
             concurrency=int(data.get("concurrency", 1)),
+            env=env,
+            env_marks=env_marks,
             secret_marks={
                 name: (self.doc.mark(("secrets", i)).line, self.doc.mark(("secrets", i)).col)
                 for i, name in enumerate(declared if isinstance(declared, list) else [])

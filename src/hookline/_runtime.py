@@ -101,6 +101,9 @@ class Runtime:
         # What connection templates see: set by the engine once vars are computed.
         self.connection_context: dict[str, Any] = {}
         self.dry_requests: list[dict[str, Any]] = []
+        # The pipeline's `env` values (_env.read_env), set by the caller that read the
+        # environment; None: the run sees the defaults alone. Never masked.
+        self.env: dict[str, str] | None = None
         # `hookline test` only (hookline.testing): answers requests from a test case and may
         # give a step's result; None in every real run.
         self.answer_point: Any = None

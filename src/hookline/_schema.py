@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ._env import SCHEMA as ENV_SCHEMA
 from ._schema_common import RETRY, TIMEOUT
 from ._schemabits import (
     EXPRESSION,
@@ -128,6 +129,7 @@ def compose() -> Schema:
             "file named by NAME_FILE); their values are redacted everywhere.",
             ["AIRTABLE_TOKEN"],
         ),
+        "env": ENV_SCHEMA,
         "vars": prop(
             {"type": "object", "propertyNames": {"pattern": NAME_PATTERN}},
             "Named values, computed once at the start of a run; read as `vars.<name>`.",

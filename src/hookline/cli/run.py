@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .._engine import run_pipeline
+from .._env import read_config
 from .._errors import UsageError
 from .._home import default_home
 from .._inputs import check_input, parse_input, read_input
@@ -16,7 +17,6 @@ from .._load import load_pipeline
 from .._locks import EXIT_BUSY, run_slot
 from .._log import Level, RunLog
 from .._runtime import Runtime
-from .._secrets import read_secrets
 from .._store import Store, settings_from_env
 from ._signals import stop_on_signals
 
@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "user state directory, e.g. ~/.local/state/hookline)",
     )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the output to FILE instead of stdout: atomically, and only when the run "
+        "succeeds (a failed run leaves FILE as it was)",
+    )
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="log requests and responses")
     noise.add_argument("-q", "--quiet", action="store_true", help="log errors only")
@@ -89,7 +95,7 @@ def handle(args: argparse.Namespace) -> int:
         value = pipeline.trigger.config.get("input", {})  # what a scheduled run receives
     check_input(pipeline, value, source)
     overrides = parse_overrides(args.var, [name for name, _ in pipeline.vars])
-    secrets = read_secrets(pipeline, os.environ)
+    secrets, env = read_config(pipeline, os.environ)  # every missing one at once (exit 2)
     level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
     log = RunLog(sys.stderr, fmt=args.log_format, level=level)
     # -q keeps errors only, but a run whose history is off must still say so, once.
@@ -109,6 +115,7 @@ def handle(args: argparse.Namespace) -> int:
             )
         try:
             runtime = Runtime(pipeline, secrets, log=log, recorder=store, dry_run=args.dry_run)
+            runtime.env = env
             try:
                 result = run_pipeline(pipeline, value, runtime=runtime, overrides=overrides)
             finally:
@@ -120,8 +127,12 @@ def handle(args: argparse.Namespace) -> int:
         report = {"requests": runtime.dry_requests, "stopped": result.error}
         if result.error:
             log.info(result.error, event="dry_run_stopped")
-        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-        return 0 if result.status == "dry-run" or result.ok else 1
+        ended = result.status == "dry-run" or result.ok
+        if not ended or args.output is None:
+            sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+            return 0 if ended else 1
+        text = json.dumps(report, indent=2, ensure_ascii=False)
+        return _emit(text, args.output, log)
     if not result.ok:
         log.error(result.error or "the run failed", event="run_failed", run_id=result.run_id)
         return 1
@@ -130,10 +141,21 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError:
         log.error("the output holds NaN or Infinity, which JSON cannot carry", event="run_failed")
         return 1
+    return _emit(text, args.output, log)
+
+
+def _emit(text: str, output: str | None, log: RunLog) -> int:
+    """Print ``text`` on stdout, or write it to the ``--output`` file (cli/_output.py)."""
     try:
+        if output is not None:
+            from ._output import write_output
+
+            write_output(output, text + "\n")
+            return 0
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
     except OSError as exc:
-        log.error(f"cannot write the output: {exc.strerror}", event="run_failed")
+        where = f" to {output}" if output is not None else ""
+        log.error(f"cannot write the output{where}: {exc.strerror}", event="run_failed")
         return 1
     return 0

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._env import read_env
 from .._errors import HooklineError, PipelineInvalid, Problem, UsageError
 from .._load import load_pipeline, read_source
 from .._model import Pipeline
@@ -87,6 +88,7 @@ def load_catalog(
         try:
             pipeline = load_pipeline(path, cache=cache)
             secrets = read_secrets(pipeline, env, serve=True)
+            read_env(pipeline, env)  # a name with no value: refused at start, like secrets
         except PipelineInvalid as exc:
             bad[path] = list(exc.problems)
             continue

@@ -27,6 +27,7 @@ from typing import Any
 
 from .._checkpoint import CheckpointStore
 from .._engine import RunResult, run_pipeline
+from .._env import read_env
 from .._errors import HooklineError, UsageError
 from .._locks import acquire
 from .._log import RunLog
@@ -227,12 +228,14 @@ class WorkerPool:
         log = self.make_log()
         try:
             secrets = read_secrets(pipeline, self.env)
+            env = read_env(pipeline, self.env)
         except HooklineError as exc:
             problems = getattr(exc, "problems", None) or [exc]
             message = "; ".join(str(p) for p in problems)
             log.error(message, event="run_failed", run_id=claim.run_id)
             return RunResult(claim.run_id, "failed", None, message)
         runtime = Runtime(pipeline, secrets, log=log, recorder=self.recorder)
+        runtime.env = env
         with self._lock:
             self._live[claim.id] = (claim, runtime)
             if self._cancelling.is_set():  # stop() cancelled the others before this began
