@@ -120,7 +120,7 @@ class ScriptedAdapter(HTTPAdapter):
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any
     ) -> requests.Response:
-        status, headers, body = self.point.answer(request, self)
+        status, headers, body = self.point.answer(request, self, kwargs)
         return response(request, status, headers, body)
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -153,13 +154,16 @@ class AnswerPoint:
     # --- answering ---------------------------------------------------------------------
 
     def answer(
-        self, prepared: requests.PreparedRequest, adapter: ScriptedAdapter
+        self,
+        prepared: requests.PreparedRequest,
+        adapter: ScriptedAdapter,
+        options: dict[str, Any] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         step = getattr(self._local, "step", "?")
         loop = current_iteration()
         if getattr(self._local, "token", False):
             if self.recording and adapter.real is not None:
-                return _forward(adapter, prepared, record=None)
+                return _forward(adapter, prepared, None, options or {})
             body = {"access_token": PLACEHOLDER_TOKEN, "token_type": "Bearer", "expires_in": 3600}
             return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
         view = request_view(prepared, self.redactor)
@@ -172,14 +176,15 @@ class AnswerPoint:
                 )
             self.sent.append(sent)
         if self.recording:
-            if view["method"] in WRITES and not self.allow_writes:
+            kind = self.kinds.get(step, "")
+            if view["method"] in WRITES and not self.allow_writes and not _reads(kind, view):
                 raise CaseStopped(
                     f"step '{sent.key}' would send {view['method']} "
                     f"{self.redactor.text(view['url'].split('?')[0])}: recording sends "
                     "writes (POST, PUT, PATCH, DELETE) only with --allow-writes; nothing "
                     "was sent"
                 )
-            return _forward(adapter, prepared, record=(self, sent.key))
+            return _forward(adapter, prepared, (self, sent.key), options or {})
         answer = self._pick(step, loop, view)
         if answer is None:
             raise CaseStopped(self._unanswered(sent))
@@ -239,6 +244,19 @@ class AnswerPoint:
         )
 
 
+_MUTATION = re.compile(r"(^|[}\s])mutation\b")
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+def _reads(kind: str, view: dict[str, Any]) -> bool:
+    """A GraphQL query is a POST that writes nothing: recording sends it. A document
+    with a mutation in it (or one that cannot be read) counts as a write."""
+    if kind != "graphql" or not isinstance(view.get("json"), dict):
+        return False
+    query = view["json"].get("query")
+    return isinstance(query, str) and not _MUTATION.search(_COMMENT.sub("", query))
+
+
 def _iteration(loop: tuple[str, int] | None) -> str:
     return "" if loop is None else f" (iteration {loop[1]} of '{loop[0]}')"
 
@@ -247,7 +265,8 @@ def _forward(
     adapter: ScriptedAdapter,
     prepared: requests.PreparedRequest,
     record: tuple[AnswerPoint, str] | None,
+    options: dict[str, Any],
 ) -> tuple[int, dict[str, str], bytes]:
     from ._record import forward
 
-    return forward(adapter, prepared, record)
+    return forward(adapter, prepared, record, options)

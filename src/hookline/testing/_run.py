@@ -90,7 +90,8 @@ def run_case(
     secrets = case_secrets(pipeline, case, dict(os.environ) if recording else None)
     stream = io.StringIO()
     log = RunLog(stream, level="verbose" if recording else "normal")
-    runtime = Runtime(pipeline, secrets, log=log, recorder=_Quiet(), sleep=_no_wait)  # type: ignore[arg-type]
+    wait = time.sleep if recording else _no_wait  # real services: their pace, their waits
+    runtime = Runtime(pipeline, secrets, log=log, recorder=_Quiet(), sleep=wait)  # type: ignore[arg-type]
     defaults = {name: default for name, default in pipeline.env if default is not None}
     runtime.env = {**defaults, **case.setup.get("env", {})}  # the real environment is not read
     point = AnswerPoint(
