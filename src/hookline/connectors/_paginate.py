@@ -18,11 +18,14 @@ from .rest import check_body
 if TYPE_CHECKING:
     from .._model import Step
     from .._runtime import Runtime
+    from ..expr import Expression
     from ._http import HttpClient
     from ._paginate_spec import PaginateSpec, Place
     from .rest import RestStepSpec
 
 DESCRIBE = 200  # characters of the repeated request (a cursor the API made) in the message
+WARNING = 500  # characters of the "items found nothing" warning (it quotes the page's keys)
+KEYS_SHOWN = 20  # keys of the page (and of its body) named in that warning
 _LINK = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?([^",;]+)"?', re.IGNORECASE)
 
 
@@ -142,6 +145,7 @@ def fetch_all(
     seen_requests: dict[str, int] = {}
     seen_pages: dict[str, int] = {}
     items: list[Any] = []
+    warning: str | None = None
     offset, page_number = 0, p.start
     pages = 0
     while True:
@@ -161,6 +165,8 @@ def fetch_all(
         check_body(spec, result, step.id, runtime)
         page_items = p.items.evaluate(result) if p.items else None
         if page_items is None:
+            if pages == 1 and p.items is not None:
+                warning = found_nothing(step.id, p.items, result, runtime)
             page_items = []
         if not isinstance(page_items, list):
             raise ConnectorError(
@@ -193,7 +199,39 @@ def fetch_all(
                 step=step.id,
             )
             break
-    return {**result, "items": items, "pages": pages}
+    done = {**result, "items": items, "pages": pages}
+    if warning is not None:
+        done["warning"] = warning  # kept in the history with the step's result
+    return done
+
+
+def found_nothing(step_id: str, items: Expression, page: dict[str, Any], runtime: Runtime) -> str:
+    """Warn, in the log, that ``items`` found nothing on the first page: a wrong path
+    (``records`` for ``body.records``) would otherwise succeed with 0 records. Returns the
+    warning's text, for the history."""
+    keys = _keys(page)
+    hint = ""
+    body = page.get("body")
+    if isinstance(body, dict):
+        lists = [k for k, v in body.items() if isinstance(v, list)]
+        keys += "; body has: " + _keys(body)
+        if items.source.strip() in body and isinstance(body[items.source.strip()], list):
+            hint = f"; did you mean 'body.{items.source.strip()}'?"
+        elif len(lists) == 1:
+            hint = f"; the list in body is 'body.{lists[0]}'"
+    message = runtime.redactor.clip(
+        f"{step_id}: paginate.items '{items.source.strip()}' found nothing on the first page, "
+        f"so the step succeeds with 0 records (the page has: {keys}){hint}",
+        WARNING,
+    )
+    runtime.log.warning(message, event="pagination_empty", step=step_id)
+    return message
+
+
+def _keys(value: dict[str, Any]) -> str:
+    names = list(value)
+    shown = ", ".join(str(k) for k in names[:KEYS_SHOWN])
+    return shown + (f", ... ({len(names)} keys)" if len(names) > KEYS_SHOWN else "") or "no keys"
 
 
 def _next(
