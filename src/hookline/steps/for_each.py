@@ -230,6 +230,8 @@ def _reason(exc: BaseException) -> str:
     """What the history says of a failed iteration."""
     if isinstance(exc, StepFailed):
         return f"step '{exc.step_id}' failed: {exc.reason}"
+    if isinstance(exc, KeyboardInterrupt):  # its text is empty: say what happened
+        return "interrupted by SIGINT (Ctrl-C)"
     return str(exc) or type(exc).__name__
 
 
