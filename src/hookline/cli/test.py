@@ -74,6 +74,10 @@ def find_test_files(paths: list[str]) -> list[Path]:
 
 
 def handle(args: argparse.Namespace) -> int:
+    return _handle(args)
+
+
+def _handle(args: argparse.Namespace) -> int:
     from ..testing._assert import check_case
     from ..testing._load import load_test_file
     from ..testing._report import CaseReport, as_json, summary, write_junit, write_text

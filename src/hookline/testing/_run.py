@@ -8,10 +8,13 @@ wait, nothing is recorded and no state is committed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +82,34 @@ def _no_wait(seconds: float) -> None:
     return None  # retries and Retry-After do not wait in a test
 
 
+@contextlib.contextmanager
+def scratch_home() -> Iterator[None]:
+    """A case touches no real hookline home, and no case sees what another left: what a
+    run would keep there (fetched WSDLs in their cache) goes to a temporary one."""
+    old = os.environ.get("HOOKLINE_HOME")
+    with tempfile.TemporaryDirectory(prefix="hookline-test-") as scratch:
+        os.environ["HOOKLINE_HOME"] = scratch
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop("HOOKLINE_HOME", None)
+            else:
+                os.environ["HOOKLINE_HOME"] = old
+
+
 def run_case(
+    tf: TestFile,
+    case: Case,
+    *,
+    recording: bool = False,
+    allow_writes: bool = False,
+) -> RunView:
+    with scratch_home():
+        return _run_case(tf, case, recording=recording, allow_writes=allow_writes)
+
+
+def _run_case(
     tf: TestFile,
     case: Case,
     *,
