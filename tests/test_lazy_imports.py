@@ -126,6 +126,12 @@ NOT_FOR_REST = (
     "hookline.connectors._graphql_build",
     "hookline.triggers.schedule",
     "hookline.triggers.webhook",
+    # Checkpoints serve resumed runs, state the pipelines that read or save it: the
+    # one-GET pipeline below does neither, so it must not pay their import (or the read).
+    "hookline._checkpoint",
+    "hookline._checkpoint_rules",
+    "hookline._state",
+    "hookline._state_run",
 )
 
 _REST_PROBE = textwrap.dedent(
@@ -177,6 +183,65 @@ def test_a_rest_run_imports_no_other_protocol_schedule_or_webhook_code(tmp_path:
     assert (first.stdout, first.stderr) == ("200\n", "[]")
     assert (warm.stdout, warm.stderr) == ("200\n", "[]")
     assert (tmp_path / "home" / "hookline.db").exists()  # the history was on
+
+
+# What a pipeline of `set` steps alone must not load: no connector, no date parsing of a
+# Retry-After (email.utils: _retry imports it when a date comes), no state, no checkpoint.
+NOT_FOR_PURE = (
+    "email.utils",
+    "hookline.connectors.rest",
+    "hookline._checkpoint",
+    "hookline._checkpoint_rules",
+    "hookline._state",
+    "hookline._state_run",
+)
+
+
+def test_a_pure_pipeline_loads_no_connector_date_parser_state_or_checkpoint(
+    tmp_path: Path,
+) -> None:
+    probe = _REST_PROBE.replace(repr(NOT_FOR_REST), repr(NOT_FOR_PURE)).replace(
+        '[sys.argv[1], "-q"]', '[sys.argv[1], "-q", "--input", sys.argv[2]]'
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(SEED), f"@{CALL}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={"HOOKLINE_HOME": str(tmp_path / "home"), "PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "[]"
+
+
+def test_a_pipeline_that_reads_state_loads_the_state_code(tmp_path: Path) -> None:
+    """The other side of the two tests above: the state code is loaded when it is used
+    (so those tests would see it if a run loaded it unasked)."""
+    pipeline = tmp_path / "counter.yaml"
+    pipeline.write_text(
+        textwrap.dedent(
+            """\
+            version: 1
+            name: counter
+            steps:
+              - id: next
+                set: "${{ sum([state.n || `0`, `1`]) }}"
+            output: "${{ steps.next }}"
+            """
+        ),
+        encoding="utf-8",
+    )
+    probe = _REST_PROBE.replace(repr(NOT_FOR_REST), repr(("hookline._state_run",)))
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(pipeline)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={"HOOKLINE_HOME": str(tmp_path / "home"), "PATH": ""},
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "1\n", "['hookline._state_run']")
 
 
 def test_every_registered_step_kind_is_type_checked_and_importable() -> None:

@@ -9,37 +9,49 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._checkpoint import RESUMABLE, Checkpoints, NeedsAttention
-from ._checkpoint_rules import redo_rule
 from ._errors import RunFailed, StepFailed
+from ._frozen import Frozen
 from ._model import Pipeline, Step
 from ._redact import Redactor
 from ._retry import Backoff
 from ._runtime import Cancelled, DeadlinePassed, DryRunStop, Interrupted, Runtime
-from ._state import StateFailed
-from ._state_run import open_state, render_update
-from ._store import HistoryOff
 from .expr import ExpressionError
 from .steps import STEP_KINDS, handles_retry
+
+# The checkpoint and state modules load only for the runs that use them (a run of serve,
+# a pipeline that reads or saves state): a cron run of a plain pipeline skips their
+# import, and tests/test_lazy_imports.py keeps it so.
+if TYPE_CHECKING:
+    from ._checkpoint import Checkpoints
 
 Finish = Callable[..., None]
 """Writes the run's final record: (status, output, error, commit=None)."""
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(Frozen):
+    __slots__ = _fields = ("run_id", "status", "output", "error", "failed_step", "state_update")
     run_id: str
     status: str  # "succeeded" | "failed"
-    output: Any = None
-    error: str | None = None
-    failed_step: str | None = None
+    output: Any
+    error: str | None
+    failed_step: str | None
     # What save_state rendered (redacted); committed only when the status is "succeeded"
     # and the run keeps a history.
-    state_update: Mapping[str, Any] | None = None
+    state_update: Mapping[str, Any] | None
+
+    def __init__(
+        self,
+        run_id: str,
+        status: str,
+        output: Any = None,
+        error: str | None = None,
+        failed_step: str | None = None,
+        state_update: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._fill(locals())
 
     @property
     def ok(self) -> bool:
@@ -148,6 +160,9 @@ def execute_resumable(
 ) -> None:
     """Run the top-level steps, recording each in ``checkpoint``; when an earlier attempt
     of the run recorded some, reuse what finished and redo what started only if safe."""
+    from ._checkpoint import NeedsAttention
+    from ._checkpoint_rules import redo_rule
+
     marks = checkpoint.load()
     if any(mark.digest != pipeline.digest for mark in marks.values()):
         raise NeedsAttention(
@@ -250,7 +265,7 @@ def run_pipeline(
         nonlocal closed
         runtime.recorder.run_finished(run_id, status, output, error, commit=commit)
         closed = True  # only once written: a signal during the write closes it again
-        if checkpoint is not None and status not in RESUMABLE:
+        if checkpoint is not None and status not in _resumable():
             checkpoint.clear()
 
     try:
@@ -278,9 +293,15 @@ def _run(
     finish: Finish,
 ) -> RunResult:
     run_id = runtime.run_id
+    # A pipeline that neither reads `state` nor saves any skips the state's read (and its
+    # module's import): its context["state"] stays empty, which nothing can tell apart.
+    keeps_state = given_state is not None or pipeline.reads_state
     try:
-        run_state = open_state(pipeline, runtime, given_state)
-        context["state"] = run_state.snapshot.values
+        if keeps_state:
+            from ._state_run import open_state
+
+            run_state = open_state(pipeline, runtime, given_state)
+            context["state"] = run_state.snapshot.values
         for name, template in pipeline.vars:
             if overrides and name in overrides:
                 context["vars"][name] = overrides[name]
@@ -296,7 +317,11 @@ def _run(
         if runtime.dry_run:
             runtime.check_dry_run("output", pipeline.output_reads)
         output = pipeline.output.render(context) if pipeline.output is not None else None
-        update = None if runtime.dry_run else render_update(pipeline, context)
+        update = None
+        if keeps_state and not runtime.dry_run:
+            from ._state_run import render_update
+
+            update = render_update(pipeline, context)
     except Cancelled as exc:  # runtime.cancel(): stopped on purpose, not failed
         message = runtime.redactor.text(str(exc))
         finish("interrupted", None, message)
@@ -305,13 +330,22 @@ def _run(
         finish("dry-run", None, str(stop))
         return RunResult(run_id, "dry-run", None, str(stop), stop.step_id)
     except (RunFailed, ExpressionError) as exc:
-        failed_step = exc.step_id if isinstance(exc, StepFailed | NeedsAttention) else None
-        status = "needs-attention" if isinstance(exc, NeedsAttention) else "failed"
+        attention = _needs_attention(exc, checkpoint)
+        failed_step = (
+            getattr(exc, "step_id", None) if isinstance(exc, StepFailed) or attention else None
+        )
+        status = "needs-attention" if attention else "failed"
         message = runtime.redactor.text(str(exc))
         _run_on_failure(pipeline, context, runtime, failed_step, exc)
         finish(status, None, message)
         return RunResult(run_id, status, None, message, failed_step)
     output = runtime.redactor.value(output)
+    if not keeps_state:
+        finish("succeeded", output, None)
+        return RunResult(run_id, "succeeded", output)
+    from ._state import StateFailed
+    from ._store import HistoryOff
+
     shown = runtime.redactor.value(update)
     try:
         finish("succeeded", output, None, run_state.commit_action(pipeline, update, runtime))
@@ -323,6 +357,21 @@ def _run(
         finish("failed", None, message)
         return RunResult(run_id, "failed", None, message, None, shown)
     return RunResult(run_id, "succeeded", output, state_update=shown)
+
+
+def _resumable() -> frozenset[str]:
+    from ._checkpoint import RESUMABLE
+
+    return RESUMABLE
+
+
+def _needs_attention(exc: Exception, checkpoint: Checkpoints | None) -> bool:
+    """Only a resumed run (one with checkpoints) can stop for a person's attention."""
+    if checkpoint is None:
+        return False
+    from ._checkpoint import NeedsAttention
+
+    return isinstance(exc, NeedsAttention)
 
 
 def _interruption(exc: BaseException) -> str:

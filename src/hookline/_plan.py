@@ -66,6 +66,7 @@ class Builder(ExpressionChecks):
     step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
     reads: list[set[str]] = field(default_factory=lambda: [set()])  # step ids read, per step
     secrets_read: set[tuple[bool, str | None]] = field(default_factory=set)
+    state_read: bool = False  # may an expression read `state`? (may_read_state)
     loaded: dict[str, Any] = field(default_factory=dict)  # files a connector read, by name
     online: bool = False  # `check --online`: connectors may fetch WSDLs and schemas
     _seen_ids: dict[str, int] = field(default_factory=dict)
@@ -122,6 +123,7 @@ class Builder(ExpressionChecks):
                 return (lambda _ctx: None), []
             for expr in exprs:
                 self.check_expression(expr, sub, scope)
+                self.state_read = self.state_read or may_read_state(expr.source)
             return render, exprs
 
         return compile_value(self.get(path), leaf, path)
@@ -151,6 +153,7 @@ class Builder(ExpressionChecks):
             self.error(path, str(exc), offset=exc.offset)
             return None
         self.check_expression(expr, path, scope)
+        self.state_read = self.state_read or may_read_state(expr.source)
         return expr
 
     # --- pieces -------------------------------------------------------------------
@@ -177,8 +180,7 @@ class Builder(ExpressionChecks):
         if not isinstance(raw, dict):
             return None
         base = RetryPolicy()
-        return replace(
-            base,
+        return base.replace(
             attempts=int(raw.get("attempts", 5)),
             initial_delay=self.duration((*path, "initial_delay")) or base.initial_delay,
             max_delay=self.duration((*path, "max_delay")) or base.max_delay,
@@ -266,7 +268,7 @@ class Builder(ExpressionChecks):
         finally:
             reads = self.reads.pop()
             self.reads[-1].update(reads)
-        return replace(step, reads=frozenset(reads)) if step is not None else None
+        return step.replace(reads=frozenset(reads)) if step is not None else None
 
     def _step(self, path: DocPath, raw: dict[str, Any], scope: Scope) -> Step | None:
         kinds = [k for k in STEP_KINDS if k in raw]
@@ -416,6 +418,8 @@ class Builder(ExpressionChecks):
             save_state=save_state,
             signature_secrets=signature_secrets,
             concurrency=int(data.get("concurrency", 1)),
+            # save_state commits against the version read at the start, so it reads too
+            reads_state=self.state_read or bool(save_state),
             env=env,
             env_marks=env_marks,
             secret_marks={
@@ -440,6 +444,14 @@ class Builder(ExpressionChecks):
             return tuple((name, self.template(("save_state", name), scope)) for name in raw)
         finally:
             self.reads.pop()
+
+
+def may_read_state(source: str) -> bool:
+    """Whether the JMESPath ``source`` may read the context's ``state``: it names it, or
+    it reads the whole context (``@``, a ``*`` projection), or a quoted name may spell it
+    with an escape (``"\\u0073tate"``). Erring towards yes costs one read of the state;
+    the other way would run the pipeline without its state."""
+    return "state" in source or "@" in source or "*" in source or "\\" in source
 
 
 def build_pipeline(

@@ -14,7 +14,6 @@ import random
 import re
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 
 from ._model import RetryPolicy
 
@@ -31,6 +30,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     value = value.strip()
     if value.isascii() and value.isdigit():
         return float(value) if _SECONDS.fullmatch(value) else _FOREVER
+    # Imported here: a date in Retry-After is rare, and email.utils costs every run that
+    # loads this module its import (about 2 ms) when nothing else has imported it.
+    from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(value)
         stamp = when.timestamp()

@@ -9,7 +9,7 @@ them as data for ``on_error``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gql import Client, GraphQLRequest
@@ -120,7 +120,7 @@ class GraphqlClient:
         if call.is_query and not policy.idempotent:
             # A query reads: sending it twice changes nothing upstream, so it is retried
             # like a GET. A mutation is retried only when the user says it is idempotent.
-            policy = replace(policy, idempotent=True)
+            policy = policy.replace(idempotent=True)
         request = GraphQLRequest(
             call.document,
             variable_values=call.variables or None,

@@ -7,10 +7,9 @@ A cursor, offset or page number goes where the API wants it: a query parameter
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._frozen import Frozen
 from .._schemabits import EXPRESSION, Schema, exactly_one, obj, prop
 from ..expr import Expression
 
@@ -21,8 +20,10 @@ STYLES = ("link_header", "next_url", "cursor", "offset", "page")
 PLACES = ("param", "body_path", "header")
 LIMIT_PLACES = ("limit_param", "limit_body_path", "limit_header")
 DEFAULT_MAX_PAGES = 100
-# RFC 9110 token: what a header name may hold.
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# RFC 9110 token: what a header name may hold (a set, not a regex compiled at import).
+_TOKEN_CHARS = frozenset(
+    "!#$%&'*+.^_`|~-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 _TEXT: Schema = {"type": "string", "minLength": 1}
 
@@ -152,21 +153,37 @@ SCHEMA: Schema = prop(
 )
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(Frozen):
     """Where a cursor, offset, page number or page size is sent."""
 
+    __slots__ = _fields = ("kind", "name", "path")
     kind: Literal["param", "body", "header"]
     name: str  # the parameter or header name, or the body path as written
-    path: tuple[str, ...] = ()  # the body path, split at its dots
+    path: tuple[str, ...]  # the body path, split at its dots
+
+    def __init__(
+        self, kind: Literal["param", "body", "header"], name: str, path: tuple[str, ...] = ()
+    ) -> None:
+        self._fill(locals())
 
     def describe(self) -> str:
         words = {"param": "query parameter", "body": "body path", "header": "header"}
         return f"{words[self.kind]} {self.name}"
 
 
-@dataclass(frozen=True)
-class PaginateSpec:
+class PaginateSpec(Frozen):
+    __slots__ = _fields = (
+        "style",
+        "next",
+        "into",
+        "limit_into",
+        "limit",
+        "start",
+        "items",
+        "has_more",
+        "total",
+        "max_pages",
+    )
     style: str  # link_header | next_url | cursor | offset | page
     next: Expression | None  # next_url or cursor.next
     into: Place | None  # where the cursor / offset / page number goes
@@ -177,6 +194,21 @@ class PaginateSpec:
     has_more: Expression | None
     total: Expression | None
     max_pages: int
+
+    def __init__(
+        self,
+        style: str,
+        next: Expression | None,
+        into: Place | None,
+        limit_into: Place | None,
+        limit: int | None,
+        start: int,
+        items: Expression | None,
+        has_more: Expression | None,
+        total: Expression | None,
+        max_pages: int,
+    ) -> None:
+        self._fill(locals())
 
 
 def build(
@@ -242,7 +274,7 @@ def _place(
     if given[0] == "param":
         return Place("param", name)
     if given[0] == "header":
-        if not _HEADER_NAME.match(name):
+        if not name or not set(name) <= _TOKEN_CHARS:
             builder.error((*path, key), f"'{name}' is not a valid header name")
         return Place("header", name)
     parts = tuple(name.split("."))
