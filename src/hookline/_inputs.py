@@ -10,6 +10,8 @@ budget (``_patterns``), and errors are located in the JSON text in one pass
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import sys
 from typing import IO, Any
 
@@ -64,6 +66,55 @@ def read_input(arg: str | None, stdin: IO[str]) -> tuple[str, str] | None:
     return "<input>", arg
 
 
+_PAIR = re.compile(r"^([A-Za-z_][\w.-]*)=(.*)$", re.DOTALL)
+_HINTED = 2000  # characters of an --input text turned into a suggestion (past it: none)
+
+
+def input_hint(text: str) -> str:
+    """What to write instead of an --input text that is not JSON: ``email=a`` (the form
+    of --var) and ``{'email': 'a'}`` (Python's quotes) become the JSON that works, a file
+    name its ``@`` form; the @file form is always offered."""
+    stripped = text.strip()
+    at_file = "or put the JSON in a file and pass --input @FILE"
+    pair = _PAIR.match(stripped) if len(stripped) <= _HINTED else None
+    if pair:
+        suggested = json.dumps({pair.group(1): pair.group(2)}, ensure_ascii=False)
+        return f" (the input is JSON: write --input {shlex.quote(suggested)}, {at_file})"
+    if stripped[:1] in ("{", "["):
+        fixed = _requoted(stripped)
+        if fixed is not None:
+            return f" (JSON writes text in double quotes: --input {shlex.quote(fixed)}, {at_file})"
+        return f" (keys and text in JSON are written in double quotes, {at_file})"
+    if stripped and not any(c in stripped for c in " \t{}[]\"'"):
+        return f" (to read the file {stripped}, write --input @{stripped})"
+    return f""" (write JSON, e.g. --input '{{"email": "a@example.com"}}', {at_file})"""
+
+
+def _requoted(text: str) -> str | None:
+    """``text`` as JSON when it is a Python literal ({'a': 1}): what was meant, or None."""
+    if len(text) > _HINTED or "'" not in text:
+        return None
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+        return json.dumps(value, ensure_ascii=False)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def check_var_names(items: list[str], known: list[str]) -> None:
+    """Raise UsageError, with a "did you mean", for a --var NAME the pipeline lacks."""
+    from ._exprchecks import did_you_mean
+
+    for item in items:
+        name, sep, _ = item.partition("=")
+        if sep and name not in known:
+            hint = did_you_mean(name, known)
+            defined = f"its vars: {', '.join(known)}" if known else "it defines no vars"
+            raise UsageError(f"--var {name}: the pipeline has no var {name!r}{hint} ({defined})")
+
+
 def parse_input(name: str, text: str) -> Any:
     """The input's value: JSON, at most ``_jsonsafe.MAX_DEPTH`` levels deep, with lone
     surrogates (which no output could encode) replaced by U+FFFD."""
@@ -93,9 +144,7 @@ def parse_input(name: str, text: str) -> Any:
     try:
         value = json.loads(text, parse_constant=no_constants, parse_float=_jsonsafe.parse_float)
     except json.JSONDecodeError as exc:
-        hint = ""
-        if name == "<input>" and text.strip() and " " not in text.strip():
-            hint = f" (to read the file {text.strip()}, write --input @{text.strip()})"
+        hint = input_hint(text) if name == "<input>" else ""
         raise InputInvalid(
             [Problem(name, exc.lineno, exc.colno, f"the input is not valid JSON: {exc.msg}{hint}")]
         ) from None

@@ -48,7 +48,8 @@ def test_input_that_is_not_json_exits_2(cli):
     assert result.code == 2
     assert result.err.strip() == (
         "<input>:1:3: the input is not valid JSON: "
-        "Expecting property name enclosed in double quotes"
+        "Expecting property name enclosed in double quotes (JSON writes text in double "
+        """quotes: --input '[{"name": 1}]', or put the JSON in a file and pass --input @FILE)"""
     )
 
 
