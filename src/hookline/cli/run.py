@@ -12,11 +12,12 @@ from .._engine import run_pipeline
 from .._env import read_config
 from .._errors import UsageError
 from .._home import default_home
-from .._inputs import check_input, parse_input, read_input
+from .._inputs import check_input, check_var_names, parse_input, read_input
 from .._load import load_pipeline
 from .._locks import EXIT_BUSY, run_slot
 from .._log import Level, RunLog
 from .._runtime import Runtime
+from .._secrets import weak_secrets
 from .._store import Store, settings_from_env
 from ._signals import stop_on_signals
 
@@ -71,6 +72,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def parse_overrides(items: list[str], known: list[str]) -> dict[str, str]:
+    check_var_names(items, known)  # with "did you mean"
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -100,6 +102,8 @@ def handle(args: argparse.Namespace) -> int:
     log = RunLog(sys.stderr, fmt=args.log_format, level=level)
     # -q keeps errors only, but a run whose history is off must still say so, once.
     notice = log if level != "quiet" else RunLog(sys.stderr, fmt=args.log_format)
+    for warning in weak_secrets(secrets):  # once, at the start; the value is never shown
+        log.warning(warning, event="weak_secret")
     slots = 0 if args.dry_run else pipeline.concurrency  # 0: a dry run takes no lock
     db = Path(args.db) if args.db else home / "hookline.db"
     with stop_on_signals(), run_slot(home, pipeline.name, slots, notice, db) as busy:
