@@ -119,9 +119,11 @@ def _value(raw: str) -> tuple[str, str, int]:
     while i < len(raw):
         ch = raw[i]
         if ch == quote:
-            rest = raw[i + 1 :].strip()
+            after = raw[i + 1 :]
+            rest = after.strip()
             if rest and not rest.startswith("#"):
-                return "", f"unexpected text after the closing {quote}", i + 1
+                at = i + 1 + len(after) - len(after.lstrip())
+                return "", f"unexpected text after the closing {quote}", at
             return "".join(out), "", 0
         if ch == "\\" and quote == '"':
             nxt = raw[i + 1 : i + 2]

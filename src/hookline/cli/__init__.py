@@ -1,8 +1,12 @@
-"""The command line: ``hookline run|check|schema`` and ``run-pipeline``.
+"""The command line: ``hookline COMMAND`` and ``run-pipeline``.
 
 Errors are handled once, here: expected errors print their message and exit with their
 documented code (1 a failed run, 2 an invalid pipeline, input or usage); anything else is
 a bug in hookline: a one-line message, the traceback only with --debug, exit 3.
+
+Global options (``--debug``, ``--env-file``, ``--db``, ``--version``) are accepted in any
+position (``_globals``). Shell completion (argcomplete) is imported only while the shell
+asks for completions, never on an ordinary run.
 
 Called as console scripts (no ``argv``), the entry points end the process themselves once
 stdout and stderr are flushed: by then every command has closed what it opened (the run
@@ -24,6 +28,7 @@ from typing import NoReturn
 from .._errors import HooklineError, PipelineInvalid
 from .._runtime import Interrupted
 from . import run
+from ._globals import add_globals, apply_env_file, spread_globals, walk
 from ._signals import exit_code
 
 EXIT_OK = 0
@@ -44,11 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hookline",
         description="Declarative YAML pipelines for API integrations.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    add_globals(parser, top=True)
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="run history database, for the commands that use one (run, runs, replay, state)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     # Imported here rather than at the top: run-pipeline needs only ``run``.
-    from . import check, cron, replay, runs, schema, serve, state, test
+    from . import check, cron, init, replay, runs, schema, serve, state, test
 
     commands: dict[str, object] = {
         "run": run,
@@ -60,10 +70,38 @@ def build_parser() -> argparse.ArgumentParser:
         "state": state,
         "replay": replay,
         "test": test,
+        "init": init,
     }
     for module in commands.values():
         module.add_parser(sub)  # type: ignore[attr-defined]
+    # `hookline --db X check` is a mistake, not an option to ignore: the commands that take
+    # --db say so, and _parse refuses it for the others.
+    for command in walk(parser):
+        if command is not parser and any("--db" in a.option_strings for a in command._actions):
+            command.set_defaults(takes_db=True)
+    spread_globals(parser)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (docs/running.md)
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    args = parser.parse_args(argv)
+    if getattr(args, "db", None) and not getattr(args, "takes_db", False):
+        parser.error(f"--db: 'hookline {args.command}' does not use the run history")
+    return args
+
+
+def _handle(args: argparse.Namespace, handler: Callable[[], int], argv: object) -> int:
+    """Run ``handler`` with the env file applied, every error handled once."""
+
+    def call() -> int:
+        with apply_env_file(args.env_file, restore=argv is not None):
+            return handler()
+
+    return _guard(call, args.debug)
 
 
 def _guard(fn: Callable[[], int], debug: bool) -> int:
@@ -108,14 +146,16 @@ def _finish(code: int, argv: Sequence[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hookline``."""
-    args = build_parser().parse_args(argv)
-    return _finish(_guard(lambda: args.handler(args), args.debug), argv)
+    args = _parse(build_parser(), argv)
+    return _finish(_handle(args, lambda: args.handler(args), argv), argv)
 
 
 def run_pipeline_main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``run-pipeline``: the same as ``hookline run``."""
     parser = _Parser(prog="run-pipeline", description=run.DESCRIPTION)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    add_globals(parser, top=True)
     run.add_arguments(parser)
-    args = parser.parse_args(argv)
-    return _finish(_guard(lambda: run.handle(args), args.debug), argv)
+    spread_globals(parser)
+    parser.set_defaults(takes_db=True)
+    args = _parse(parser, argv)
+    return _finish(_handle(args, lambda: run.handle(args), argv), argv)

@@ -29,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Validate pipeline files (every *.yaml and *.yml under a directory). "
         "Exit 0 when all are valid, 2 when any is not.",
     )
-    p.add_argument("paths", nargs="+", metavar="FILE|DIR")
+    p.add_argument(
+        "paths", nargs="+", metavar="FILE|DIR", help="pipeline files, or folders to search"
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument(
         "--strict",
@@ -54,6 +56,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="N",
         help="check files in N processes at once (default: one per CPU; 1: in this process "
         "only). Used only with enough files to pay for it",
+    )
+    p.add_argument(
+        "--skip-non-pipelines",
+        action="store_true",
+        help="skip, with a note, YAML files that are not hookline pipelines or test files "
+        "(for pre-commit, which passes every changed YAML file; the rule is in "
+        "docs/running.md#pre-commit)",
     )
     p.set_defaults(handler=handle)
 
@@ -176,6 +185,13 @@ def check_all(
 
 def handle(args: argparse.Namespace) -> int:
     files, unusable = expand(args.paths)
+    if args.skip_non_pipelines:
+        from .._recognise import NOT_A_PIPELINE, is_hookline_path
+
+        skipped = [f for f in files if not is_hookline_path(f)]
+        for name in skipped:
+            print(f"note: {name}: {NOT_A_PIPELINE}", file=sys.stderr)
+        files = [f for f in files if f not in set(skipped)]
     # --online answers depend on what servers say today: never remembered.
     cache = None if args.no_cache or args.online else CheckCache(default_home())
     # --online fetches each WSDL and introspection once per process: in one process only.

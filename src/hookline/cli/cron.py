@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "replaces your crontab) or paste them into 'crontab -e'. Exit 2 when a pipeline is "
         "invalid.",
     )
-    p.add_argument("directory", metavar="DIR")
+    p.add_argument("directory", metavar="DIR", help="the folder of pipeline files")
     p.add_argument(
         "--cron-tz",
         action="store_true",

@@ -31,7 +31,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         choices=RUN_STATUSES,
         help="only runs with this status: " + ", ".join(RUN_STATUSES),
     )
-    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument(
+        "--limit", type=int, default=20, metavar="N", help="list at most N runs (default 20)"
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
     inner = p.add_subparsers(dest="runs_command", metavar="show|prune")
     show = inner.add_parser("show", help="show one run")

@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's name")
     put = inner.add_parser("set", help="set one key (the value null removes it)")
     put.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's name")
-    put.add_argument("key", metavar="KEY")
+    put.add_argument("key", metavar="KEY", help="the state value's name")
     put.add_argument("value", metavar="JSON", help='a JSON value: 42, "2024-05-01T00:00:00Z", null')
     clear = inner.add_parser("clear", help="remove every key: the next run starts from {}")
     clear.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's name")

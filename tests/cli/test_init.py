@@ -1,0 +1,163 @@
+"""hookline init: a project that checks, tests and runs at once; never overwrites."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hookline.cli.init import FILES
+
+
+class _Users(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/users/3":
+            body = json.dumps({"id": 3, "name": "Clementine Bauch", "email": "Nathan@Yesenia.NET"})
+            status = 200
+        else:
+            body, status = "{}", 404
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def users_api() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Users)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def project(cli, tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    result = cli("init", str(root))
+    assert result.code == 0, result.err
+    return root
+
+
+def test_init_writes_the_project_files(project: Path):
+    written = sorted(str(p.relative_to(project)) for p in project.rglob("*") if p.is_file())
+    assert written == sorted(FILES)
+
+
+def test_the_project_checks_and_its_tests_pass(cli, project: Path, monkeypatch):
+    monkeypatch.chdir(project)
+    checked = cli("check", "pipelines/")
+    assert checked.code == 0, checked.out + checked.err
+    assert checked.err.strip() == "2 files checked: all valid"
+    tested = cli("test", "pipelines/")
+    assert tested.code == 0, tested.out + tested.err
+    assert "2 passed" in tested.out
+
+
+def test_the_example_runs_against_a_local_server(cli, project: Path, users_api, monkeypatch):
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("HOOKLINE_HOME")  # the project's .env names its own home
+    monkeypatch.setenv("API_URL", users_api)
+    result = cli(
+        "run", "--env-file", ".env", "pipelines/greet-user.yaml", "--input", '{"user_id": 3}'
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == {
+        "greeting": "Hello, Clementine Bauch!",
+        "email": "nathan@yesenia.net",
+    }
+    assert (project / ".hookline" / "hookline.db").is_file()  # the project-local home
+
+
+def test_the_modelines_and_editor_settings_find_the_schemas(project: Path):
+    pipelines = project / "pipelines"
+    for name, schema in (
+        ("greet-user.yaml", "pipeline.schema.json"),
+        ("greet-user.test.yaml", "pipeline-test.schema.json"),
+    ):
+        first = (pipelines / name).read_text().splitlines()[0]
+        assert first == f"# yaml-language-server: $schema=../schemas/{schema}"
+        target = (pipelines / first.split("$schema=")[1]).resolve()
+        shipped = (resources.files("hookline") / "schemas" / schema).read_text()
+        assert target.read_text() == shipped
+    settings = json.loads((project / ".vscode" / "settings.json").read_text())
+    for schema in settings["yaml.schemas"]:
+        assert (project / schema).is_file()
+
+
+def test_gitignore_and_pre_commit(project: Path):
+    ignored = (project / ".gitignore").read_text().splitlines()
+    assert {".env", ".hookline/"} <= set(ignored)
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    assert config == {
+        "repos": [
+            {
+                "repo": "local",
+                "hooks": [
+                    {
+                        "id": "hookline-check",
+                        "name": "hookline check",
+                        "entry": "hookline check --skip-non-pipelines",
+                        "language": "system",
+                        "types": ["yaml"],
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def test_what_the_hook_runs_passes_on_every_yaml_file_of_the_project(cli, project, monkeypatch):
+    monkeypatch.chdir(project)
+    every_yaml = sorted(str(p.relative_to(project)) for p in project.rglob("*.yaml"))
+    result = cli("check", "--skip-non-pipelines", *every_yaml)
+    assert result.code == 0, result.out + result.err
+    assert result.err.splitlines() == [
+        "note: .pre-commit-config.yaml: not a hookline pipeline (no top-level 'version: 1' "
+        "or 'steps:', no hookline $schema modeline): skipped",
+        "2 files checked: all valid",
+    ]
+
+
+def test_init_twice_refuses_and_writes_nothing(cli, project: Path):
+    before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    result = cli("init", str(project))
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"error: {project}: init writes nothing, these files exist: " + ", ".join(FILES)
+    )
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+
+
+def test_one_existing_file_is_enough_to_refuse(cli, tmp_path: Path):
+    (tmp_path / ".gitignore").write_text("mine\n")
+    result = cli("init", str(tmp_path))
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"error: {tmp_path}: init writes nothing, these files exist: .gitignore"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == [".gitignore"]
+    assert (tmp_path / ".gitignore").read_text() == "mine\n"
+
+
+def test_init_into_a_file_is_a_usage_error(cli, tmp_path: Path):
+    target = tmp_path / "a-file"
+    target.write_text("")
+    result = cli("init", str(target))
+    assert result.code == 2
+    assert result.err.strip() == f"error: {target}: not a directory"
