@@ -11,7 +11,7 @@ still passes, unless ``--strict``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jmespath
@@ -89,10 +89,10 @@ def _field_chain(node: dict[str, Any]) -> list[str] | None:
 
 
 def number_compared_with_text(
-    ast: dict[str, Any], number_paths: frozenset[tuple[str, ...]]
+    ast: dict[str, Any], is_number: Callable[[tuple[str, ...]], bool]
 ) -> Iterator[tuple[str, str, str]]:
-    """(path as written, the text literal, the operator) for each comparison of a path in
-    ``number_paths`` (known to hold a number) with a text literal, either way round."""
+    """(path as written, the text literal, the operator) for each comparison of a dotted
+    path known to hold a number (``is_number``) with a text literal, either way round."""
     stack = [ast]
     while stack:
         node = stack.pop()
@@ -102,7 +102,7 @@ def number_compared_with_text(
                 chain = _field_chain(one)
                 if (
                     chain is not None
-                    and tuple(chain) in number_paths
+                    and is_number(tuple(chain))
                     and other.get("type") == "literal"
                     and isinstance(other.get("value"), str)
                 ):
