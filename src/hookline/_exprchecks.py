@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -117,7 +117,7 @@ def _one_edit(word: str) -> Iterator[str]:
             yield head + c + tail
 
 
-_STATUS = frozenset({("status",)})
+DottedPath = tuple[str, ...]
 
 
 def _rest_ids(data: object) -> Iterator[str]:
@@ -176,21 +176,26 @@ class ExpressionChecks:
         if message is not None:
             self.warn((*path, "retry"), message)
 
-    def _number_paths(self, path: DocPath, scope: Scope | None) -> frozenset[tuple[str, ...]]:
-        """The dotted paths known to hold a number where the expression at ``path`` is."""
+    def _is_number(self, path: DocPath, scope: Scope | None) -> Callable[[DottedPath], bool]:
+        """Whether a dotted path holds a number, read where the expression at ``path`` is."""
         if scope is None:  # reads a step's result: a REST step's has a numeric status
             for end in range(len(path), 0, -1):
                 raw = self.get(path[:end])
                 if isinstance(raw, dict) and "id" in raw:
-                    return _STATUS if isinstance(raw.get("rest"), dict) else frozenset()
-            return frozenset()
+                    rest = isinstance(raw.get("rest"), dict)
+                    return lambda chain: rest and chain == ("status",)
+            return lambda chain: False
         rest_ids = self.__dict__.get("_rest_ids")
         if rest_ids is None:
             rest_ids = self.__dict__["_rest_ids"] = frozenset(_rest_ids(self.get(())))
-        paths: set[tuple[str, ...]] = {("steps", sid, "status") for sid in rest_ids}
-        if "index" in scope.names:
-            paths.add(("index",))
-        return frozenset(paths)
+        loop = "index" in scope.names
+
+        def is_number(chain: DottedPath) -> bool:
+            if len(chain) == 3 and chain[0] == "steps" and chain[2] == "status":
+                return chain[1] in rest_ids
+            return loop and chain == ("index",)
+
+        return is_number
 
     def check_expression(self, expr: Expression, path: DocPath, scope: Scope | None) -> None:
         ast = expr.parsed.parsed
@@ -252,7 +257,7 @@ class ExpressionChecks:
                 offset=expr.offset + (found.start() if found else 0),
             )
         if compares and ("status" in source or "index" in source):
-            numbers = self._number_paths(path, scope)
+            numbers = self._is_number(path, scope)
             for name, text, op in _mistakes.number_compared_with_text(ast, numbers):
                 self.warn(
                     path,
