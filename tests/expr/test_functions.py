@@ -109,16 +109,33 @@ def test_signature_matches_python_parameters(name: str) -> None:
         assert has_default == bool(spec.get("optional")), f"{name}({param.name})"
 
 
-def test_module_imports_only_stdlib_and_jmespath() -> None:
-    source = Path(_functions.__file__).read_text(encoding="utf-8")
+FUNCTION_MODULES = [
+    *sorted(Path(_functions.__file__).parent.glob("_fn*.py")),
+    Path(_functions.__file__),
+]
+
+
+@pytest.mark.parametrize("path", FUNCTION_MODULES, ids=lambda p: p.name)
+def test_function_modules_import_only_stdlib_and_jmespath_at_the_top(path: Path) -> None:
+    """So that they load fast: regex and zoneinfo are imported inside the calls that use
+    them, never at the top of a module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     imported: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in tree.body:
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             imported.add(node.module.split(".")[0])
     foreign = {name for name in imported if name not in sys.stdlib_module_names}
-    assert foreign == {"jmespath"}
+    assert foreign <= {"jmespath"}
+    assert "zoneinfo" not in imported
+
+
+def test_the_registry_module_lists_every_function_module() -> None:
+    source = Path(_functions.__file__).read_text(encoding="utf-8")
+    for path in FUNCTION_MODULES[:-1]:
+        if path.stem != "_fnbase":
+            assert f"from .{path.stem} import" in source, path.name
 
 
 # -- from_items -----------------------------------------------------------------------------

@@ -69,9 +69,13 @@ def time_zone(function_name: str, name: str) -> tzinfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        import difflib  # only for a mistake
+
+        close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
         raise FunctionValueError(
             function_name,
-            f"unknown time zone {name!r} (an IANA name such as 'Europe/Madrid' or "
+            f"unknown time zone {name!r}{hint} (an IANA name such as 'Europe/Madrid' or "
             "'America/New_York', or 'UTC')",
         ) from None
 

@@ -17,6 +17,7 @@ expression does not load it.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -69,6 +70,10 @@ def use_budget(budget: object | None) -> object | None:
     return previous
 
 
+# What follows "(" before a group's content: "?:", "?P<name>", "?<=", "?i:", "?i)", ...
+_GROUP_PREFIX = re.compile(r"\?(?:P?<[^>]*>|<[=!]|[=!>|]|[a-zA-Z^-]*[:)])")
+
+
 def _repeat_cost(pattern: str) -> int:
     """What fixed repeat counts write out: ``a{3}`` costs 3, ``(?:a{3}b{2}){10}`` 50.
 
@@ -99,7 +104,14 @@ def _repeat_cost(pattern: str) -> int:
             stack[-1] += 1
             continue
         if ch == "(":
+            prefix = _GROUP_PREFIX.match(pattern, i + 1)
+            if prefix and prefix.group().endswith(")"):  # inline flags: no content
+                i = prefix.end()
+                continue
             stack.append(0)
+            if prefix:
+                i = prefix.end()
+                continue
         elif ch == ")" and len(stack) > 1:
             last = max(stack.pop(), 1)
             stack[-1] += last
@@ -139,7 +151,7 @@ def compile_pattern(function_name: str, pattern: str) -> Any:
         return regex.compile(pattern)
     except (regex.error, ValueError, OverflowError) as exc:
         raise FunctionValueError(
-            function_name, f"invalid pattern {clip(pattern, 60)!r}: {exc}"
+            function_name, f"invalid pattern '{clip(pattern, 60)}': {exc}"
         ) from None
 
 
@@ -177,7 +189,7 @@ def check_template(function_name: str, compiled: Any, template: str) -> None:
         regex.match(shadow, "").expand(template)
     except (regex.error, IndexError, ValueError) as exc:
         raise FunctionValueError(
-            function_name, f"invalid replacement {clip(template, 60)!r}: {exc}"
+            function_name, f"invalid replacement '{clip(template, 60)}': {exc}"
         ) from None
 
 
@@ -186,14 +198,16 @@ def _timed(function_name: str, call: Any) -> Any:
     budget = getattr(_local, "budget", None) or _Budget()
     if budget.left <= 0:
         raise _out_of_time(function_name)
-    start = time.monotonic()
+    # Counted in this thread's CPU time, as regex counts its timeout, so that a busy
+    # machine does not fail a real pattern; a hostile one still stops at the budget.
+    start = time.thread_time()
     try:
         return call(budget.left)
     except TimeoutError:
         budget.left = 0
         raise _out_of_time(function_name) from None
     finally:
-        budget.left -= time.monotonic() - start
+        budget.left -= time.thread_time() - start
 
 
 def _out_of_time(function_name: str) -> FunctionValueError:

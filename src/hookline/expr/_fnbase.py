@@ -65,9 +65,13 @@ class OptionalArityError(exceptions.ArityError):
 class ArgumentTypeError(exceptions.JMESPathTypeError):
     """An argument of the wrong JSON type, worded for the user (see ``type_problem``)."""
 
-    def __init__(self, function_name: str, value: Any, types: list[str], message: str) -> None:
+    def __init__(
+        self, function_name: str, value: Any, types: list[str], message: str, position: int = 0
+    ) -> None:
         super().__init__(function_name, value, type_name(value), types)
         self.message = message
+        self.position = position
+        self.types = types
 
     def __str__(self) -> str:
         return self.message
@@ -136,10 +140,13 @@ def _element_problem(value: list[Any], types: list[str]) -> str | None:
     return None
 
 
-def type_problem(function_name: str, position: int, value: Any, types: list[str]) -> str | None:
+def type_problem(
+    function_name: str, position: int, value: Any, types: list[str], subject: str = ""
+) -> str | None:
     """The message for ``value`` given as argument ``position`` (1-based), or None when
     one of ``types`` accepts it. Shared by the run-time check and the check of literal
-    arguments when a pipeline is loaded, so both say the same thing."""
+    arguments when a pipeline is loaded, so both say the same thing. ``subject`` is the
+    argument as written (``input.name``), when it is known: the hint then shows it."""
     actual = type_name(value)
     base = {t.split("-", 1)[0] for t in types}
     if not types or "any" in types:
@@ -151,9 +158,12 @@ def type_problem(function_name: str, position: int, value: Any, types: list[str]
     wanted = describe_types(types)
     where = f"{function_name}(): argument {position}"
     if value is None:
+        if subject:
+            where = f"{where}, {subject},"
         return (
             f"{where} is null, where {wanted} is needed (a missing field, or a step that "
-            f"did not run, is null): give a fallback with default(value, {fallback_for(types)})"
+            f"did not run, is null): give a fallback with "
+            f"default({subject or 'value'}, {fallback_for(types)})"
         )
     hint = ""
     if actual == "number" and "string" in types:
@@ -185,9 +195,10 @@ class ArgumentChecks:
             # A variadic last entry applies to every remaining argument.
             values = actual[index:] if spec.get("variadic") else actual[index : index + 1]
             for offset, value in enumerate(values):
-                message = type_problem(function_name, index + offset + 1, value, types)
+                position = index + offset + 1
+                message = type_problem(function_name, position, value, types)
                 if message is not None:
-                    raise ArgumentTypeError(function_name, value, types, message)
+                    raise ArgumentTypeError(function_name, value, types, message, position)
 
 
 def key_text(value: object) -> str | None:

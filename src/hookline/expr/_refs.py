@@ -154,3 +154,42 @@ def calls(ast: dict[str, Any]) -> list[Call]:
             out.append(Call(node["value"], len(node["children"])))
         stack.extend(c for c in node.get("children", []) if isinstance(c, dict))
     return out
+
+
+def _path_text(node: dict[str, Any]) -> str | None:
+    """``input.name`` or ``steps.get.body.items[0]`` written back from its syntax tree;
+    None for anything that is not such a plain path."""
+    kind = node.get("type")
+    if kind == "field":
+        name = str(node["value"])
+        plain = name.isidentifier() and name.isascii()
+        return name if plain else '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if kind == "subexpression" and len(node["children"]) == 2:
+        left, right = (_path_text(c) for c in node["children"])
+        return f"{left}.{right}" if left and right else None
+    if kind == "index_expression" and len(node["children"]) == 2:
+        left, index = node["children"]
+        text = _path_text(left)
+        if text and index.get("type") == "index":
+            return f"{text}[{index['value']}]"
+    return None
+
+
+def argument_text(ast: dict[str, Any], function_name: str, position: int) -> str | None:
+    """The argument ``position`` (1-based) of the call of ``function_name``, as written,
+    when the expression has one such call and that argument is a plain path."""
+    found = [c for c in _call_nodes(ast) if c["value"] == function_name]
+    if len(found) != 1 or len(found[0]["children"]) < position:
+        return None
+    return _path_text(found[0]["children"][position - 1])
+
+
+def _call_nodes(ast: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "function_expression":
+            out.append(node)
+        stack.extend(c for c in node.get("children", []) if isinstance(c, dict))
+    return out

@@ -21,8 +21,11 @@ import jmespath
 from jmespath import exceptions as jexc
 from jmespath.parser import ParsedResult
 
+from ._argcheck import literal_problem
 from ._budget import BudgetExceeded, BudgetInterpreter
+from ._fnbase import ArgumentTypeError, type_problem
 from ._functions import OPTIONS
+from ._refs import argument_text
 
 OPEN = "${{"
 ESCAPE = "$${{"
@@ -66,10 +69,22 @@ class Expression:
             raise ExpressionError(
                 self.source, "the expression or the data is nested too deeply", self.where
             ) from None
+        except ArgumentTypeError as exc:
+            raise ExpressionError(self.source, self._argument_words(exc), self.where) from exc
         except jexc.JMESPathError as exc:
             raise ExpressionError(self.source, _first_line(exc), self.where) from exc
         except (ValueError, TypeError, OverflowError) as exc:
             raise ExpressionError(self.source, str(exc), self.where) from exc
+
+    def _argument_words(self, exc: ArgumentTypeError) -> str:
+        """The message of a wrong-type argument, naming the argument as written when it
+        is null: ``lower(): argument 1, input.name, is null ... default(input.name, '')``."""
+        if exc.current_value is None and exc.position:
+            subject = argument_text(self.parsed.parsed, exc.function_name, exc.position)
+            if subject:
+                words = type_problem(exc.function_name, exc.position, None, exc.types, subject)
+                return words or exc.message
+        return exc.message
 
 
 def _first_line(exc: Exception) -> str:
@@ -177,6 +192,14 @@ def compile_expression(source: str, offset: int = 0, where: str = "") -> Express
             f"than {MAX_EXPRESSION_DEPTH} levels of operators, calls or brackets)",
             offset + lead,
         )
+    if "(" in text:  # a call: an argument written here may be known to be wrong
+        problem = literal_problem(parsed.parsed, OPTIONS.custom_functions.FUNCTION_TABLE)
+        if problem is not None:
+            message, name = problem
+            raise TemplateSyntaxError(
+                f"expression '{_preview(text)}': {message}",
+                offset + lead + max(text.find(name + "("), 0),
+            )
     return Expression(text, parsed, offset + lead, where)
 
 

@@ -1,0 +1,143 @@
+"""Arguments written in the file, checked when the pipeline is checked.
+
+An argument that is a literal (``'days'``, `` `1` ``, ``'^\\d+$'``), or a list or object
+built in the expression, has a type and often a value known before any run. A wrong one
+would fail every run the same way, so it is reported at its place instead: the same
+message the run would give (``_fnbase.type_problem`` and each function's own checks),
+with ``file:line:col``. Arguments read from the data are checked when the pipeline runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ._fn_dates import CALENDAR_UNITS, CLOCK_UNITS, time_zone, unit_of
+from ._fn_numbers import MAX_PLACES
+from ._fn_quote import quote_as
+from ._fn_regex import check_template, compile_pattern, group_of
+from ._fn_text import whole_number
+from ._fnbase import FunctionValueError, type_problem
+
+__all__ = ["literal_problem"]
+
+_UNKNOWN = object()  # an argument whose value depends on the data
+
+
+def _known(node: dict[str, Any]) -> Any:
+    """The value of an argument node when it is fixed, a stand-in of its type when only
+    the type is, else ``_UNKNOWN``."""
+    kind = node.get("type")
+    if kind == "literal":
+        return node["value"]
+    if kind == "multi_select_list":
+        return []
+    if kind == "multi_select_dict":
+        return {}
+    if kind == "not_expression":
+        return False
+    return _UNKNOWN
+
+
+def _calls(ast: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    stack = [ast]
+    while stack:
+        node = stack.pop()
+        if node.get("type") == "function_expression":
+            yield node
+        stack.extend(c for c in node.get("children", ()) if isinstance(c, dict))
+
+
+def _places(name: str, value: Any) -> None:
+    count = whole_number(name, "places", value)
+    if not -MAX_PLACES <= count <= MAX_PLACES:
+        raise FunctionValueError(
+            name, f"places must be from {-MAX_PLACES} to {MAX_PLACES}, not {count}"
+        )
+
+
+def _regex(args: list[Any], name: str) -> None:
+    pattern = args[1] if len(args) > 1 else _UNKNOWN
+    if not isinstance(pattern, str):
+        return
+    compiled = compile_pattern(name, pattern)
+    if name == "regex_extract" and len(args) > 2 and isinstance(args[2], int | float | str):
+        group_of(name, compiled, args[2])
+    if name == "regex_replace" and len(args) > 2 and isinstance(args[2], str):
+        check_template(name, compiled, args[2])
+
+
+def _dates(args: list[Any], name: str) -> None:
+    units = (
+        (*CLOCK_UNITS, *CALENDAR_UNITS)
+        if name == "date_add"
+        else ("second", "minute", "hour", "day", "week")
+    )
+    if len(args) > 2 and isinstance(args[2], str):
+        unit_of(name, args[2], units)
+    if len(args) > 3 and isinstance(args[3], str):
+        time_zone(name, args[3])
+
+
+def _each_number(*positions: int) -> Callable[[list[Any], str], None]:
+    def check(args: list[Any], name: str) -> None:
+        for position in positions:
+            if len(args) > position and isinstance(args[position], int | float):
+                if name == "round":
+                    _places(name, args[position])
+                else:
+                    whole_number(name, "start" if position == 1 else "end", args[position])
+
+    return check
+
+
+def _quote(args: list[Any], name: str) -> None:
+    if len(args) > 1 and isinstance(args[1], str):
+        quote_as(name, "", args[1])
+
+
+# Checks of known values, by function: each raises FunctionValueError as the run would.
+_VALUE_CHECKS: dict[str, Callable[[list[Any], str], None]] = {
+    "regex_match": _regex,
+    "regex_extract": _regex,
+    "regex_extract_all": _regex,
+    "regex_replace": _regex,
+    "date_add": _dates,
+    "date_diff": _dates,
+    "quote": _quote,
+    "round": _each_number(1),
+    "substring": _each_number(1, 2),
+}
+
+
+def literal_problem(ast: dict[str, Any], table: dict[str, Any]) -> tuple[str, str] | None:
+    """The first (message, function name) for an argument known to be wrong, or None.
+
+    ``table`` is the functions' ``FUNCTION_TABLE``. Unknown functions and wrong argument
+    counts are left to the reference checks, which word them.
+    """
+    for call in _calls(ast):
+        name = call["value"]
+        entry = table.get(name)
+        if entry is None:
+            continue
+        signature = entry["signature"]
+        args = [_known(child) for child in call["children"]]
+        variadic = bool(signature) and signature[-1].get("variadic")
+        least = sum(1 for spec in signature if not spec.get("optional"))
+        if len(args) < least or (not variadic and len(args) > len(signature)):
+            continue
+        for index, value in enumerate(args):
+            if value is _UNKNOWN:
+                continue
+            spec = signature[min(index, len(signature) - 1)]
+            message = type_problem(name, index + 1, value, spec["types"])
+            if message is not None:
+                return message, name
+        check = _VALUE_CHECKS.get(name)
+        if check is not None:
+            try:
+                check(args, name)
+            except FunctionValueError as exc:
+                return str(exc), name
+    return None
