@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,20 @@ def test_an_env_file_that_is_not_utf8(cli, pipeline, tmp_path):
     result = cli("run", pipeline, "--env-file", str(env_file))
     assert result.code == 2
     assert result.err.strip() == f"{env_file}:2:1: the env file is not UTF-8 text"
+
+
+def test_a_replay_reads_env_as_a_run_does(cli, pipeline, clean_env, tmp_path):
+    db = tmp_path / "h.db"
+    clean_env.setenv("REGION", "eu")
+    assert cli("run", pipeline, "--db", str(db)).code == 0
+    with sqlite3.connect(db) as conn:
+        (run_id,) = conn.execute("SELECT id FROM runs").fetchone()
+    conn.close()
+    clean_env.setenv("REGION", "us")
+    result = cli("replay", run_id, "--db", str(db))
+    assert result.code == 0, result.err
+    assert json.loads(result.out) == "https://crm.example.com/api/contacts?limit=50&region=us"
+    clean_env.delenv("REGION")
+    result = cli("replay", run_id, "--db", str(db))
+    assert result.code == 2
+    assert "env 'REGION' is not set and has no default" in result.err

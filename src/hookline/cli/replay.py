@@ -123,11 +123,11 @@ def _queue(db: Path, sources: list[Source], log: RunLog) -> int:
 
 def _replay_here(home: Path, db: Path, source: Source, log: RunLog, *, print_output: bool) -> int:
     from .._engine import run_pipeline
+    from .._env import read_config
     from .._inputs import check_input
     from .._load import load_pipeline
     from .._locks import EXIT_BUSY, run_slot
     from .._runtime import Runtime
-    from .._secrets import read_secrets
     from .._store import Store, settings_from_env
     from ..serve._intake_store import new_run_id
     from ..serve._replay import record_replay
@@ -141,7 +141,7 @@ def _replay_here(home: Path, db: Path, source: Source, log: RunLog, *, print_out
     pipeline = load_pipeline(source.file, cache=home)
     text = json.dumps(source.input, indent=2, ensure_ascii=False)
     check_input(pipeline, source.input, (f"<input of run {source.run_id}>", text))
-    secrets = read_secrets(pipeline, os.environ)
+    secrets, env = read_config(pipeline, os.environ)  # every missing one at once (exit 2)
     history = settings_from_env()
     run_id = new_run_id()
     with stop_on_signals(), run_slot(home, pipeline.name, pipeline.concurrency, log) as busy:
@@ -155,6 +155,7 @@ def _replay_here(home: Path, db: Path, source: Source, log: RunLog, *, print_out
         )
         try:
             runtime = Runtime(pipeline, secrets, log=log, recorder=store)
+            runtime.env = env
             try:
                 result = run_pipeline(
                     pipeline, source.input, runtime=runtime, trigger="replay", run_id=run_id
