@@ -3,10 +3,10 @@ verification, retry policy and rate limit, compiled the same way for each."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._frozen import Frozen
 from .._model import RetryPolicy
 from ..expr import Template
 
@@ -53,10 +53,23 @@ def beside(builder: Builder, value: str) -> str:
     return str(Path(builder.doc.file).parent / value)
 
 
-@dataclass(frozen=True)
-class ConnectionSettings:
-    """What every kind of connection has: see CONNECTION_SETTINGS in the schema."""
+class ConnectionSettings(Frozen):
+    """What every kind of connection has: see CONNECTION_SETTINGS in the schema.
 
+    A ``Frozen`` class, not a generated dataclass: every run imports it (``_frozen``)."""
+
+    __slots__ = _fields = (
+        "name",
+        "headers",
+        "auth",
+        "timeout",
+        "verify",
+        "retry",
+        "rate_limit",
+        "allow_origins",
+        "follow_redirects",
+        "max_response_size",
+    )
     name: str
     headers: Template | None
     auth: Template | None
@@ -64,9 +77,24 @@ class ConnectionSettings:
     verify: bool | str
     retry: RetryPolicy | None
     rate_limit: tuple[float, float] | None  # (requests, per seconds)
-    allow_origins: tuple[str, ...] = ()  # scheme://host:port, checked at load
-    follow_redirects: bool = True
-    max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE
+    allow_origins: tuple[str, ...]  # scheme://host:port, checked at load
+    follow_redirects: bool
+    max_response_size: int
+
+    def __init__(
+        self,
+        name: str,
+        headers: Template | None,
+        auth: Template | None,
+        timeout: float,
+        verify: bool | str,
+        retry: RetryPolicy | None,
+        rate_limit: tuple[float, float] | None,
+        allow_origins: tuple[str, ...] = (),
+        follow_redirects: bool = True,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
+        self._fill(locals())
 
 
 def connection_settings(

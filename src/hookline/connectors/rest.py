@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._frozen import Frozen
 from .._schema_common import CONNECTION_SETTINGS, HEADERS
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
@@ -147,14 +147,31 @@ STEP_SCHEMA: Schema = prop(
 # --- compiled specs -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RestConnectionSpec:
+# Frozen classes, not generated dataclasses: every REST run imports this module (_frozen).
+class RestConnectionSpec(Frozen):
+    __slots__ = _fields = ("base_url", "settings")
     base_url: Template
     settings: ConnectionSettings
 
+    def __init__(self, base_url: Template, settings: ConnectionSettings) -> None:
+        self._fill(locals())
 
-@dataclass(frozen=True)
-class RestStepSpec:
+
+class RestStepSpec(Frozen):
+    __slots__ = _fields = (
+        "connection",
+        "method",
+        "path",
+        "url",
+        "params",
+        "headers",
+        "json",
+        "form",
+        "body",
+        "expect",
+        "paginate",
+        "schema",
+    )
     connection: str | None
     method: str
     path: Template | None
@@ -166,7 +183,24 @@ class RestStepSpec:
     body: Template | None
     expect: tuple[int | str, ...]  # statuses
     paginate: PaginateSpec | None
-    schema: ResponseSchema | None = None  # expect.schema, for the body of a 2xx answer
+    schema: ResponseSchema | None  # expect.schema, for the body of a 2xx answer
+
+    def __init__(
+        self,
+        connection: str | None,
+        method: str,
+        path: Template | None,
+        url: Template | None,
+        params: Template | None,
+        headers: Template | None,
+        json: Template | None,
+        form: Template | None,
+        body: Template | None,
+        expect: tuple[int | str, ...],
+        paginate: PaginateSpec | None,
+        schema: ResponseSchema | None = None,
+    ) -> None:
+        self._fill(locals())
 
 
 def build_connection(
