@@ -28,6 +28,7 @@ __all__ = ["bare_braces", "literal_brace_fix", "number_compared_with_text", "ret
 HOOKLINE_NAMES = frozenset({"input", "steps", "vars", "env", "secrets", "state", "run", "item",
                             "index", "error"})  # fmt: skip
 _BRACES = re.compile(r"(?<!\$)\{\{(.*?)\}\}", re.DOTALL)
+_BARE_OPEN = re.compile(r"(?<!\$)\{\{")
 _SHOWN = 60  # characters of the expression quoted in a message
 
 literal_brace_fix = "${{ '{{' }}"
@@ -37,7 +38,7 @@ literal_brace_fix = "${{ '{{' }}"
 def bare_braces(text: str, names: frozenset[str]) -> Iterator[tuple[int, str]]:
     """(offset, expression) of each ``{{ expr }}`` in the literal text of a template whose
     expression reads one of hookline's names or ``names`` (a loop's ``as``)."""
-    if "{{" not in text:
+    if "{{" not in text or not _BARE_OPEN.search(text):  # most templates: none, or ${{ only
         return
     try:
         parts = list(split_template(text))
