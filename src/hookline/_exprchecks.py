@@ -256,7 +256,9 @@ class ExpressionChecks:
                 f"null: write '!({whole})'",
                 offset=expr.offset + (found.start() if found else 0),
             )
-        if compares and ("status" in source or "index" in source):
+        # A text literal is written '201' or `"201"`: without a quote there is none.
+        texts = "'" in source or '"' in source
+        if compares and texts and ("status" in source or "index" in source):
             numbers = self._is_number(path, scope)
             for name, text, op in _mistakes.number_compared_with_text(ast, numbers):
                 self.warn(
