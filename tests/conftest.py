@@ -74,3 +74,10 @@ def write(tmp_path: Path) -> Callable[[str, str], str]:
 def _history_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs record their history under the test's own directory, never in the repo."""
     monkeypatch.setenv("HOOKLINE_HOME", str(tmp_path / "hookline-home"))
+    # Text log lines carry a timestamp when stderr is not a terminal, as it never is under
+    # pytest; tests that assert whole lines read them without it (tests/test_logs*.py
+    # check the timestamps themselves).
+    monkeypatch.setenv("HOOKLINE_LOG_TIME", "never")
+    # pytest-xdist's workers get a COLUMNS, which `hookline runs` would fit its list to;
+    # tests of that fitting set it themselves.
+    monkeypatch.delenv("COLUMNS", raising=False)

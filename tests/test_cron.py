@@ -78,7 +78,7 @@ def test_lines_run_the_pipeline_as_cron_would(cli, tmp_path):
     log = home / "logs" / "nightly-sync.log"
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert records and all(
-        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r["time"]) for r in records
+        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["time"]) for r in records
     )
     listed = json.loads(cli("runs", "--format", "json").out)
     assert [(run["pipeline"], run["status"]) for run in listed] == [("nightly-sync", "succeeded")]

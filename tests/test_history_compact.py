@@ -88,19 +88,20 @@ def test_runs_show_of_a_long_loop_counts_its_iterations_and_shows_those_that_fai
     shown = cli("runs", "show", "r1", "--db", str(db))
     assert shown.code == 0, shown.err
     out = shown.out
-    assert "    2500 iterations, 24 failed\n" in out
-    assert out.count(" iteration ") == 20  # SHOWN_ITERATIONS of the 24, in order
-    assert "    each iteration 100: failed (0.00s)\n" in out
-    assert "    each iteration 2000: failed" in out and "iteration 2100:" not in out
+    assert "    2500 iterations: 2476 ok, 24 failed" in out
+    assert out.count("    each[") == 20  # SHOWN_ITERATIONS of the 24, in order
+    assert "    each[100]: failed (0.00s)\n" in out
+    assert "    each[2000]: failed" in out and "each[2100]:" not in out
     assert (
-        "    ... and 4 more that did not pass (runs show RUN_ID --iteration N shows one)\n" in out
+        "    ... and 4 more that did not pass"
+        " (runs show RUN_ID --iteration N shows one, --all every one)\n" in out
     )
     assert "/big/100\n" in out and "← 500" in out
     assert "/big/99\n" not in out  # passed: counted, not shown
 
     one = cli("runs", "show", "r1", "--iteration", "2400", "--db", str(db))
     assert one.code == 0, one.err
-    assert "each iteration 2400: failed" in one.out
+    assert "each[2400]: failed" in one.out
     assert one.out.count("→ GET") == 1 and "/big/2400\n" in one.out
     ok = json.loads(
         cli("runs", "show", "r1", "--iteration", "7", "--db", str(db), "--format", "json").out
@@ -193,7 +194,7 @@ def test_a_version_3_database_is_migrated_and_its_runs_still_read(cli, tmp_path)
 
     after = cli("runs", "show", "old3", "--db", str(db))
     assert after.out == before.out
-    assert "    1 iteration, 1 failed\n" in after.out
+    assert "    1 iteration: 0 ok, 1 failed" in after.out
     assert "→ GET http://old.example/0" in after.out and "← 502" in after.out
     assert OLD_BODY in after.out
     old = json.loads(cli("runs", "show", "old3", "--db", str(db), "--format", "json").out)

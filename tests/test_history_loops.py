@@ -4,6 +4,7 @@ requests: a failed iteration is found by its index."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -57,14 +58,14 @@ def test_a_failed_iteration_is_found_by_its_index_with_its_own_request(
     assert shown.code == 0
     out = shown.out
     assert "  each: failed" in out
-    summary = [line.strip() for line in out.splitlines() if "iterations," in line]
+    summary = [line.strip() for line in out.splitlines() if "iterations:" in line]
     assert len(summary) == 1
     if concurrency == 1:  # the loop stops at the failure
-        assert summary == ["14 iterations, 1 failed"]
+        assert re.fullmatch(r"14 iterations: 13 ok, 1 failed in \d+\.\d\ds", summary[0])
     else:  # workers may have finished a few more meanwhile
-        assert summary[0].endswith("iterations, 1 failed")
-    assert "    each iteration 13: failed" in out
-    failed_part = out[out.index("each iteration 13: failed") :]
+        assert re.fullmatch(r"\d+ iterations: \d+ ok, 1 failed in \d+\.\d\ds", summary[0])
+    assert "    each[13]: failed" in out
+    failed_part = out[out.index("each[13]: failed") :]
     assert '"status": 404' in failed_part  # its item
     assert "/status/404?i=13" in failed_part  # its own request, not iteration 0's
     assert "← 404" in failed_part
@@ -74,7 +75,7 @@ def test_a_failed_iteration_is_found_by_its_index_with_its_own_request(
 
     one = cli("runs", "show", run_id, "--iteration", "3", "--db", db)
     assert one.code == 0
-    assert "each iteration 3: ok" in one.out
+    assert "each[3]: ok" in one.out
     assert one.out.count("→ GET") == 1
     assert "/status/200?i=3" in one.out
     as_json = json.loads(
@@ -102,4 +103,4 @@ def test_every_iteration_of_a_passing_loop_is_recorded_once(cli, tmp_path, write
     urls = sorted((a["loop_index"], a["request"]["url"]) for a in run["attempts"])
     assert [url.endswith(f"i={i}") for i, url in urls] == [True] * 50
     shown = cli("runs", "show", run_id, "--db", str(db))
-    assert "50 iterations, 0 failed" in shown.out
+    assert "50 iterations: 50 ok, 0 failed in " in shown.out

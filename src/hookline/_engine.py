@@ -241,10 +241,11 @@ def run_pipeline(
     the run records each top-level step, to resume after a crash (``_checkpoint``).
     """
     run_id = run_id or os.urandom(16).hex()  # uuid4().hex without importing uuid
-    runtime.log.run_id = run_id
+    runtime.log.run_started(run_id, pipeline.name, trigger)  # JSON: run_started; progress
     runtime.run_id = run_id
     runtime.execute_steps = execute_steps
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    clock = time.monotonic()
     context: dict[str, Any] = {
         "input": input,
         "steps": {},
@@ -265,6 +266,7 @@ def run_pipeline(
         nonlocal closed
         runtime.recorder.run_finished(run_id, status, output, error, commit=commit)
         closed = True  # only once written: a signal during the write closes it again
+        runtime.log.run_ended(status, time.monotonic() - clock)
         if checkpoint is not None and status not in _resumable():
             checkpoint.clear()
 

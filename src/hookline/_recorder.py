@@ -24,23 +24,67 @@ _where = threading.local()
 
 
 @contextmanager
-def in_iteration(step_id: str, index: int) -> Iterator[None]:
-    """Mark what this thread records next as part of iteration ``index`` of ``step_id``
-    (iterations nest: a for_each inside an iteration)."""
-    stack: list[Loop] | None = getattr(_where, "stack", None)
-    if stack is None:
-        stack = _where.stack = []
-    stack.append((step_id, index))
+def in_iteration(
+    step_id: str, index: int, around: tuple[Loop, ...] | None = None
+) -> Iterator[None]:
+    """Mark what this thread records and logs next as part of iteration ``index`` of
+    ``step_id``. Iterations nest (a for_each inside an iteration); ``around``: the
+    iterations this loop runs in, for a worker thread that starts with none of its own."""
+    saved: list[Loop] | None = getattr(_where, "stack", None)
+    if around is not None:
+        _where.stack = [*around, (step_id, index)]
+    else:
+        if saved is None:
+            saved = _where.stack = []
+        saved.append((step_id, index))
     try:
         yield
     finally:
-        stack.pop()
+        if around is not None:
+            _where.stack = saved
+        else:
+            _where.stack.pop()
+
+
+def iterations() -> tuple[Loop, ...]:
+    """The for_each iterations running on this thread, outermost first."""
+    return tuple(getattr(_where, "stack", None) or ())
+
+
+def path(loops: tuple[Loop, ...] | list[Loop]) -> str:
+    """Iterations as the log names them: ``outer[2].inner[5]``."""
+    return ".".join(f"{step}[{index}]" for step, index in loops)
+
+
+def label(step_id: str) -> str:
+    """A step's name in log lines and errors: ``write[17].create`` inside iteration 17 of
+    the loop ``write``; the bare id outside loops."""
+    stack = getattr(_where, "stack", None)
+    return f"{path(stack)}.{step_id}" if stack else step_id
 
 
 def current_iteration() -> Loop | None:
-    """The innermost for_each iteration running on this thread, if any."""
-    stack = getattr(_where, "stack", None)
-    return stack[-1] if stack else None
+    """The innermost for_each iteration running on this thread, if any, as the history
+    keys it (``key``)."""
+    return key(getattr(_where, "stack", None) or ())
+
+
+def key(loops: tuple[Loop, ...] | list[Loop]) -> Loop | None:
+    """The history's key of the innermost of ``loops``: the loop's step id prefixed by the
+    iterations around it (``("outer[2].inner", 5)``), so that iteration 5 of ``inner`` in
+    ``outer[2]`` and in ``outer[3]`` are told apart; None outside loops."""
+    if not loops:
+        return None
+    step_id, index = loops[-1]
+    return (f"{path(loops[:-1])}.{step_id}" if len(loops) > 1 else step_id), index
+
+
+def child_key(loop_step: str | None, loop_index: int | None, step_id: str) -> str:
+    """How the history names the loop ``step_id`` whose iteration ran at
+    (``loop_step``, ``loop_index``): the key of its iterations' own records."""
+    if loop_step is None:
+        return step_id
+    return f"{loop_step}[{loop_index}].{step_id}"
 
 
 class Recorder(Protocol):

@@ -11,7 +11,7 @@ from typing import Any
 from ._errors import HooklineError, RunFailed
 from ._log import RunLog
 from ._model import Pipeline, Step
-from ._recorder import NullRecorder, Recorder, RedactingRecorder
+from ._recorder import NullRecorder, Recorder, RedactingRecorder, iterations, label, path
 from ._redact import Redactor, mask_headers
 
 StepsRunner = Callable[[tuple[Step, ...], dict[str, Any], "Runtime"], Any]
@@ -192,10 +192,13 @@ class Runtime:
     ) -> None:
         """Log the step's line and hand its outcome to the run history, redacted."""
         note = f"- {error}" if error else ("(if was false)" if status == "skipped" else "")
+        if self.log.bar is not None:
+            self.log.task_done(label(step_id))  # its pages, if it fetched any
         if error or not self.nested:
-            self.log.step(step_id, status, seconds, note)
+            # inside a loop, named by its iterations: write[17].create
+            self.log.step(step_id, status, seconds, note, loop=path(iterations()))
         elif self.log.level == "verbose":  # a for_each's inner steps: only with --verbose
-            self.log.detail(f"{step_id}: {status} {note}".rstrip() + f" ({seconds:.2f}s)")
+            self.log.detail(f"{label(step_id)}: {status} {note}".rstrip() + f" ({seconds:.2f}s)")
         if not self.keeps_history:
             return
         self.recorder.step_finished(self.run_id, step_id, status, seconds, result, error)
@@ -255,8 +258,14 @@ class Runtime:
         if cut:
             raise DeadlinePassed()
 
-    def progress(self, label: str, total: int) -> AbstractContextManager[Callable[[], None]]:
-        return self.log.progress(label, total)
+    def progress(self, step_id: str, total: int) -> AbstractContextManager[Callable[[], None]]:
+        """Count a loop's iterations on the progress line (``hookline run`` on a terminal)."""
+        return self.log.progress(label(step_id), total)
+
+    def page_fetched(self, step_id: str, pages: int, records: int) -> None:
+        """A paginated step fetched its page ``pages``: the progress line shows it."""
+        if self.log.bar is not None:
+            self.log.pages(label(step_id), pages, records)
 
     def close(self) -> None:
         for client in self._clients.values():

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import _blobs as blobs
 from ._errors import UsageError
+from ._recorder import child_key
 from ._store_read4 import Reader, Where
 from ._store_rows import SAME_JSON
 from ._store_schema import SCHEMA_VERSION, lost_reason
@@ -138,10 +139,13 @@ class History:
         run["steps"], run["attempts"], run["iterations"] = steps, attempts, iterations
         _name_run(run)
 
-    def show_run(self, run_id: str, iteration: int | None = None) -> dict[str, Any]:
+    def show_run(
+        self, run_id: str, iteration: int | None = None, *, every: bool = False
+    ) -> dict[str, Any]:
         """A run as ``runs show`` prints it: its top-level steps, how many iterations of
         each loop ended how (``loop_counts``), the iterations that did not pass (or, with
-        ``iteration``, that one) and their own steps and requests. A run recorded with
+        ``iteration``, that one; with ``every``, all) and their own steps and requests.
+        A run recorded with
         schema 4 is read by aggregate SQL and only the rows printed; an older one whole."""
         run, rowid = self._find(run_id)
         v4 = self._v4
@@ -152,9 +156,13 @@ class History:
 
         def read() -> None:
             assert v4 is not None
-            shown = v4.shown_iterations(rowid, iteration)
+            shown = v4.iterations(rowid) if every else v4.shown_iterations(rowid, iteration)
             wheres: set[Where] = {(None, None)}
-            wheres.update((it["step_id"], it["idx"]) for it in shown)
+            for it in shown:
+                # a nested loop's records are keyed by its whole path (outer[2].inner);
+                # those written before paths were kept, by its own id
+                where = child_key(it["loop_step"], it["loop_index"], it["step_id"])
+                wheres.update({(where, it["idx"]), (it["step_id"], it["idx"])})
             steps, attempts = v4.rows_at(rowid, wheres)
             _answers_as_results(steps, attempts)
             run["steps"], run["attempts"], run["iterations"] = steps, attempts, shown

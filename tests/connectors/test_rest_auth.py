@@ -157,7 +157,7 @@ def test_oauth2_wrong_client_secret_fails_clearly(env, tmp_path, capsys, monkeyp
     result = run_yaml(tmp_path, OAUTH.format(url=env.url), input=[1], capsys=capsys)
     assert result.code == 1
     assert (
-        f"error: step 'call' failed: OAuth2 token request to {env.url}/oauth/token "
+        f"error: step 'calls[0].call' failed: OAuth2 token request to {env.url}/oauth/token "
         'answered 401: {"error": "invalid_client"}' in result.err
     )
     assert "wrong-secret-value" not in result.err

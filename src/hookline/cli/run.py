@@ -99,9 +99,9 @@ def handle(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.var, [name for name, _ in pipeline.vars])
     secrets, env = read_config(pipeline, os.environ)  # every missing one at once (exit 2)
     level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
-    log = RunLog(sys.stderr, fmt=args.log_format, level=level)
+    log = RunLog(sys.stderr, fmt=args.log_format, level=level, progress=True, stamps=None)
     # -q keeps errors only, but a run whose history is off must still say so, once.
-    notice = log if level != "quiet" else RunLog(sys.stderr, fmt=args.log_format)
+    notice = log if level != "quiet" else RunLog(sys.stderr, fmt=args.log_format, stamps=None)
     for warning in weak_secrets(secrets):  # once, at the start; the value is never shown
         log.warning(warning, event="weak_secret")
     slots = 0 if args.dry_run else pipeline.concurrency  # 0: a dry run takes no lock
@@ -138,6 +138,8 @@ def handle(args: argparse.Namespace) -> int:
         text = json.dumps(report, indent=2, ensure_ascii=False)
         return _emit(text, args.output, log)
     if not result.ok:
+        if store is not None and log.fmt == "text":  # JSON lines carry the id in "run"
+            log.failed_run(result.run_id, args.db)
         log.error(result.error or "the run failed", event="run_failed", run_id=result.run_id)
         return 1
     try:

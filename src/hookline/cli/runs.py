@@ -5,16 +5,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError
 from .._home import default_db
+from .._recorder import child_key
+from .._redact import Redactor
 from .._state import peek
 from .._store import RUN_STATUSES, settings_from_env
 from .._store_read import History
 from .._store_read4 import SHOWN_ITERATIONS
+
+SHOWN_ITEM = 1000
+"""Characters of an iteration's item that ``runs show`` prints (the history keeps 4 KiB
+of it; ``--format json`` gives that)."""
+
+ITEM_ON_ONE_LINE = 100
+"""An item whose JSON is at most this long is printed on the iteration's own line."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,11 +51,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show.add_argument("run_id", metavar="RUN_ID", help="a run id or a unique prefix of one")
     show.add_argument("--db", metavar="PATH", help="run history database")
     show.add_argument("--format", choices=["text", "json"], default="text")
-    show.add_argument(
+    which = show.add_mutually_exclusive_group()
+    which.add_argument(
         "--iteration",
         type=int,
         metavar="N",
         help="show iteration N (from 0) of the run's for_each loop: its item, steps and requests",
+    )
+    which.add_argument(
+        "--all",
+        action="store_true",
+        help="show every iteration of every loop in full, not only those that failed",
     )
     from . import prune  # runs prune: retention (its own module)
 
@@ -71,18 +88,18 @@ def handle(args: argparse.Namespace) -> int:
                 print(json.dumps(run, indent=2, ensure_ascii=False))
                 return 0
             # Only the rows printed: a run of 100,000 iterations answers at once.
-            run = _with_state(path, store.show_run(args.run_id, args.iteration))
+            run = _with_state(path, store.show_run(args.run_id, args.iteration, every=args.all))
             if args.format == "json":
                 shown = iteration_json(run, args.iteration)
                 print(json.dumps(shown, indent=2, ensure_ascii=False))
             else:
-                sys.stdout.write(render_run(run, args.iteration))
+                sys.stdout.write(render_run(run, args.iteration, every=args.all))
             return 0
         runs = store.list_runs(pipeline=args.pipeline, status=args.status, limit=args.limit)
         if args.format == "json":
             print(json.dumps(runs, indent=2, ensure_ascii=False))
         else:
-            sys.stdout.write(render_list(runs))
+            sys.stdout.write(render_list(runs, terminal_width()))
         return 0
     finally:
         store.close()
@@ -96,21 +113,51 @@ def _with_state(path: Path, run: dict[str, Any]) -> dict[str, Any]:
     return run
 
 
-def render_list(runs: list[dict[str, Any]]) -> str:
+def terminal_width() -> int:
+    """The width to fit the list to: ``COLUMNS`` when set, else the terminal's; 0 (lines
+    kept whole, for grep) when stdout is a pipe or a file."""
+    if not os.environ.get("COLUMNS", "").strip().isdigit() and not sys.stdout.isatty():
+        return 0
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def render_list(runs: list[dict[str, Any]], width: int = 0) -> str:
+    """The runs as a table. ``width``: the terminal's; the table is fitted to it by
+    cutting the error first, then the pipeline's name (marked ``…``), never the run id;
+    0: not fitted."""
     if not runs:
         return "no runs recorded\n"
     rows = [("RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "ERROR")]
     for r in runs:
         duration = f"{r['duration_ms'] / 1000:.2f}s" if r["duration_ms"] is not None else "-"
-        error = (r["error"] or "").splitlines()[0][:60] if r["error"] else ""
+        error = (r["error"] or "").splitlines()[0] if r["error"] else ""
         rows.append((r["id"][:12], r["pipeline"], r["status"], r["started_at"], duration, error))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True))
-        + ("  " + row[-1] if row[-1] else "")
-        + "\n"
-        for row in rows
-    )
+    fixed = sum(widths) - widths[1] + 2 * (len(widths) - 1)  # every column but the name
+    error_room = max(width - fixed - widths[1] - 2, 0) if width else 10**9
+    if width and error_room < MIN_ERROR:
+        # too narrow: the pipeline's name gives way too (to MIN_NAME characters)
+        widths[1] = max(min(widths[1], width - fixed - 2 - MIN_ERROR), MIN_NAME)
+        error_room = max(width - fixed - widths[1] - 2, 0)
+    out = []
+    for row in rows:
+        cells = [_cut(cell, w).ljust(w) for cell, w in zip(row[:-1], widths, strict=True)]
+        line = "  ".join(cells)
+        if row[-1] and error_room:
+            line += "  " + _cut(row[-1], error_room)
+        out.append(line.rstrip() + "\n")
+    return "".join(out)
+
+
+MIN_ERROR = 20
+"""Characters of the error the runs list keeps before it cuts the pipeline's name."""
+MIN_NAME = 8
+"""Characters of a pipeline's name the runs list always keeps."""
+
+
+def _cut(text: str, room: int) -> str:
+    """``text`` in ``room`` characters, its end replaced by ``…`` when cut."""
+    return text if len(text) <= room else text[: max(room - 1, 0)] + "…"
 
 
 def _block(value: Any, indent: str = "      ") -> str:
@@ -148,7 +195,10 @@ def _where(row: dict[str, Any]) -> Where:
     return row.get("loop_step"), row.get("loop_index")
 
 
-def render_run(run: dict[str, Any], iteration: int | None = None) -> str:
+def render_run(run: dict[str, Any], iteration: int | None = None, *, every: bool = False) -> str:
+    """``runs show`` as text. A loop shows a summary line, then its failed iterations in
+    full; ``iteration``: only iteration N of the top-level loops; ``every``: every
+    iteration in full."""
     out = [
         f"run {run['id']}\n",
         f"  pipeline  {run['pipeline']} ({run['file']}, sha256 {run['digest'][:12]})\n",
@@ -163,7 +213,7 @@ def render_run(run: dict[str, Any], iteration: int | None = None) -> str:
     index = _Index(run)
     if iteration is not None:
         shown = [
-            _iteration(index, it, "  ")
+            _iteration(index, it, "  ", True)
             for by_step in index.iterations.get((None, None), {}).values()
             for it in by_step
             if it["idx"] == iteration
@@ -174,7 +224,7 @@ def render_run(run: dict[str, Any], iteration: int | None = None) -> str:
     if run["input"] is not None:
         out.append("  input\n" + _block(run["input"], "    "))
     out.append("\nsteps\n")
-    out.append(_steps(index, (None, None), "  "))
+    out.append(_steps(index, (None, None), "  ", every))
     if run["error"]:
         out.append(f"\nerror: {run['error']}\n")
     if run["output"] is not None:
@@ -185,9 +235,9 @@ def render_run(run: dict[str, Any], iteration: int | None = None) -> str:
     return "".join(out)
 
 
-def _steps(index: _Index, where: Where, indent: str) -> str:
+def _steps(index: _Index, where: Where, indent: str, every: bool = False) -> str:
     """The steps that ran at ``where``, each with its attempts; a loop shows how many
-    iterations ran and failed, then each failed one in full."""
+    iterations ran and failed, then each failed one in full (``every``: each one)."""
     out = []
     attempts: dict[str, list[dict[str, Any]]] = {}
     for a in index.attempts.get(where, []):
@@ -201,7 +251,8 @@ def _steps(index: _Index, where: Where, indent: str) -> str:
             out.append(_indented(_attempt(a), indent))
         counts = loops.pop(step["step_id"], None)
         if counts is not None:
-            out.append(_loop(index, where, step["step_id"], counts, indent + "  "))
+            seconds = (step["duration_ms"] or 0) / 1000
+            out.append(_loop(index, where, step["step_id"], counts, indent + "  ", every, seconds))
         if step["error"]:
             out.append(f"{indent}  error: {step['error']}\n")
         elif (
@@ -215,46 +266,84 @@ def _steps(index: _Index, where: Where, indent: str) -> str:
         out.extend(_indented(_attempt(a), indent) for a in rest)
     for step_id, counts in loops.items():  # a loop still running, or cut short
         out.append(f"{indent}{step_id}: (unfinished)\n")
-        out.append(_loop(index, where, step_id, counts, indent + "  "))
+        out.append(_loop(index, where, step_id, counts, indent + "  ", every))
     return "".join(out)
 
 
-def _loop(index: _Index, where: Where, step_id: str, counts: dict[str, int], indent: str) -> str:
-    """How many iterations ran and failed, then each that did not pass, in full (at most
-    SHOWN_ITERATIONS of them: ``--iteration N`` shows any one)."""
+def _loop(
+    index: _Index,
+    where: Where,
+    step_id: str,
+    counts: dict[str, int],
+    indent: str,
+    every: bool = False,
+    seconds: float | None = None,
+) -> str:
+    """The loop's summary line (how many iterations ran, passed and failed, and how
+    long it took), then each that did not pass, in full (at most SHOWN_ITERATIONS of them:
+    ``--iteration N`` shows any one, ``--all`` every one)."""
     total = sum(counts.values())
+    ok = counts.get("ok", 0)
     failed = counts.get("failed", 0)
-    stopped = total - failed - counts.get("ok", 0)
+    stopped = total - failed - ok
     noun = "iteration" if total == 1 else "iterations"
+    took = f" in {seconds:.2f}s" if seconds else ""
     out = [
-        f"{indent}{total} {noun}, {failed} failed"
+        f"{indent}{total} {noun}: {ok} ok, {failed} failed"
         + (f", {stopped} interrupted" if stopped else "")
-        + "\n"
+        + f"{took}\n"
     ]
-    shown = [it for it in index.iterations.get(where, {}).get(step_id, []) if it["status"] != "ok"]
-    out.extend(_iteration(index, it, indent) for it in shown[:SHOWN_ITERATIONS])
-    if failed + stopped > SHOWN_ITERATIONS:
+    shown = [
+        it
+        for it in index.iterations.get(where, {}).get(step_id, [])
+        if every or it["status"] != "ok"
+    ]
+    if not every:
+        shown = shown[:SHOWN_ITERATIONS]
+    out.extend(_iteration(index, it, indent, every) for it in shown)
+    if not every and failed + stopped > SHOWN_ITERATIONS:
         rest = failed + stopped - SHOWN_ITERATIONS
         out.append(
             f"{indent}... and {rest} more that did not pass"
-            " (runs show RUN_ID --iteration N shows one)\n"
+            " (runs show RUN_ID --iteration N shows one, --all every one)\n"
         )
     return "".join(out)
 
 
-def _iteration(index: _Index, it: dict[str, Any], indent: str) -> str:
+def _children(index: _Index, it: dict[str, Any]) -> Where:
+    """Where the records of iteration ``it`` ran: keyed by the whole path of a nested
+    loop (``outer[2].inner``), or, in a history written before paths were kept, by the
+    loop's own id."""
+    key: Where = (child_key(it.get("loop_step"), it.get("loop_index"), it["step_id"]), it["idx"])
+    if key in index.steps or key in index.attempts or key in index.counts:
+        return key
+    return it["step_id"], it["idx"]
+
+
+def _iteration(index: _Index, it: dict[str, Any], indent: str, every: bool = False) -> str:
     out = [
-        f"{indent}{it['step_id']} iteration {it['idx']}: {it['status']}"
+        f"{indent}{child_key(it.get('loop_step'), it.get('loop_index'), it['step_id'])}"
+        f"[{it['idx']}]: {it['status']}"
         f" ({(it['duration_ms'] or 0) / 1000:.2f}s)\n"
     ]
     if it["item"] is not None:
-        out.append(f"{indent}  item\n" + _block(it["item"], indent + "    "))
-    out.append(_steps(index, (it["step_id"], it["idx"]), indent + "  "))
+        out.append(_item(it["item"], indent + "  "))
+    out.append(_steps(index, _children(index, it), indent + "  ", every))
     if it["error"]:
         out.append(f"{indent}  error: {it['error']}\n")
     elif it["output"] is not None:
         out.append(f"{indent}  output\n" + _block(it["output"], indent + "    "))
     return "".join(out)
+
+
+def _item(item: Any, indent: str) -> str:
+    """An iteration's item (redacted when recorded): on one line when short, else as a
+    block cut to SHOWN_ITEM characters."""
+    one_line = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+    if len(one_line) <= ITEM_ON_ONE_LINE and "\n" not in one_line:
+        return f"{indent}item {one_line}\n"
+    text = item if isinstance(item, str) else json.dumps(item, indent=2, ensure_ascii=False)
+    return f"{indent}item\n" + _block(Redactor().clip(text, SHOWN_ITEM), indent + "  ")
 
 
 def _indented(text: str, indent: str) -> str:
@@ -270,8 +359,8 @@ def iteration_json(run: dict[str, Any], iteration: int) -> dict[str, Any]:
     found = [
         {
             **it,
-            "steps": index.steps.get((it["step_id"], it["idx"]), []),
-            "attempts": index.attempts.get((it["step_id"], it["idx"]), []),
+            "steps": index.steps.get(_children(index, it), []),
+            "attempts": index.attempts.get(_children(index, it), []),
         }
         for by_step in index.iterations.get((None, None), {}).values()
         for it in by_step

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
-from .._recorder import in_iteration
+from .._recorder import in_iteration, iterations, key, label
 from .._schemabits import EXPRESSION, NAME_PATTERN, Schema, obj, prop, ref
 from ..expr import Expression, Template
 
@@ -136,6 +136,8 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
     # timeout, or that of a step around it), and each iteration starts only before it.
     deadline = runtime.deadline
 
+    around = iterations()  # the iterations this loop runs in (worker threads lack them)
+
     def iteration(index: int, item: Any) -> Any:
         if stop.is_set():
             return None
@@ -143,11 +145,10 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
         with runtime.deadline_scope(at=deadline):
             runtime.check_deadline()
             if not runtime.keeps_history:
-                return run_one(index, item)
+                return _named(run_one, step.id, index, item, around)
             started = time.monotonic()
             try:
-                with in_iteration(step.id, index):
-                    output = run_one(index, item)
+                output = _named(run_one, step.id, index, item, around)
             except BaseException as exc:
                 runtime.recorder.iteration_finished(
                     runtime.run_id,
@@ -158,13 +159,22 @@ def run(spec: ForEachSpec, step: Step, context: dict[str, Any], runtime: Runtime
                     item,
                     None,
                     _reason(exc),
+                    loop=key(around),
                 )
                 raise
             # Without an output template the output is the last step's result, which its
             # own record already keeps: it is not stored twice.
             kept = output if spec.output is not None else None
             runtime.recorder.iteration_finished(
-                runtime.run_id, step.id, index, "ok", time.monotonic() - started, item, kept, None
+                runtime.run_id,
+                step.id,
+                index,
+                "ok",
+                time.monotonic() - started,
+                item,
+                kept,
+                None,
+                loop=key(around),
             )
             return output
 
@@ -217,6 +227,24 @@ def _concurrent(
     if failures:
         raise failures[0]
     return results
+
+
+def _named(
+    fn: Any, step_id: str, index: int, item: Any, around: tuple[tuple[str, int], ...]
+) -> Any:
+    """Run iteration ``index`` (on any thread, inside the iterations ``around`` it); a step
+    that fails in it is named with the iterations it ran in (``step 'write[17].create'
+    failed: ...``), once, by the innermost loop, which knows them all. ``step_id`` and
+    ``reason`` stay as they were: ``on_error`` sees the same ``error.step`` as before."""
+    with in_iteration(step_id, index, around):
+        try:
+            return fn(index, item)
+        except StepFailed as exc:
+            if not getattr(exc, "iteration", None) and len(exc.args) == 1:
+                where = label(exc.step_id)
+                exc.iteration = where  # type: ignore[attr-defined]
+                exc.args = (str(exc.args[0]).replace(f"'{exc.step_id}'", f"'{where}'", 1),)
+            raise
 
 
 def _stopped(exc: BaseException) -> bool:
