@@ -60,6 +60,7 @@ def fetch_all(
         conn = _connection(data, relay, call.step_id, pages)
         for edge in conn["edges"]:
             items.append(edge.get("node") if isinstance(edge, dict) else None)
+        runtime.page_fetched(call.step_id, pages, len(items))  # the progress line
         found = conn.get("pageInfo")
         info: dict[str, Any] = found if isinstance(found, dict) else {}
         if info.get("hasNextPage") is not True:

@@ -185,6 +185,7 @@ def fetch_all(
                 )
             seen_pages[digest] = pages
         items.extend(page_items)
+        runtime.page_fetched(step.id, pages, len(items))  # the progress line, on a terminal
 
         nxt = _next(p, req, result, page_items, offset, page_number, step, len(items))
         if nxt is None:
