@@ -241,3 +241,23 @@ def test_a_plain_run_does_not_import_the_testing_package(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
     )
     assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+
+
+def test_serve_and_cron_do_not_take_a_test_file_for_a_pipeline(tmp_path):
+    from hookline.cli.cron import crontab
+    from hookline.serve._catalog import load_catalog
+
+    (tmp_path / "nightly.yaml").write_text(
+        'version: 1\nname: nightly\ntrigger: {schedule: {cron: "0 3 * * *"}}\n'
+        "steps:\n  - {id: a, set: 1}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "nightly.test.yaml").write_text(
+        "version: 1\ncases:\n  - name: runs\n    expect: {output: null}\n", encoding="utf-8"
+    )
+    catalog = load_catalog(str(tmp_path))
+    assert list(catalog.pipelines) == ["nightly"]
+    assert catalog.problems == []
+    lines, _warnings = crontab(str(tmp_path))
+    assert sum("nightly.yaml --log-format" in line for line in lines) == 1
+    assert not any("nightly.test.yaml" in line for line in lines)
