@@ -219,7 +219,7 @@ FAILING = [
     ),
     (
         '      output_where: {"shipped[1]": T-1}\n',
-        ["expect.output_where['shipped[1]']:", '  - T-1', '  + T-2'],
+        ["expect.output_where['shipped[1]']:", "  - T-1", "  + T-2"],
     ),
     ("      status: failed\n", ["expect.status: expected failed, got succeeded"]),
     (
@@ -252,7 +252,7 @@ FAILING = [
     ),
     (
         '      requests:\n        ship[1]:\n          - where: {"json.carrier": ups}\n',
-        ["expect.requests.ship[1][0].where['json.carrier']:", '  - ups', '  + dhl'],
+        ["expect.requests.ship[1][0].where['json.carrier']:", "  - ups", "  + dhl"],
     ),
     (
         "      requests:\n        list:\n          - {url: x}\n",
@@ -485,3 +485,26 @@ def test_check_checks_test_files_against_their_schema(cli, suite):
     assert f"{path}:4:14: cases[0].expect: unknown key 'outptu'; did you mean 'output'?" in (
         result.out + result.err
     )
+
+
+def test_values_that_differ_only_in_a_secret_say_so_without_showing_it(cli, suite):
+    path = suite(
+        case(
+            """\
+    secrets: {SHOP_TOKEN: tok-abcdef-123456}
+    answers:
+      list: {json: {orders: [{id: 1}], next: null}}
+      ship: {json: {tracking: "***"}}
+    expect:
+      output_where: {"shipped[0]": tok-abcdef-123456}
+"""
+        )
+    )
+    result = cli("test", path)
+    assert result.code == 1
+    assert result.out.splitlines()[1:5] == [
+        "      expect.output_where['shipped[0]']:",
+        "        - ***",
+        "        + ***",
+        "        (they differ only in the value of a secret, which is not shown)",
+    ]

@@ -27,7 +27,18 @@ def diff_lines(expected: Any, actual: Any, redactor: Redactor, label: str = "") 
         ]
         return shown[:MAX_LINES]
     if isinstance(expected, str) and isinstance(actual, str):  # texts: as they are
-        return [f"- {redactor.clip(expected, MAX_LINE)}", f"+ {redactor.clip(actual, MAX_LINE)}"]
+        lines = [f"- {redactor.clip(expected, MAX_LINE)}", f"+ {redactor.clip(actual, MAX_LINE)}"]
+        if redactor.text(expected) == redactor.text(actual):
+            lines.append("(they differ only in the value of a secret, which is not shown)")
+        return lines
+    if expected != actual and redactor.text(_text(expected, None)) == redactor.text(
+        _text(actual, None)
+    ):
+        return [
+            f"- {redactor.clip(_text(expected, None), MAX_LINE)}",
+            f"+ {redactor.clip(_text(actual, None), MAX_LINE)}",
+            "(they differ only in the value of a secret, which is not shown)",
+        ]
     short = _text(expected, None), _text(actual, None)
     if all(len(s) <= 100 for s in short) or not any(
         isinstance(v, dict | list) for v in (expected, actual)

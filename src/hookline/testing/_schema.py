@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .._schemabits import EXPRESSION, NAME_PATTERN, SECRET_PATTERN, Schema, obj, prop
+from .._schemabits import EXPRESSION, NAME_PATTERN, SECRET_PATTERN, Schema, obj, prop, ref
 
 SCHEMA_ID = "https://hookline.dev/schemas/pipeline-test.schema.json"
 STEP_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?$"
@@ -108,7 +108,7 @@ ANSWERS: Schema = prop(
         "type": "object",
         "propertyNames": {"pattern": STEP_KEY_PATTERN},
         "additionalProperties": {
-            "oneOf": [ANSWER, {"type": "array", "minItems": 1, "items": ANSWER}]
+            "oneOf": [ref("answer"), {"type": "array", "minItems": 1, "items": ref("answer")}]
         },
     },
     "Answers by step key: `create` (every request of the step) or `create[3]` (iteration 3 "
@@ -154,7 +154,7 @@ EXPECT: Schema = prop(
                     "type": "object",
                     "propertyNames": {"pattern": STEP_KEY_PATTERN},
                     "additionalProperties": {
-                        "oneOf": [REQUEST_CHECK, {"type": "array", "items": REQUEST_CHECK}]
+                        "oneOf": [ref("request"), {"type": "array", "items": ref("request")}]
                     },
                 },
                 "The requests each step sent: a list (exactly these, in order) or a check "
@@ -230,6 +230,7 @@ def compose() -> Schema:
             },
             required=["version", "cases"],
         ),
+        "$defs": {"answer": ANSWER, "request": REQUEST_CHECK},
     }
 
 
