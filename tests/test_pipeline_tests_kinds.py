@@ -261,3 +261,23 @@ def test_serve_and_cron_do_not_take_a_test_file_for_a_pipeline(tmp_path):
     lines, _warnings = crontab(str(tmp_path))
     assert sum("nightly.yaml --log-format" in line for line in lines) == 1
     assert not any("nightly.test.yaml" in line for line in lines)
+
+
+def test_the_default_path_is_here_without_hidden_directories(cli, tmp_path, monkeypatch):
+    pair(tmp_path, "version: 1\nname: p\nsteps:\n  - {id: a, set: 1}\n", OK_CASE)
+    hidden = tmp_path / ".venv" / "lib"
+    hidden.mkdir(parents=True)
+    (hidden / "broken.test.yaml").write_text("not: a test\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = cli("test")
+    assert result.code == 0, result.out + result.err
+    assert result.out.splitlines()[0].startswith("PASS  p.test.yaml: one (")
+
+
+OK_CASE = "version: 1\ncases:\n  - name: one\n    expect: {output: null}\n"
+
+
+def test_schema_tests_prints_the_test_file_schema(cli):
+    result = cli("schema", "--tests")
+    assert result.code == 0
+    assert json.loads(result.out) == compose()
