@@ -9,7 +9,7 @@ with ``file:line:col``. Arguments read from the data are checked when the pipeli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ._fn_dates import CALENDAR_UNITS, CLOCK_UNITS, time_zone, unit_of
@@ -17,7 +17,7 @@ from ._fn_numbers import MAX_PLACES
 from ._fn_quote import quote_as
 from ._fn_regex import check_template, compile_pattern, group_of
 from ._fn_text import whole_number
-from ._fnbase import FunctionValueError, type_problem
+from ._fnbase import FunctionValueError, allowed_types, type_problem
 
 __all__ = ["literal_problem"]
 
@@ -37,15 +37,6 @@ def _known(node: dict[str, Any]) -> Any:
     if kind == "not_expression":
         return False
     return _UNKNOWN
-
-
-def _calls(ast: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    stack = [ast]
-    while stack:
-        node = stack.pop()
-        if node.get("type") == "function_expression":
-            yield node
-        stack.extend(c for c in node.get("children", ()) if isinstance(c, dict))
 
 
 def _places(name: str, value: Any) -> None:
@@ -110,13 +101,14 @@ _VALUE_CHECKS: dict[str, Callable[[list[Any], str], None]] = {
 }
 
 
-def literal_problem(ast: dict[str, Any], table: dict[str, Any]) -> tuple[str, str] | None:
+def literal_problem(calls: list[dict[str, Any]], table: dict[str, Any]) -> tuple[str, str] | None:
     """The first (message, function name) for an argument known to be wrong, or None.
 
-    ``table`` is the functions' ``FUNCTION_TABLE``. Unknown functions and wrong argument
-    counts are left to the reference checks, which word them.
+    ``calls`` are the expression's function-call nodes; ``table`` is the functions'
+    ``FUNCTION_TABLE``. Unknown functions and wrong argument counts are left to the
+    reference checks, which word them.
     """
-    for call in _calls(ast):
+    for call in calls:
         name = call["value"]
         entry = table.get(name)
         if entry is None:
@@ -131,6 +123,9 @@ def literal_problem(ast: dict[str, Any], table: dict[str, Any]) -> tuple[str, st
             if value is _UNKNOWN:
                 continue
             spec = signature[min(index, len(signature) - 1)]
+            fits = not spec["types"] or type(value).__name__ in allowed_types(spec["types"])[0]
+            if fits and not (isinstance(value, list) and value):  # elements: checked below
+                continue
             message = type_problem(name, index + 1, value, spec["types"])
             if message is not None:
                 return message, name

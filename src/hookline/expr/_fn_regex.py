@@ -132,8 +132,22 @@ def _repeat_cost(pattern: str) -> int:
     return sum(stack)
 
 
+_COMPILED: dict[str, Any] = {}  # pattern -> compiled: the checks and compiling are paid once
+_COMPILED_MOST = 256
+
+
 def compile_pattern(function_name: str, pattern: str) -> Any:
     """The compiled pattern; FunctionValueError when it is too big or invalid."""
+    compiled = _COMPILED.get(pattern)
+    if compiled is None:
+        compiled = _compile(function_name, pattern)
+        if len(_COMPILED) >= _COMPILED_MOST:  # patterns from data could be endless
+            _COMPILED.clear()
+        _COMPILED[pattern] = compiled
+    return compiled
+
+
+def _compile(function_name: str, pattern: str) -> Any:
     if len(pattern) > MAX_PATTERN:
         raise FunctionValueError(
             function_name,

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from jmespath import exceptions
+from jmespath.functions import REVERSE_TYPES_MAP
 
 __all__ = [
     "MAX_INTEGER_DIGITS",
@@ -23,6 +24,7 @@ __all__ = [
     "ArgumentTypeError",
     "FunctionValueError",
     "OptionalArityError",
+    "allowed_types",
     "clip",
     "describe_types",
     "fallback_for",
@@ -182,8 +184,33 @@ def _array_problem(function_name: str, position: int, value: Any, types: list[st
     return f"{function_name}(): argument {position} must be {describe_types(types)}; {element}"
 
 
+def allowed_types(types: list[str]) -> tuple[frozenset[str], frozenset[str] | None]:
+    """The Python type names ``types`` accepts, and those its array elements must have."""
+    known = _ALLOWED.get(id(types))
+    if known is None or known[0] is not types:
+        top: set[str] = set()
+        elements: set[str] | None = None
+        for name in types:
+            base, _, sub = name.partition("-")
+            top.update(REVERSE_TYPES_MAP[base])
+            if sub:
+                elements = (elements or set()) | set(REVERSE_TYPES_MAP[sub])
+        known = (types, frozenset(top), None if elements is None else frozenset(elements))
+        _ALLOWED[id(types)] = known
+    return known[1], known[2]
+
+
+# id(types list of a signature) -> (that list, its allowed type names, element names).
+# The lists live as long as their function classes; holding each one keeps its id unique.
+_ALLOWED: dict[int, tuple[list[str], frozenset[str], frozenset[str] | None]] = {}
+
+
 class ArgumentChecks:
-    """Mixed into ``HooklineFunctions``: jmespath's type check, worded for users."""
+    """Mixed into ``HooklineFunctions``: jmespath's type check, worded for users.
+
+    As fast as jmespath's own when the types are right (a set lookup per argument); the
+    message is only worked out for an argument that fails.
+    """
 
     def _type_check(
         self, actual: list[Any], signature: tuple[dict[str, Any], ...], function_name: str
@@ -192,9 +219,16 @@ class ArgumentChecks:
             types = spec["types"]
             if not types:
                 continue
+            top, elements = allowed_types(types)
             # A variadic last entry applies to every remaining argument.
             values = actual[index:] if spec.get("variadic") else actual[index : index + 1]
             for offset, value in enumerate(values):
+                if type(value).__name__ in top and (
+                    elements is None
+                    or not isinstance(value, list)
+                    or all(type(e).__name__ in elements for e in value)
+                ):
+                    continue
                 position = index + offset + 1
                 message = type_problem(function_name, position, value, types)
                 if message is not None:

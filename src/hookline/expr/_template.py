@@ -183,7 +183,8 @@ def compile_expression(source: str, offset: int = 0, where: str = "") -> Express
             f"invalid expression '{text}': {_parse_error_words(exc)}",
             offset + lead + max(pos, 0),
         ) from None
-    if _depth(parsed.parsed) > MAX_EXPRESSION_DEPTH:
+    calls: list[dict[str, Any]] | None = [] if "(" in text else None
+    if _depth(parsed.parsed, calls) > MAX_EXPRESSION_DEPTH:
         # A long chain of operators (a || b || ...) parses without recursion, into a tree
         # as deep as the chain: the checks and the evaluation that walk it would exhaust
         # the stack.
@@ -192,8 +193,8 @@ def compile_expression(source: str, offset: int = 0, where: str = "") -> Express
             f"than {MAX_EXPRESSION_DEPTH} levels of operators, calls or brackets)",
             offset + lead,
         )
-    if "(" in text:  # a call: an argument written here may be known to be wrong
-        problem = literal_problem(parsed.parsed, OPTIONS.custom_functions.FUNCTION_TABLE)
+    if calls:  # an argument written here may be known to be wrong
+        problem = literal_problem(calls, OPTIONS.custom_functions.FUNCTION_TABLE)
         if problem is not None:
             message, name = problem
             raise TemplateSyntaxError(
@@ -207,13 +208,18 @@ MAX_EXPRESSION_DEPTH = 128
 """Default deepest syntax tree an expression may compile to (``a || b`` is 2 levels)."""
 
 
-def _depth(ast: dict[str, Any]) -> int:
-    """The depth of a JMESPath syntax tree, walked without recursion."""
+def _depth(ast: dict[str, Any], calls: list[dict[str, Any]] | None = None) -> int:
+    """The depth of a JMESPath syntax tree, walked without recursion; the function calls
+    met on the way are added to ``calls`` (one walk for both: it is on the way of every
+    expression that ``check`` compiles)."""
     deepest = 0
     stack = [(ast, 1)]
     while stack:
         node, level = stack.pop()
-        deepest = max(deepest, level)
+        if level > deepest:
+            deepest = level
+        if calls is not None and node.get("type") == "function_expression":
+            calls.append(node)
         stack.extend((c, level + 1) for c in node.get("children", ()) if isinstance(c, dict))
     return deepest
 
