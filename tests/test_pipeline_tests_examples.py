@@ -27,3 +27,16 @@ def test_the_examples_tests_are_valid_for_check(cli):
     result = cli("check", *files)
     assert result.code == 0, result.out + result.err
     assert result.err.strip() == f"{len(files)} files checked: all valid"
+
+
+def test_the_test_file_shown_in_docs_testing_passes(cli, tmp_path):
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    blocks = text.split("```yaml\n")[1:]
+    example = next(b.split("```")[0] for b in blocks if "\ncases:\n" in b)
+    assert "pipeline: contacts-to-airtable.yaml" in example
+    pipeline = (EXAMPLES_DIR / "contacts-to-airtable.yaml").read_text(encoding="utf-8")
+    (tmp_path / "contacts-to-airtable.yaml").write_text(pipeline, encoding="utf-8")
+    (tmp_path / "docs-example.test.yaml").write_text(example, encoding="utf-8")
+    result = cli("test", str(tmp_path))
+    assert result.code == 0, result.out + result.err
+    assert result.out.count("PASS") == 2
