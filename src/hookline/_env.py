@@ -14,7 +14,8 @@ Expressions read ``env.NAME``; ``check`` knows the names, so reading one that is
 declared is a located error. When a run starts, each value comes from the process
 environment (which ``--env-file`` fills where it is unset), else the default; a name with
 neither is reported at its line, all of them at once, before anything runs. Values are
-text and are never masked: what must be hidden belongs under ``secrets``.
+text and are never masked: what must be hidden belongs under ``secrets``. The block's
+schema fragment is in ``_envschema`` (a run never needs it).
 """
 
 from __future__ import annotations
@@ -23,45 +24,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._errors import PipelineInvalid, Problem
-from ._schemabits import NAME_PATTERN, Schema, obj, prop
 
 if TYPE_CHECKING:
     from ._model import Pipeline
     from ._plan import Builder
 
-__all__ = ["SCHEMA", "build_env", "env_defaults", "read_config", "read_env"]
-
-_SCALAR: Schema = {"type": ["string", "number", "boolean"]}
-
-SCHEMA: Schema = prop(
-    {
-        "type": "object",
-        "propertyNames": {"pattern": NAME_PATTERN},
-        "additionalProperties": {
-            "anyOf": [
-                {**_SCALAR, "description": "The default value."},
-                {"type": "null", "description": "No default: the run needs it set."},
-                obj(
-                    {
-                        "default": prop(
-                            _SCALAR,
-                            "The value when the environment does not set it (text).",
-                            "https://crm.example.com/api",
-                        ),
-                        "description": prop(
-                            {"type": "string"}, "What the value is for.", "Base URL of the CRM"
-                        ),
-                    }
-                ),
-            ]
-        },
-    },
-    "Environment variables the pipeline reads (not secret, never masked); read as "
-    "`env.<NAME>`. Each maps to its default, to null (no default: a run needs it set), or "
-    "to {default, description}. Values come from the environment or --env-file.",
-    {"CRM_URL": {"default": "https://crm.example.com/api", "description": "CRM base URL"}},
-    {"REGION": None, "PAGE_SIZE": "50"},
-)
+__all__ = ["build_env", "env_defaults", "read_config", "read_env"]
 
 
 def _text(value: Any) -> str:

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ._env import SCHEMA as ENV_SCHEMA
+from ._envschema import SCHEMA as ENV_SCHEMA
 from ._schema_common import RETRY, TIMEOUT
 from ._schemabits import (
     EXPRESSION,
