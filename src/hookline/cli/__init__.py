@@ -5,8 +5,10 @@ documented code (1 a failed run, 2 an invalid pipeline, input or usage); anythin
 a bug in hookline: a one-line message, the traceback only with --debug, exit 3.
 
 Global options (``--debug``, ``--env-file``, ``--db``, ``--version``) are accepted in any
-position (``_globals``). Shell completion (argcomplete) is imported only while the shell
-asks for completions, never on an ordinary run.
+position (``_globals``). Shell completion comes from argcomplete, imported only while the
+shell asks for completions (``_ARGCOMPLETE`` set), never on an ordinary run. argcomplete
+rather than shtab: it completes bash, zsh and fish (shtab has no fish) from the parser
+itself, so completions never fall behind the commands, and it is well kept.
 
 Called as console scripts (no ``argv``), the entry points end the process themselves once
 stdout and stderr are flushed: by then every command has closed what it opened (the run
