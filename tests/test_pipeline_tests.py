@@ -508,3 +508,18 @@ def test_values_that_differ_only_in_a_secret_say_so_without_showing_it(cli, suit
         "        + ***",
         "        (they differ only in the value of a secret, which is not shown)",
     ]
+
+
+def test_check_and_test_report_a_test_file_that_is_not_yaml(cli, suite):
+    path = suite("  - name: one\n    expect: {output: [1, 2}\n")
+    checked = cli("check", path)
+    assert checked.code == 2
+    problem = (
+        f"{path}:4:27: expected ',' or ']' here, found '}}': is a ',' missing, or is the '[' "
+        "at line 4, column 22 never closed?"
+    )
+    assert checked.out.splitlines() == [problem]
+    tested = cli("test", path)
+    assert tested.code == 2
+    assert tested.err.splitlines() == [problem]
+    assert tested.out.startswith("0 cases: 0 passed, 1 invalid file (")

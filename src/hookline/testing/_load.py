@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._document import Document
-from .._errors import PipelineInvalid, Problem
+from .._errors import HooklineError, PipelineInvalid, Problem
 from .._load import load_pipeline, read_source
 from .._model import Pipeline, Step
 from .._plan import did_you_mean
@@ -114,7 +114,10 @@ def file_problems(path: str, raw: bytes) -> list[Problem]:
     Problems of its pipeline are left to the check of the pipeline itself."""
     from .._yamlpos import load_yaml
 
-    doc = load_yaml(path, raw)
+    try:
+        doc = load_yaml(path, raw)
+    except PipelineInvalid as exc:  # not YAML at all
+        return exc.problems
     problems = check_document(doc)
     if problems:
         return problems
@@ -122,6 +125,8 @@ def file_problems(path: str, raw: bytes) -> list[Problem]:
         _finish(path, doc, raw)
     except PipelineInvalid as exc:
         return [p for p in exc.problems if p.file == path]
+    except HooklineError as exc:  # its pipeline is unreadable: check reports that file
+        return [Problem(path, 1, 1, str(exc))]
     return []
 
 
