@@ -193,3 +193,50 @@ def test_example_checker_can_fail() -> None:
     sections = function_sections("intro\n" + undocumented)
     assert list(sections) == ["lower"]
     assert examples(sections["lower"][1]) == []
+
+
+def slug(heading: str) -> str:
+    """The anchor a Markdown renderer (GitHub's rules) gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_within_the_page_leads_to_a_heading() -> None:
+    anchors = {slug(h) for h in re.findall(r"^#{2,4} (.+)$", TEXT, re.MULTILINE)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", TEXT))
+    assert links, "the page has no links to check"
+    assert not links - anchors, sorted(links - anchors)
+    assert slug("### `zip(arrays...)`".lstrip("# ")) == "ziparrays"
+
+
+QUOTE_ROW = re.compile(r"^\| `'(\w+)'` +\|[^|]*\| `(.+?)` +\|$", re.MULTILINE)
+
+
+def test_the_quote_table_shows_what_quote_writes() -> None:
+    rows = QUOTE_ROW.findall(TEXT)
+    value = re.search(r"\| `(O'Neil[^`]*)` becomes", TEXT)
+    assert value and len(rows) == 7
+    for target, written in rows:
+        data = {"v": value.group(1), "t": target}
+        assert jmespath.search("quote(v, t)", data, options=OPTIONS) == written, target
+
+
+YAML_FENCE = re.compile(r"^```yaml[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return []
+
+
+@pytest.mark.parametrize("block", YAML_FENCE.findall(TEXT))
+def test_yaml_snippets_parse_and_their_expressions_compile(block: str) -> None:
+    """The pipeline pieces shown (the safe filterByFormula, quoted keys) compile as
+    templates, literal arguments checked, as ``hookline check`` would compile them."""
+    for text in strings(yaml.safe_load(block)):
+        compile_string(text)
