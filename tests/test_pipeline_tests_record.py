@@ -232,3 +232,22 @@ output: "${{{{ steps.find.id }}}}"
     assert "      find: {envelope: '<?xml version=" in text
     offline = cli("test", str(test))
     assert offline.code == 0, offline.out
+
+
+def test_recorded_answers_replace_only_the_answers_block():
+    from hookline.testing._record import replace_answers
+
+    answers = {"list": [{"json": {"a": 1}}, {"json": {"a": 2}}]}
+    text = (
+        "version: 1\ncases:\n  - name: a\n    answers:\n      list: {json: 1}\n\n"
+        "  # the second case\n  - name: b\n"
+    )
+    assert replace_answers(text, 0, answers) == (
+        "version: 1\ncases:\n  - name: a\n    answers:\n      list:\n      - json: {a: 1}\n"
+        "      - json: {a: 2}\n\n  # the second case\n  - name: b\n"
+    )
+    flow = "version: 1\ncases:\n  - {name: a, expect: {output: 1}}  # flow\n"
+    assert replace_answers(flow, 0, {"x": {"json": 1}}) == (
+        "version: 1\ncases:\n  - name: a\n    expect: {output: 1}\n    answers:\n"
+        "      x: {json: 1}  # flow\n"
+    )

@@ -176,6 +176,12 @@ def replace_answers(text: str, index: int, answers: dict[str, Any]) -> str:
     assert isinstance(root, yaml.MappingNode)
     cases = next(v for k, v in root.value if k.value == "cases")
     case = cases.value[index]
+    if case.flow_style:  # `- {name: x}`: a block cannot go inside; the case becomes one
+        data = yaml.safe_load(text[case.start_mark.index : case.end_mark.index])
+        lines = _dump({**data, "answers": answers}, 0, key=None).splitlines()
+        pad = "\n" + " " * case.start_mark.column
+        start, end = case.start_mark.index, case.end_mark.index
+        return text[:start] + pad.join(lines) + text[end:]
     name_key, name_value = next((k, v) for k, v in case.value if k.value == "name")
     indent = name_key.start_mark.column
     block = _dump(answers, indent)
@@ -185,18 +191,24 @@ def replace_answers(text: str, index: int, answers: dict[str, Any]) -> str:
         return text[:at] + "\n" + block.rstrip("\n") + text[at:]
     key, value = found[0]
     start, end = key.start_mark.index, value.end_mark.index
-    old = text[start:end]
-    tail = old[len(old.rstrip()) :]  # the line break and indentation before what follows
-    new = block[indent:].rstrip("\n")
-    return text[:start] + new + (tail if "\n" in tail else "") + text[end:]
+    # Blank lines and comments after the old block belong to what follows: kept.
+    lines = text[start:end].split("\n")
+    kept: list[str] = []
+    while len(lines) > 1 and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
+        kept.insert(0, lines.pop())
+    tail = "\n" + "\n".join(kept) if kept else ""
+    return text[:start] + block[indent:].rstrip("\n") + tail + text[end:]
 
 
-def _dump(answers: dict[str, Any], indent: int) -> str:
+def _dump(value: dict[str, Any], indent: int, key: str | None = "answers") -> str:
+    """``value`` as block YAML under ``key:`` at ``indent`` (or alone, without a key)."""
     import yaml
 
     body = yaml.safe_dump(
-        answers, sort_keys=False, allow_unicode=True, default_flow_style=None, width=96
+        value, sort_keys=False, allow_unicode=True, default_flow_style=None, width=96
     )
+    if key is None:
+        return body
     pad = " " * (indent + 2)
     inner = "".join(pad + line + "\n" for line in body.splitlines())
-    return " " * indent + "answers:\n" + inner
+    return " " * indent + f"{key}:\n" + inner
