@@ -523,3 +523,39 @@ def test_check_and_test_report_a_test_file_that_is_not_yaml(cli, suite):
     assert tested.code == 2
     assert tested.err.splitlines() == [problem]
     assert tested.out.startswith("0 cases: 0 passed, 1 invalid file (")
+
+
+def test_answers_no_request_took_are_noted(cli, suite):
+    path = suite(
+        case(
+            """\
+    answers:
+      list:
+        - json: {orders: [{id: 1}], next: null}
+        - json: {orders: [{id: 9}], next: null}
+      ship: {status: 201, json: {tracking: T-1}}
+      ship[4]: {status: 201, json: {tracking: never}}
+    expect:
+      output: {shipped: [T-1], pages: 1}
+"""
+        )
+    )
+    result = cli("test", path)
+    assert result.code == 0, result.out
+    assert result.out.splitlines()[1:3] == [
+        "      note: only 1 of the 2 answers of 'list' were taken",
+        "      note: no request took the answers of 'ship[4]'",
+    ]
+
+
+def test_verbose_shows_the_run_log_redacted(cli, suite):
+    path = suite(
+        GOOD.replace(
+            "    answers:\n", "    secrets: {SHOP_TOKEN: tok-abcdef-123456}\n    answers:\n"
+        )
+    )
+    result = cli("test", path, "-v")
+    assert result.code == 0, result.out
+    assert "      log:\n" in result.out
+    assert "list: ok" in result.out
+    assert "tok-abcdef-123456" not in result.out

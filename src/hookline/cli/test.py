@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--format", choices=["text", "json"], default="text", help="output format")
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
     p.add_argument(
+        "-v", "--verbose", action="store_true", help="show each case's run log (redacted)"
+    )
+    p.add_argument(
         "--record",
         action="store_true",
         help="run the selected cases once against the real services and write the answers "
@@ -128,11 +131,13 @@ def _handle(args: argparse.Namespace) -> int:
             redactor = run.point.redactor if run.point is not None else None
             assert redactor is not None
             report = CaseReport(
-                shown, case.name, time.monotonic() - t0, check_case(case, run, redactor)
+                shown, case.name, time.monotonic() - t0, check_case(case, run, redactor), run.log
             )
+            if run.stopped is None and run.point is not None:
+                report.notes = run.point.unused(list(case.own))
             reports.append(report)
             if text:
-                write_text(sys.stdout, report)
+                write_text(sys.stdout, report, verbose=args.verbose)
                 sys.stdout.flush()
     seconds = time.monotonic() - started
     if args.junit:

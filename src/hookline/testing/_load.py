@@ -39,6 +39,7 @@ class Case:
     expect: dict[str, Any]
     index: int  # position in the file's `cases`
     wheres: dict[tuple[str | int, ...], Expression] = field(default_factory=dict)
+    own: tuple[str, ...] = ()  # the answer keys the case gives itself (not its defaults)
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ def _cases(doc: Document, pipeline: Pipeline) -> tuple[list[Case], list[Problem]
                 except TemplateSyntaxError as exc:
                     problems.append(doc.problem(full, str(exc), at_key=True))
         setup, answers = _merged(defaults, raw)
-        cases.append(Case(raw["name"], doc.mark(at).line, setup, answers, expect, i, wheres))
+        own = tuple(raw.get("answers", {}))
+        cases.append(Case(raw["name"], doc.mark(at).line, setup, answers, expect, i, wheres, own))
     return cases, problems
 
 

@@ -116,6 +116,8 @@ class AnswerPoint:
         self.sent: list[Sent] = []
         self.recorded: list[tuple[str, dict[str, Any]]] = []  # (step key, answer)
         self._counts: dict[tuple[str, tuple[str, int] | None], int] = {}
+        self._used: dict[str, int] = {}  # key -> most plain answers one iteration took
+        self._used_when: set[tuple[str, int]] = set()  # (key, position) of `when` answers
         self._lock = threading.Lock()
         self._local = threading.local()
         self.kinds: dict[str, str] = {}  # step id -> kind, for SOAP answers
@@ -213,8 +215,10 @@ class AnswerPoint:
                 continue
             items = given if isinstance(given, list) else [given]
             if view is not None:
-                for answer in items:
+                for n, answer in enumerate(items):
                     if "when" in answer and _when_matches(answer["when"], view):
+                        if not peek:
+                            self._used_when.add((key, n))
                         return answer  # type: ignore[no-any-return]
             plain = [a for a in items if "when" not in a]
             if view is not None and view["method"] == "GET" and self.kinds.get(step) == "soap":
@@ -223,6 +227,8 @@ class AnswerPoint:
             if not plain:
                 continue
             if not isinstance(given, list):
+                if not peek:
+                    self._used[key] = 1
                 return plain[0]  # type: ignore[no-any-return]
             with self._lock:
                 n = self._counts.get((key, loop), 0)
@@ -236,8 +242,25 @@ class AnswerPoint:
                     )
                 if not peek:
                     self._counts[(key, loop)] = n + 1
+                    self._used[key] = max(self._used.get(key, 0), n + 1)
             return plain[n]  # type: ignore[no-any-return]
         return None
+
+    def unused(self, keys: list[str]) -> list[str]:
+        """Notes on the answers of ``keys`` that no request took: a step never reached,
+        or a pagination that stopped before its last page."""
+        notes = []
+        for key in keys:
+            given = self.answers[key]
+            items = given if isinstance(given, list) else [given]
+            plain = [a for a in items if "when" not in a]
+            whens = [n for n, a in enumerate(items) if "when" in a]
+            took = self._used.get(key, 0)
+            if not took and not any((key, n) in self._used_when for n in whens):
+                notes.append(f"no request took the answers of '{key}'")
+            elif isinstance(given, list) and plain and 0 < took < len(plain):
+                notes.append(f"only {took} of the {len(plain)} answers of '{key}' were taken")
+        return notes
 
     def _url(self, view: dict[str, Any]) -> str:
         return self.redactor.text(view["url"])

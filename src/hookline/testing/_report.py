@@ -19,6 +19,7 @@ class CaseReport:
     seconds: float
     mismatches: list[Mismatch] = field(default_factory=list)
     log: str = ""
+    notes: list[str] = field(default_factory=list)  # answers no request took
 
     @property
     def passed(self) -> bool:
@@ -38,10 +39,16 @@ def text_line(report: CaseReport) -> str:
     return f"{word}  {report.file}: {report.name} ({report.seconds:.2f}s)"
 
 
-def write_text(out: TextIO, report: CaseReport) -> None:
+def write_text(out: TextIO, report: CaseReport, *, verbose: bool = False) -> None:
     out.write(text_line(report) + "\n")
     for line in report.detail():
         out.write(f"      {line}\n")
+    for note in report.notes:
+        out.write(f"      note: {note}\n")
+    if verbose and report.log:
+        out.write("      log:\n")
+        for line in report.log.rstrip("\n").splitlines():
+            out.write(f"        {line}\n")
 
 
 def summary(reports: list[CaseReport], invalid: int, seconds: float) -> str:
@@ -67,6 +74,7 @@ def as_json(reports: list[CaseReport], problems: list[str], seconds: float) -> s
                 "name": r.name,
                 "status": "passed" if r.passed else "failed",
                 "seconds": round(r.seconds, 3),
+                "notes": r.notes,
                 "failures": [
                     {"where": m.where, "message": m.message, "diff": m.lines} for m in r.mismatches
                 ],
