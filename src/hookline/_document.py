@@ -9,8 +9,7 @@ YAML at all.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from ._errors import Problem
 
@@ -28,30 +27,79 @@ class Mark(NamedTuple):  # a tuple: tens of thousands are made per large file
     style: str | None = None  # YAML scalar style: None plain, "'" or '"' quoted, "|" ">" block
 
 
-@dataclass
-class Document:
-    """A loaded YAML document: the data, and where each path sits in the file."""
+class Locator(Protocol):
+    """Where the values of a document sit, found when asked (``_yamlplain``)."""
 
-    file: str
-    data: Any
-    values: dict[Path, Mark] = field(default_factory=dict)
-    keys: dict[Path, Mark] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)  # found while loading, not fatal
-    lines: list[str] = field(default_factory=list)  # the text, for what a value looked like
+    def nearest(self, path: Path) -> Mark: ...
+    def value(self, path: Path) -> Mark | None: ...
+    def key(self, path: Path) -> Mark | None: ...
+    def every(self) -> tuple[dict[Path, Mark], dict[Path, Mark]]: ...
+
+
+class Document:
+    """A loaded YAML document: the data, and where each path sits in the file.
+
+    The positions are in ``values`` and ``keys``, or, for a document loaded the quick
+    way, in its ``locator`` until the whole map is read: ``mark``, ``key_mark`` and
+    ``written`` then ask the locator for one path, which is all a valid file needs.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        data: Any,
+        values: dict[Path, Mark] | None = None,
+        keys: dict[Path, Mark] | None = None,
+        problems: list[Problem] | None = None,
+        lines: list[str] | None = None,
+        *,
+        locator: Locator | None = None,
+    ) -> None:
+        self.file = file
+        self.data = data
+        self._values = {} if values is None else values
+        self._keys = {} if keys is None else keys
+        self.problems = [] if problems is None else problems  # found while loading, not fatal
+        self.lines = [] if lines is None else lines  # the text, for what a value looked like
+        self._locator = locator
+
+    def __repr__(self) -> str:
+        return f"Document({self.file!r}, {self.data!r})"
+
+    def _mapped(self) -> None:
+        if self._locator is not None:
+            self._values, self._keys = self._locator.every()
+            self._locator = None
+
+    @property
+    def values(self) -> dict[Path, Mark]:
+        """Every value's position, by path."""
+        self._mapped()
+        return self._values
+
+    @property
+    def keys(self) -> dict[Path, Mark]:
+        """Every mapping key's position, by the path of its value."""
+        self._mapped()
+        return self._keys
 
     def mark(self, path: Path) -> Mark:
         """The position of the value at ``path``, or of its nearest located ancestor."""
-        while path not in self.values and path:
+        if self._locator is not None:
+            return self._locator.nearest(path)
+        while path not in self._values and path:
             path = path[:-1]
-        return self.values.get(path, Mark(1, 1))
+        return self._values.get(path, Mark(1, 1))
 
     def key_mark(self, path: Path) -> Mark:
         """The position of the key that introduces ``path`` (falls back to its value)."""
-        return self.keys.get(path) or self.mark(path)
+        if self._locator is not None:
+            return self._locator.key(path) or self._locator.nearest(path)
+        return self._keys.get(path) or self.mark(path)
 
     def written(self, path: Path) -> str:
         """The plain word written for the scalar at ``path`` (``yes`` for true, say)."""
-        m = self.values.get(path)
+        m = self._locator.value(path) if self._locator is not None else self._values.get(path)
         if m is None or m.style is not None or not 0 < m.line <= len(self.lines):
             return ""
         rest = self.lines[m.line - 1][m.col - 1 :]

@@ -25,6 +25,7 @@ from ._yamlerrors import (
     unsupported_tag,
     yaml_error,
 )
+from ._yamlplain import load_plain
 
 
 def _mark(node: yaml.Node) -> Mark:
@@ -318,6 +319,11 @@ def load_yaml(file: str, raw: bytes | str, *, fast: bool = True) -> Document:
         text = raw
     if not text.strip():
         raise PipelineInvalid([Problem(file, 1, 1, "the file is empty")])
+    if fast:
+        # The common case first: data now, positions when a problem or a line needs one.
+        plain = load_plain(text, max_values=MAX_VALUES, max_depth=MAX_DEPTH, max_text=MAX_TEXT)
+        if plain is not None:
+            return Document(file, plain[0], lines=text.splitlines(), locator=plain[1])
     quick = _load_fast(file, text) if fast else None
     if quick is not None:
         return quick

@@ -1,0 +1,177 @@
+"""The quickest load of a well-formed YAML document: its data now, its positions when asked.
+
+Most files that ``hookline check`` reads are valid, and a valid file needs a dozen
+positions (its step ids, its secrets), not one for each of its values and keys: making a
+position for every node, and a path to file it under, cost twice what libyaml's parse
+did. So libyaml composes the nodes, the data is built from them here without positions,
+and the nodes are kept: ``NodeLocator`` finds a path's position by walking them, when a
+problem is located or a step's line is asked for, and maps every position at once only
+when the whole map is needed (the validated-file cache keeps it).
+
+Only the common case is taken: one document, no alias, no merge key, no duplicate or
+non-string key, no tag that needs a word of its own, within the limits of ``_yamlpos``.
+Anything else returns None and ``_yamlpos`` loads the file again, with its messages. The
+data and the positions are those ``_yamlpos`` gives, which the tests compare over the
+examples, the invalid corpus and mutations of them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import yaml
+
+from ._document import Mark, Path
+from ._yamlerrors import YAML_TAG
+
+_STR = YAML_TAG + "str"
+_AS_WRITTEN = frozenset({YAML_TAG + "timestamp", YAML_TAG + "binary"})  # kept as text
+_MAP = YAML_TAG + "map"
+_SEQ = YAML_TAG + "seq"
+_MERGE = YAML_TAG + "merge"
+
+
+class _Irregular(Exception):
+    """Something only ``_yamlpos`` handles (or words): load the file there."""
+
+
+class _Plain:
+    """Builds the data of a composed document, as ``_yamlpos._Builder`` does."""
+
+    def __init__(self, loader: Any, max_values: int, max_depth: int, shared: bool) -> None:
+        self.loader = loader
+        self.left = max_values  # values still allowed
+        self.max_depth = max_depth
+        # Without an '&' in the text there is no anchor, so no node can be reached twice.
+        self.seen: set[int] | None = set() if shared else None
+
+    def build(self, node: yaml.Node, depth: int) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise _Irregular
+        if self.seen is not None:
+            if id(node) in self.seen:
+                raise _Irregular  # an alias: positions at the alias need _yamlpos
+            self.seen.add(id(node))
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            return node.value if tag == _STR else self.scalar(node)  # mostly plain text
+        if depth >= self.max_depth:
+            raise _Irregular  # _yamlpos says where it is too deep
+        if tag == _SEQ:
+            return [self.build(child, depth + 1) for child in node.value]
+        if tag != _MAP:
+            raise _Irregular  # an unsupported tag (!!set, !!omap, !custom)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE or not isinstance(key_node, yaml.ScalarNode):
+                raise _Irregular
+            key = key_node.value if key_node.tag == _STR else self.scalar(key_node)
+            if not isinstance(key, str) or key in result:
+                raise _Irregular  # a non-string or duplicate key: a located problem
+            result[key] = self.build(value_node, depth + 1)
+        return result
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == _STR or node.tag in _AS_WRITTEN:
+            return node.value
+        try:
+            value = self.loader.construct_object(node)
+        except Exception:
+            raise _Irregular from None
+        if isinstance(value, datetime.date | bytes):
+            return node.value
+        return value
+
+
+def _mark(node: yaml.Node) -> Mark:
+    # libyaml gives plain scalars the style "": None, as _yamlpos spells it.
+    style = (node.style or None) if isinstance(node, yaml.ScalarNode) else None
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1, style)
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node, yaml.Node | None] | None:
+    """The node at ``part`` under ``node``, with its key node (None in a list)."""
+    if isinstance(node, yaml.MappingNode):
+        if isinstance(part, str):
+            for key_node, value_node in node.value:
+                if key_node.value == part:  # keys are unique strings (else _Irregular)
+                    return value_node, key_node
+    elif (
+        isinstance(node, yaml.SequenceNode)
+        and isinstance(part, int)
+        and 0 <= part < len(node.value)
+    ):
+        return node.value[part], None
+    return None
+
+
+class NodeLocator:
+    """Positions in a document loaded by ``load_plain``, found in its nodes on demand."""
+
+    def __init__(self, root: yaml.Node) -> None:
+        self.root = root
+
+    def _walk(self, path: Path) -> tuple[int, yaml.Node, yaml.Node | None]:
+        """How many parts of ``path`` lead to a node, that node, and its key node."""
+        node, key = self.root, None
+        for depth, part in enumerate(path):
+            found = _child(node, part)
+            if found is None:
+                return depth, node, key
+            node, key = found
+        return len(path), node, key
+
+    def nearest(self, path: Path) -> Mark:
+        """The position of the value at ``path``, or of its nearest ancestor."""
+        return _mark(self._walk(path)[1])
+
+    def value(self, path: Path) -> Mark | None:
+        """The position of the value at ``path``, if there is one."""
+        depth, node, _ = self._walk(path)
+        return _mark(node) if depth == len(path) else None
+
+    def key(self, path: Path) -> Mark | None:
+        """The position of the key that introduces ``path``, if there is one."""
+        depth, _, key = self._walk(path)
+        return _mark(key) if depth == len(path) and key is not None else None
+
+    def every(self) -> tuple[dict[Path, Mark], dict[Path, Mark]]:
+        """Every value's and every key's position, in the order ``_yamlpos`` lists them."""
+        values: dict[Path, Mark] = {}
+        keys: dict[Path, Mark] = {}
+
+        def visit(node: yaml.Node, path: Path) -> None:
+            values[path] = _mark(node)
+            if isinstance(node, yaml.SequenceNode):
+                for i, child in enumerate(node.value):
+                    visit(child, (*path, i))
+            elif isinstance(node, yaml.MappingNode):
+                for key_node, value_node in node.value:
+                    keys[(*path, key_node.value)] = _mark(key_node)
+                    visit(value_node, (*path, key_node.value))
+
+        visit(self.root, ())
+        return values, keys
+
+
+def load_plain(
+    text: str, *, max_values: int, max_depth: int, max_text: int
+) -> tuple[Any, NodeLocator] | None:
+    """The data of ``text`` and the locator of its positions; None when the file is not
+    in the common case (or libyaml is missing): ``_yamlpos`` then loads it."""
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None or len(text) > max_text:
+        return None  # longer: _yamlpos counts its text
+    loader = c_loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        data = _Plain(loader, max_values, max_depth, "&" in text).build(node, 0)
+    except (yaml.YAMLError, _Irregular, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    return data, NodeLocator(node)
