@@ -80,6 +80,12 @@ def pipeline(tmp_path: Path, expression: str) -> Path:
         ("round(input.a, `500`)", "round(): places must be from -100 to 100, not 500"),
         ("substring(input.a, `0.5`)", "substring(): start must be a whole number, not 0.5"),
         (
+            "upper(length(input.a))",
+            "upper(): argument 1 must be a string, not a number: convert it with to_string()",
+        ),
+        ("abs(input.a == input.b)", "abs(): argument 1 must be a number, not a boolean"),
+        ("merge(items(input.a))", "merge(): argument 1 must be an object, not an array"),
+        (
             "group_by(input.a, 'status')",
             "group_by(): argument 2 must be an expression reference (&field), not a string: write the field with & before it, as in &name",
         ),
@@ -103,6 +109,9 @@ def test_a_wrong_literal_argument_is_located_at_check_time(
         "quote(input.a, 'airtable')",
         "round(input.a, `-2`)",
         "zip(input.a, `[1]`, [input.b])",
+        "date_add(input.a, `1`, lower(input.unit))",
+        "abs(input.a < input.b)",
+        "sum(map(&n, input.a))",
         "default(input.a, `null`)",
     ],
 )

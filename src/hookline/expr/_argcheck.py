@@ -24,19 +24,46 @@ __all__ = ["literal_problem"]
 _UNKNOWN = object()  # an argument whose value depends on the data
 
 
-def _known(node: dict[str, Any]) -> Any:
-    """The value of an argument node when it is fixed, a stand-in of its type when only
-    the type is, else ``_UNKNOWN``."""
+# What a call returns, whatever its arguments, as a stand-in of that type: an argument
+# that is such a call has a known type (``upper(length(x))`` fails every run). Functions
+# whose result may be null or of several types are left out.
+_RETURN_TYPES = {
+    "number": "length abs ceil floor sum date_diff round",
+    "string": "to_string join type lower upper trim replace substring regex_replace to_json "
+    "format_date parse_date now uuid base64_encode base64_decode url_encode sha256 "
+    "hmac_sha256 quote date_add",
+    "array": "keys values sort sort_by map to_array split regex_extract_all unique zip items",
+    "object": "merge from_items from_entries group_by",
+    "boolean": "contains starts_with ends_with regex_match",
+}
+_STAND_INS: dict[str, Any] = {"number": 0, "string": "", "boolean": False}
+_RETURNS = {name: kind for kind, names in _RETURN_TYPES.items() for name in names.split()}
+
+
+def _stand_in(kind: str) -> Any:
+    """A fresh value of the JSON type ``kind`` (lists and objects are never shared)."""
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {}
+    return _STAND_INS[kind]
+
+
+def _known(node: dict[str, Any]) -> tuple[Any, bool]:
+    """(value, written) of an argument node: its value when it is a literal (written);
+    a stand-in of its type when only the type is known; ``_UNKNOWN`` otherwise."""
     kind = node.get("type")
     if kind == "literal":
-        return node["value"]
+        return node["value"], True
     if kind == "multi_select_list":
-        return []
+        return [], False
     if kind == "multi_select_dict":
-        return {}
-    if kind == "not_expression":
-        return False
-    return _UNKNOWN
+        return {}, False
+    if kind == "not_expression" or (kind == "comparator" and node["value"] in ("eq", "ne")):
+        return False, False  # not '<' and the like: they give null for non-numbers
+    if kind == "function_expression" and node["value"] in _RETURNS:
+        return _stand_in(_RETURNS[node["value"]]), False
+    return _UNKNOWN, False
 
 
 def _places(name: str, value: Any) -> None:
@@ -114,7 +141,8 @@ def literal_problem(calls: list[dict[str, Any]], table: dict[str, Any]) -> tuple
         if entry is None:
             continue
         signature = entry["signature"]
-        args = [_known(child) for child in call["children"]]
+        known = [_known(child) for child in call["children"]]
+        args = [value for value, _ in known]
         variadic = bool(signature) and signature[-1].get("variadic")
         least = sum(1 for spec in signature if not spec.get("optional"))
         if len(args) < least or (not variadic and len(args) > len(signature)):
@@ -131,8 +159,8 @@ def literal_problem(calls: list[dict[str, Any]], table: dict[str, Any]) -> tuple
                 return message, name
         check = _VALUE_CHECKS.get(name)
         if check is not None:
-            try:
-                check(args, name)
+            try:  # on what is written only: a stand-in has no meaningful value
+                check([value if written else _UNKNOWN for value, written in known], name)
             except FunctionValueError as exc:
                 return str(exc), name
     return None
