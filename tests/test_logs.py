@@ -138,3 +138,44 @@ def test_quiet_says_the_failure_once(cli, write, tmp_path, api):
         f"error: step 'write[0].post' failed: GET {api.url}/status/500 answered 500 "
         'Internal Server Error: {"error": "status 500"}',
     ]
+
+
+RETRIED = """\
+version: 1
+name: retried
+connections:
+  api:
+    rest: {{base_url: "{url}"}}
+steps:
+  - id: write
+    for_each:
+      items: input
+      steps:
+        - id: post
+          rest: {{connection: api, method: GET, path: "/flaky/${{{{ item }}}}"}}
+          retry: {{attempts: 2, initial_delay: 0.01}}
+"""
+
+
+def test_a_retry_inside_a_loop_names_the_iteration(cli, write, tmp_path, api):
+    key = f"logs-{tmp_path.name}"
+    path = write("r.yaml", RETRIED.format(url=api.url))
+    items = json.dumps(["ok-" + key, key])
+    api.attempts["ok-" + key] = 1  # its first answer is the 200
+    text = cli("run", path, "--db", str(tmp_path / "h.db"), "--input", items)
+    assert text.code == 0, text.err
+    (line,) = [line for line in text.err.splitlines() if "retrying" in line]
+    assert line.startswith("warning: write[1].post: attempt 1 answered 503")
+    as_json = cli(
+        "run",
+        path,
+        "--db",
+        str(tmp_path / "h.db"),
+        "--input",
+        json.dumps([key + "x"]),
+        "--log-format",
+        "json",
+    )
+    (retry,) = [r for r in _records(as_json.err) if r["event"] == "retry"]
+    assert (retry["step"], retry["iteration"], retry["level"]) == ("post", "write[0]", "warning")
+    assert retry["message"].startswith("warning: write[0].post: attempt 1 answered 503")

@@ -108,7 +108,9 @@ def _attempts(step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
                 raise
             runtime.log.warning(
                 f"{step.id}: attempt {backoff.attempt - 1} failed ({exc.reason}); "
-                f"retrying in {delay:.2f}s"
+                f"retrying in {delay:.2f}s",
+                event="retry",
+                step=step.id,
             )
             runtime.sleep(delay)  # raises DeadlinePassed rather than wake after the deadline
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from ._progress import Progress
+from ._recorder import iterations, path
 from ._redact import Redactor
 
 Format = Literal["text", "json"]
@@ -118,6 +119,14 @@ class RunLog:
     ) -> None:
         if self.level == "quiet" and level not in ("error",):
             return
+        step = fields.get("step")
+        if isinstance(step, str) and event != "step" and "iteration" not in fields:
+            # a connector's line about a step in a loop (a retry, a page limit): named by
+            # its iterations like the step's own line, write[17].create
+            loop = path(iterations())
+            if loop:
+                fields["iteration"] = loop
+                message = _named(message, step, loop)
         if self.fmt == "json":
             if status is not None:
                 fields = {"status": status, **fields}
@@ -249,6 +258,15 @@ class RunLog:
             yield handle.advance
         finally:
             bar.done(handle.key)
+
+
+def _named(message: str, step: str, loop: str) -> str:
+    """``message`` with the step's id at its start (after ``warning: `` or ``error: ``)
+    prefixed by the iterations it runs in."""
+    for prefix in ("", "warning: ", "error: "):
+        if message.startswith(f"{prefix}{step}: "):
+            return f"{prefix}{loop}.{message[len(prefix) :]}"
+    return message
 
 
 def _nothing() -> None:
