@@ -148,3 +148,38 @@ def test_an_edited_xsd_that_the_wsdl_imports_invalidates_the_pipeline(tmp_path: 
     xsd.write_text(xsd.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     report = check(home, str(project))
     assert (report["code"], report["parsed"]) == (0, True)
+
+
+def test_a_damaged_or_unwritable_cache_only_costs_a_full_check(tmp_path: Path) -> None:
+    pipeline = tmp_path / "greet.yaml"
+    pipeline.write_text(
+        "version: 1\nname: greet\nsteps:\n  - id: hi\n    set: hello\n", encoding="utf-8"
+    )
+    valid = {"code": 0, "out": "", "err": "1 file checked: all valid\n", "parsed": True}
+    damaged = tmp_path / "damaged"
+    (damaged / "checked").mkdir(parents=True)
+    (damaged / "checked" / "passes.db").write_bytes(b"not a database" * 100)
+    assert check(damaged, str(pipeline)) == valid
+    # The damaged file held nothing but passes: it was made anew.
+    assert check(damaged, str(pipeline)) == {**valid, "parsed": False}
+
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "checked").write_text("a file where the folder goes", encoding="utf-8")
+    assert check(blocked, str(pipeline)) == valid
+    assert check(blocked, str(pipeline)) == valid
+
+
+def test_passes_are_remembered_across_batches(tmp_path: Path) -> None:
+    from hookline._checkcache import BATCH
+
+    project = tmp_path / "project"
+    project.mkdir()
+    for n in range(BATCH + 3):
+        (project / f"p{n:03}.yaml").write_text(
+            f"version: 1\nname: p{n}\nsteps:\n  - id: hi\n    set: hello {n}\n", encoding="utf-8"
+        )
+    home = tmp_path / "home"
+    first = check(home, "--jobs", "1", str(project))
+    assert (first["code"], first["err"]) == (0, f"{BATCH + 3} files checked: all valid\n")
+    assert check(home, "--jobs", "1", str(project)) == {**first, "parsed": False}

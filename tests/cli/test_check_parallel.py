@@ -7,9 +7,11 @@ without other threads), which reports whether it started workers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -92,8 +94,8 @@ def test_the_parent_remembers_what_the_workers_passed(tmp_path: Path, project: P
     home = tmp_path / "home"
     first = check(home, "--jobs", "2", str(project))
     assert (first["forked"], first["parsed"]) == (FORKS, True)
-    assert len(list((home / "checked").iterdir())) == COUNT - len(BROKEN)
-    assert not [p for p in (home / "checked").iterdir() if p.name.startswith(".")]
+    with contextlib.closing(sqlite3.connect(home / "checked" / "passes.db")) as db:
+        assert db.execute("SELECT count(*) FROM passed").fetchone() == (COUNT - len(BROKEN),)
     again = check(home, "--jobs", "2", str(project))
     # Only the broken files are checked again: too few to start workers for.
     assert again["forked"] is False
@@ -128,7 +130,7 @@ def test_jobs_must_be_a_positive_number(tmp_path: Path, jobs: str) -> None:
     )
 
 
-@pytest.mark.skipif(not FORKS, reason="no worker processes on this system")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_ctrl_c_stops_the_workers_too(tmp_path: Path) -> None:
     project = tmp_path / "many"
     project.mkdir()
@@ -146,8 +148,9 @@ def test_ctrl_c_stops_the_workers_too(tmp_path: Path) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
-    while not (tmp_path / "home" / "checked").is_dir() and time.monotonic() < deadline:
-        time.sleep(0.05)  # the parent writes the first passes before it forks
+    while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the parent checks a few files itself before it forks
+    assert len(_children(proc.pid)) == 2
     time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: the whole process group
     _, err = proc.communicate(timeout=60)
@@ -157,3 +160,29 @@ def test_ctrl_c_stops_the_workers_too(tmp_path: Path) -> None:
     # No worker outlives the check.
     with pytest.raises(ProcessLookupError):
         os.killpg(proc.pid, 0)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc: Linux)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+        except OSError:
+            continue  # not a process, or one that just ended
+        # The command name (2nd field) may hold spaces: the fields after it follow ")".
+        if entry.isdigit() and int(stat.rpartition(")")[2].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def test_the_parent_checks_one_of_each_kind_before_it_forks() -> None:
+    from hookline.cli._check_parallel import WARM_UP_MAX, pick_warm_up
+
+    rest = "version: 1\nname: r\nsteps:\n  - id: a\n    rest: {connection: api}\n"
+    soap = "version: 1\nconnections:\n  crm:\n    soap:\n      wsdl: crm.wsdl\n"
+    other_wsdl = soap.replace("crm.wsdl", "erp.wsdl")
+    sources = [rest.encode()] * 20 + [soap.encode(), soap.encode(), other_wsdl.encode()]
+    assert pick_warm_up(sources) == [*range(WARM_UP), 20, 22]
+    many_kinds = [f"version: 1\nkey{n}: x\n".encode() for n in range(100)]
+    assert pick_warm_up(many_kinds) == list(range(WARM_UP_MAX))

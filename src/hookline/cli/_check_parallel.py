@@ -2,9 +2,11 @@
 
 Checking is pure CPU work in Python (YAML, JSON Schema, templates, GraphQL), so threads
 would not help; processes do. They are started by ``fork`` only, where it exists and is
-safe (Linux and other Unix systems, not macOS), once the parent has checked the first
-files itself: the workers then inherit every module those needed and every WSDL and SDL
-file they parsed, instead of importing and parsing them again each. Nothing changes for
+safe (Linux and other Unix systems, not macOS), once the parent has checked a few files
+itself, chosen to differ (``pick_warm_up``): the workers then inherit every module those
+needed and every WSDL and SDL file they parsed, instead of importing and parsing them again
+each (zeep, graphql-core and jsonschema cost a worker more than a hundred files do). Nothing
+changes for
 the user: results are printed in the order of the files, with the same exit code, and the
 check cache is written by the parent alone (each worker sends back what the cache should
 remember).
@@ -18,6 +20,7 @@ with ``--jobs 1``.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,8 +33,13 @@ from .._errors import Problem
 # Files a worker must have to check before one is started for them: forking and sending
 # results back costs about what checking a few files does.
 FILES_PER_WORKER = 16
-# Files the parent checks before it forks, so that the workers inherit what they loaded.
+# Files the parent checks before it forks, so that the workers inherit what they loaded:
+# at least WARM_UP, more (up to WARM_UP_MAX) while files name keys or files not seen yet.
 WARM_UP = 8
+WARM_UP_MAX = 24
+# Files looked at for the others: spread over the list, as reading each would cost more
+# than it saves (one in N of a large check).
+WARM_UP_SAMPLE = 200
 # Files sent to a worker at a time: small enough to balance the work, large enough that
 # sending them costs little.
 CHUNK = 4
@@ -64,6 +72,41 @@ def workers_for(count: int, jobs: int) -> int:
     return workers if workers >= 2 else 0
 
 
+# A key that opens a line (`soap:`, `- for_each:`) or a file a pipeline names (`wsdl:
+# crm.wsdl`): what decides which modules a check imports and which files it parses.
+_KEY = re.compile(rb"^[ \t-]*([A-Za-z_][A-Za-z0-9_]*):", re.MULTILINE)
+_FILE = re.compile(rb"(?:wsdl|schema):[ \t]+(\S+)")
+
+
+def _words(raw: bytes) -> set[bytes]:
+    return set(_KEY.findall(raw)) | {b"file " + name for name in _FILE.findall(raw)}
+
+
+def pick_warm_up(sources: list[bytes]) -> list[int]:
+    """The files the parent checks before it forks, in order: the first ``WARM_UP``, then
+    each that names a key or a WSDL or SDL file none before did, up to ``WARM_UP_MAX``
+    (looking at ``WARM_UP_SAMPLE`` files at most, spread over the list).
+
+    Files are listed by name, so a repository's first ones are often alike (copies of one
+    pipeline); the files picked here make the parent import every connector and step kind
+    the others use, and parse every schema file they share, once for all workers. A guess
+    from the raw text: a wrong one only costs a worker an import.
+    """
+    picked = list(range(min(WARM_UP, len(sources))))
+    seen: set[bytes] = set()
+    for index in picked:
+        seen |= _words(sources[index])
+    stride = max(1, len(sources) // WARM_UP_SAMPLE)
+    for index in range(len(picked), len(sources), stride):
+        if len(picked) >= WARM_UP_MAX:
+            break
+        words = _words(sources[index])
+        if not words <= seen:
+            picked.append(index)
+            seen |= words
+    return picked
+
+
 def _init_worker() -> None:
     # Ctrl-C reaches the whole process group: the parent stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -88,14 +131,16 @@ def _work(index: int) -> Checked:
 
 
 def run_parallel(
-    count: int, job: Callable[[int], Checked], workers: int
+    count: int, job: Callable[[int], Checked], workers: int, warm_up: list[int] | None = None
 ) -> Generator[Checked, None, None]:
-    """``job(i)`` for i in ``range(count)``, in order: the first ``WARM_UP`` here, the rest
-    in ``workers`` forked processes."""
+    """``job(i)`` for i in ``range(count)``, in order: those of ``warm_up`` (default: the
+    first ``WARM_UP``) here, the rest in ``workers`` forked processes."""
     global _job
-    for index in range(min(WARM_UP, count)):
-        yield job(index)
-    if count <= WARM_UP:
+    first = sorted(set(range(min(WARM_UP, count)) if warm_up is None else warm_up))
+    done = {index: job(index) for index in first}
+    rest = [index for index in range(count) if index not in done]
+    if not rest:
+        yield from (done[index] for index in range(count))
         return
     import gc
     import multiprocessing
@@ -107,7 +152,9 @@ def run_parallel(
     context = multiprocessing.get_context("fork")
     pool = context.Pool(workers, initializer=_init_worker)
     try:
-        yield from pool.imap(_work, range(WARM_UP, count), chunksize=CHUNK)
+        checked = pool.imap(_work, rest, chunksize=CHUNK)
+        for index in range(count):
+            yield done.pop(index) if index in done else next(checked)
         pool.close()
     finally:
         pool.terminate()

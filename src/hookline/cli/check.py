@@ -19,7 +19,7 @@ from .._errors import HooklineError, PipelineInvalid, Problem
 from .._home import default_home
 from .._load import load_checked, read_source
 from ..testing._names import is_test_file
-from ._check_parallel import default_jobs, run_parallel, workers_for
+from ._check_parallel import default_jobs, pick_warm_up, run_parallel, workers_for
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -108,6 +108,7 @@ def check_file(path: str, online: bool = False, cache: CheckCache | None = None)
     problems, entry = check_source(path, raw, online, cache)
     if cache is not None and entry is not None:
         cache.write(path, raw, entry)
+        cache.flush()
     return problems
 
 
@@ -170,7 +171,8 @@ def check_all(
     workers = workers_for(len(todo), jobs)
     checked: Generator[tuple[list[Problem], dict[str, Any] | None], None, None]
     if workers:
-        checked = run_parallel(len(todo), job, workers)
+        warm_up = pick_warm_up([raw for _, raw in todo])
+        checked = run_parallel(len(todo), job, workers, warm_up)
     else:
         checked = (job(index) for index in range(len(todo)))
     # Closed on the way out, even on Ctrl-C: closing stops the worker processes, which the
@@ -196,7 +198,11 @@ def handle(args: argparse.Namespace) -> int:
     cache = None if args.no_cache or args.online else CheckCache(default_home())
     # --online fetches each WSDL and introspection once per process: in one process only.
     jobs = 1 if args.online else args.jobs or default_jobs()
-    results = check_all(files, args.online, cache, jobs)
+    try:
+        results = check_all(files, args.online, cache, jobs)
+    finally:
+        if cache is not None:
+            cache.close()  # the last batch of passes
     bad = {p: probs for p, probs in results.items() if any(not x.warning for x in probs)}
     warned = sum(1 for probs in results.values() for x in probs if x.warning)
     failed = bool(bad or unusable or (args.strict and warned))
