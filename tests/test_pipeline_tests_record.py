@@ -251,3 +251,10 @@ def test_recorded_answers_replace_only_the_answers_block():
         "version: 1\ncases:\n  - name: a\n    expect: {output: 1}\n    answers:\n"
         "      x: {json: 1}  # flow\n"
     )
+
+
+def test_allow_writes_goes_with_record(cli, tmp_path, shop):
+    test = files(tmp_path, shop.url)
+    result = cli("test", "--allow-writes", str(test))
+    assert (result.code, result.err) == (2, "error: --allow-writes goes with --record\n")
+    assert shop.posts == 0
