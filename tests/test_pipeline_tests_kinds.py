@@ -281,3 +281,47 @@ def test_schema_tests_prints_the_test_file_schema(cli):
     result = cli("schema", "--tests")
     assert result.code == 0
     assert json.loads(result.out) == compose()
+
+
+ENV_PIPELINE = """\
+version: 1
+name: e
+env:
+  CRM_URL: {default: https://crm.example.com/api}
+  REGION:
+steps:
+  - {id: where, set: "${{ join(' ', [env.CRM_URL, env.REGION || 'none']) }}"}
+output: "${{ steps.where }}"
+"""
+
+
+def test_env_comes_from_the_case_never_from_the_environment(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("REGION", "from-the-real-environment")
+    path = pair(
+        tmp_path,
+        ENV_PIPELINE,
+        """\
+version: 1
+cases:
+  - name: defaults only
+    expect: {output: https://crm.example.com/api none}
+  - name: given
+    env: {CRM_URL: "http://127.0.0.1:9/api", REGION: eu}
+    expect: {output: "http://127.0.0.1:9/api eu"}
+""",
+    )
+    result = cli("test", path)
+    assert result.code == 0, result.out
+
+
+def test_an_env_name_the_pipeline_does_not_declare_is_located(cli, tmp_path):
+    path = pair(
+        tmp_path,
+        ENV_PIPELINE,
+        "version: 1\ncases:\n  - name: x\n    env: {CRM_ULR: a}\n",
+    )
+    result = cli("test", path)
+    assert result.code == 2
+    assert result.err == (
+        f"{path}:4:11: the pipeline declares no env 'CRM_ULR'; did you mean 'CRM_URL'?\n"
+    )

@@ -162,8 +162,9 @@ def _cases(doc: Document, pipeline: Pipeline) -> tuple[list[Case], list[Problem]
     ids = step_ids(pipeline)
     declared = set(pipeline.secrets)
     var_names = {name for name, _ in pipeline.vars}
+    names = (declared, var_names, {name for name, _ in pipeline.env})
     defaults = data.get("defaults", {})
-    problems += _check_setup(doc, ("defaults",), defaults, ids, declared, var_names)
+    problems += _check_setup(doc, ("defaults",), defaults, ids, names)
     seen: dict[str, int] = {}
     cases: list[Case] = []
     for i, raw in enumerate(data["cases"]):
@@ -177,7 +178,7 @@ def _cases(doc: Document, pipeline: Pipeline) -> tuple[list[Case], list[Problem]
                 )
             )
         seen.setdefault(raw["name"], doc.mark(at).line)
-        problems += _check_setup(doc, at, raw, ids, declared, var_names)
+        problems += _check_setup(doc, at, raw, ids, names)
         expect = raw.get("expect", {})
         for key in expect.get("requests", {}):
             problems += _check_key(doc, (*at, "expect", "requests", key), key, ids)
@@ -235,9 +236,9 @@ def _check_setup(
     at: tuple[str | int, ...],
     raw: dict[str, Any],
     ids: dict[str, bool],
-    declared: set[str],
-    var_names: set[str],
+    names: tuple[set[str], set[str], set[str]],
 ) -> list[Problem]:
+    declared, var_names, env_names = names
     problems: list[Problem] = []
     for key in raw.get("answers", {}):
         problems += _check_key(doc, (*at, "answers", key), key, ids)
@@ -260,6 +261,15 @@ def _check_setup(
                 doc.problem(
                     (*at, "vars", name),
                     f"the pipeline has no var '{name}'{_known(name, var_names)}",
+                    at_key=True,
+                )
+            )
+    for name in raw.get("env", {}):
+        if name not in env_names:
+            problems.append(
+                doc.problem(
+                    (*at, "env", name),
+                    f"the pipeline declares no env '{name}'{_known(name, env_names)}",
                     at_key=True,
                 )
             )
