@@ -15,7 +15,9 @@ Third-party exceptions are converted at the edge where they happen and chained w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
+
+from ._frozen import Frozen
 
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -37,16 +39,41 @@ def one_line(text: str) -> str:
     return "".join(out)
 
 
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with a file, at a 1-based line and column."""
+class Problem(Frozen):
+    """One thing wrong with a file, at a 1-based line and column. Problems sort by file,
+    line, column, message (``Frozen``: every run imports this class, see ``_frozen``)."""
 
+    __slots__ = _fields = ("file", "line", "col", "message", "warning")
     file: str
     line: int
     col: int
     message: str
     # A warning: the file runs, but probably not as meant (``check --strict`` fails on it).
-    warning: bool = False
+    warning: bool
+
+    def __init__(self, file: str, line: int, col: int, message: str, warning: bool = False) -> None:
+        self._fill(locals())
+
+    def _order(self, other: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+        if type(other) is not type(self):
+            return None
+        return self._values(), other._values()
+
+    def __lt__(self, other: Any) -> bool:
+        pair = self._order(other)
+        return NotImplemented if pair is None else pair[0] < pair[1]
+
+    def __le__(self, other: Any) -> bool:
+        pair = self._order(other)
+        return NotImplemented if pair is None else pair[0] <= pair[1]
+
+    def __gt__(self, other: Any) -> bool:
+        pair = self._order(other)
+        return NotImplemented if pair is None else pair[0] > pair[1]
+
+    def __ge__(self, other: Any) -> bool:
+        pair = self._order(other)
+        return NotImplemented if pair is None else pair[0] >= pair[1]
 
     def __str__(self) -> str:
         kind = "warning: " if self.warning else ""

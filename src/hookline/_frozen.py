@@ -46,6 +46,12 @@ class Frozen:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
         return f"{type(self).__name__}({shown})"
 
+    def __reduce__(self) -> tuple[type[Self], tuple[Any, ...]]:
+        # Pickled by value and rebuilt through __init__ (the default for a class with
+        # __slots__ would set each slot with setattr, which a frozen class refuses):
+        # ``check`` sends problems between processes.
+        return type(self), self._values()
+
     def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` (field name -> new value), as ``dataclasses.replace``."""
         unknown = set(changes) - set(self._fields)
