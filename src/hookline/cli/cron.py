@@ -116,14 +116,19 @@ def _env_line(name: str, value: str) -> str:
     return f'{name}="{value}"' if value != value.strip() or not value else f"{name}={value}"
 
 
-def job_line(schedule: Schedule, pipeline: Pipeline, home: Path, command: str) -> list[str]:
-    """The comment and the crontab line of one scheduled pipeline."""
+def job_line(
+    schedule: Schedule, pipeline: Pipeline, home: Path, command: str, env_file: str | None = None
+) -> list[str]:
+    """The comment and the crontab line of one scheduled pipeline; ``env_file``: the
+    ``--env-file`` given to ``hookline cron``, passed on to every run."""
     path = pipeline.file.resolve()
     log = home.resolve() / LOGS_DIR / f"{pipeline.name}.log"  # names are file-safe
     for what in (str(path), str(log)):
         if "\n" in what or "\r" in what:
             raise UsageError(f"{what!r}: a crontab line cannot hold a line break")
     run = f"{command} {shlex.quote(str(path))} --log-format json"
+    if env_file is not None:
+        run += f" --env-file {shlex.quote(str(Path(env_file).resolve()))}"
     run += f" >/dev/null 2>>{shlex.quote(str(log))}"
     lines = [f"# {pipeline.name}: {path}"]
     if pipeline.secrets:
@@ -132,11 +137,19 @@ def job_line(schedule: Schedule, pipeline: Pipeline, home: Path, command: str) -
             f"# it reads the secrets {names}: cron passes no environment, so set each (or "
             "NAME_FILE, a file holding it) above this line"
         )
+    unset = [name for name, default in pipeline.env if default is None]
+    if unset and env_file is None:
+        lines.append(
+            f"# it reads env {', '.join(unset)} (no default): set each above this line, or "
+            "run 'hookline cron --env-file FILE' to pass the file to every run"
+        )
     lines.append(f"{schedule.cron} {_cron_text(run)}")
     return lines
 
 
-def crontab(directory: str, *, cron_tz: bool = False) -> tuple[list[str], list[str]]:
+def crontab(
+    directory: str, *, cron_tz: bool = False, env_file: str | None = None
+) -> tuple[list[str], list[str]]:
     """The crontab text for DIR (lines) and warnings for stderr; PipelineInvalid when a
     pipeline is invalid, UsageError when DIR holds none."""
     files, unusable = expand([directory])
@@ -173,7 +186,7 @@ def crontab(directory: str, *, cron_tz: bool = False) -> tuple[list[str], list[s
         if schedule is None:
             continue
         count += 1
-        job = job_line(schedule, pipeline, home, command)
+        job = job_line(schedule, pipeline, home, command, env_file)
         lines.append("")
         if cron_tz:
             lines.append(_env_line("CRON_TZ", schedule.timezone))
@@ -206,7 +219,7 @@ def _commented(job: list[str], schedule: Schedule, system: str) -> list[str]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    lines, warnings = crontab(args.directory, cron_tz=args.cron_tz)
+    lines, warnings = crontab(args.directory, cron_tz=args.cron_tz, env_file=args.env_file)
     logs = default_home().resolve() / LOGS_DIR
     try:  # cron's shell cannot append to a file in a directory that does not exist
         logs.mkdir(parents=True, exist_ok=True)
