@@ -559,3 +559,14 @@ def test_verbose_shows_the_run_log_redacted(cli, suite):
     assert "      log:\n" in result.out
     assert "list: ok" in result.out
     assert "tok-abcdef-123456" not in result.out
+
+
+def test_json_format_lists_the_problems_of_an_invalid_file(cli, suite):
+    path = suite("  - name: one\n    expect: {status: done}\n")
+    result = cli("test", path, "--format", "json")
+    assert result.code == 2
+    doc = json.loads(result.out)
+    assert doc["cases"] == []
+    assert doc["problems"] == [
+        f"{path}:4:22: cases[0].expect.status: 'done' (a string) is not one of succeeded, failed"
+    ]
