@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,21 +55,23 @@ def parse_duration(value: Any) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-@dataclass
 class Builder(ExpressionChecks):
-    doc: Document
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)  # reported, but the file runs
-    secrets: frozenset[str] = frozenset()
-    var_names: frozenset[str] = frozenset()
-    env_names: frozenset[str] = frozenset()  # under `env:` (_env.py)
-    step_lines: dict[str, int] = field(default_factory=dict)  # every id → its line
-    reads: list[set[str]] = field(default_factory=lambda: [set()])  # step ids read, per step
-    secrets_read: set[tuple[bool, str | None]] = field(default_factory=set)
-    state_read: bool = False  # may an expression read `state`? (may_read_state)
-    loaded: dict[str, Any] = field(default_factory=dict)  # files a connector read, by name
-    online: bool = False  # `check --online`: connectors may fetch WSDLs and schemas
-    _seen_ids: dict[str, int] = field(default_factory=dict)
+    # A plain class, not a dataclass: @dataclass generates its methods at every start of
+    # the process, and every run builds its plan (see _frozen).
+    def __init__(self, doc: Document, *, online: bool = False) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # reported, but the file runs
+        self.secrets: frozenset[str] = frozenset()
+        self.var_names: frozenset[str] = frozenset()
+        self.env_names: frozenset[str] = frozenset()  # under `env:` (_env.py)
+        self.step_lines: dict[str, int] = {}  # every id → its line
+        self.reads: list[set[str]] = [set()]  # step ids read, per step
+        self.secrets_read: set[tuple[bool, str | None]] = set()
+        self.state_read = False  # may an expression read `state`? (may_read_state)
+        self.loaded: dict[str, Any] = {}  # files a connector read, by name
+        self.online = online  # `check --online`: connectors may fetch WSDLs and schemas
+        self._seen_ids: dict[str, int] = {}
 
     # --- where and what -------------------------------------------------------------
 
