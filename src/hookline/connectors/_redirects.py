@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -42,15 +41,26 @@ BASE_HEADERS = {
 }
 
 
-@dataclass
 class Hop:
-    """What one attempt sends, and the headers of its last hop (for the record)."""
+    """What one attempt sends, and the headers of its last hop (for the record).
 
-    req: HttpRequest
-    token: str | None
-    credentials: bool = True  # False: none of the connection's (an OAuth2 token request)
-    sent_headers: dict[str, str] = field(default_factory=dict)
-    leaving: Callable[[], None] | None = None  # called once, just before the first send
+    A plain class, not a dataclass: every REST run imports it (see ``_frozen``)."""
+
+    __slots__ = ("credentials", "leaving", "req", "sent_headers", "token")
+
+    def __init__(
+        self,
+        req: HttpRequest,
+        token: str | None,
+        credentials: bool = True,
+        sent_headers: dict[str, str] | None = None,
+        leaving: Callable[[], None] | None = None,
+    ) -> None:
+        self.req = req
+        self.token = token
+        self.credentials = credentials  # False: none of the connection's (an OAuth2 token)
+        self.sent_headers: dict[str, str] = {} if sent_headers is None else sent_headers
+        self.leaving = leaving  # called once, just before the first send
 
 
 def follow(
