@@ -118,7 +118,11 @@ def test_a_failed_run_prints_its_id_and_how_to_see_it(cli, write, tmp_path, api)
     assert result.code == 1
     run_id = json.loads(cli("runs", "--db", db, "--format", "json").out)[0]["id"]
     hint = f"run {run_id} failed; see: hookline runs show {run_id[:12]} --db {db}"
-    assert result.err.splitlines()[-2:] == [
+    lines = result.err.splitlines()
+    # the loop's line names the step that failed in it, rather than repeat its error
+    assert re.fullmatch(r"write: failed at write\[1\]\.post \(\d+\.\d\ds\)", lines[-3])
+    assert lines[-4].startswith("write[1].post: failed - GET ")
+    assert lines[-2:] == [
         hint,
         "error: step 'write[1].post' failed: GET "
         f"{api.url}/status/500 answered 500 Internal Server Error: "

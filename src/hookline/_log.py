@@ -101,6 +101,7 @@ class RunLog:
         self.run_id = ""
         self.pipeline = ""
         self._lock = threading.Lock()
+        self._failed: dict[str, str] = {}  # the last failure's note -> the step it named
         text = fmt == "text"
         self.colour = text and wants_colour(self.stream)
         self.timestamps = text and (wants_timestamps(self.stream) if stamps is None else stamps)
@@ -188,14 +189,24 @@ class RunLog:
             return
         extra = f" {note}" if note else ""
         name = f"{loop}.{step_id}" if loop else step_id
+        shown = extra
+        if status.startswith("failed") and note:
+            # A loop fails with the error of the step that failed in it, which has its own
+            # line just above: the text log names that step rather than repeat the error.
+            first = self._failed.get(note)
+            if first is not None and first != name:
+                shown = f" at {first}"
+            else:
+                self._failed = {note: name}
         level = (
             "error" if status == "failed" else "warning" if status.startswith("failed") else "info"
         )
         where = {"iteration": loop} if loop else {}
+        text = f"{name}: {status}{shown} ({seconds:.2f}s)"
         self._emit(
             level,
             "step",
-            f"{name}: {status}{extra} ({seconds:.2f}s)",
+            f"{name}: {status}{extra} ({seconds:.2f}s)" if self.fmt == "json" else text,
             status=status,
             step=step_id,
             **where,
