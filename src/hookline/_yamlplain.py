@@ -112,16 +112,21 @@ class NodeLocator:
 
     def __init__(self, root: yaml.Node) -> None:
         self.root = root
+        # Every path walked, with what _walk found: the paths asked for share most of
+        # their parts (a step's id, its template's position), so each part is found once.
+        self._walked: dict[Path, tuple[int, yaml.Node, yaml.Node | None]] = {(): (0, root, None)}
 
     def _walk(self, path: Path) -> tuple[int, yaml.Node, yaml.Node | None]:
         """How many parts of ``path`` lead to a node, that node, and its key node."""
-        node, key = self.root, None
-        for depth, part in enumerate(path):
-            found = _child(node, part)
-            if found is None:
-                return depth, node, key
-            node, key = found
-        return len(path), node, key
+        found = self._walked.get(path)
+        if found is None:
+            found = above = self._walk(path[:-1])
+            if above[0] == len(path) - 1:
+                child = _child(above[1], path[-1])
+                if child is not None:
+                    found = (len(path), *child)
+            self._walked[path] = found
+        return found
 
     def nearest(self, path: Path) -> Mark:
         """The position of the value at ``path``, or of its nearest ancestor."""
