@@ -11,7 +11,6 @@ jsonschema is imported only by pipelines that have such a schema.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
@@ -51,13 +50,28 @@ def data_expect(what: str) -> Schema:
     )
 
 
-@dataclass(frozen=True)
 class ResponseSchema:
-    """A checked ``expect.schema`` and what it applies to (``body``, ``data``, ``result``)."""
+    """A checked ``expect.schema`` and what it applies to (``body``, ``data``, ``result``).
 
-    schema: dict[str, Any]
-    root: str
-    validator: TimedValidator = field(compare=False, repr=False)
+    A plain class, not a dataclass: every REST run imports it (see ``_frozen``). Equal
+    when the schema and root are; the validator is made from the schema."""
+
+    __slots__ = ("root", "schema", "validator")
+
+    def __init__(self, schema: dict[str, Any], root: str, validator: TimedValidator) -> None:
+        self.schema = schema
+        self.root = root
+        self.validator = validator
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not ResponseSchema:
+            return NotImplemented
+        return (self.schema, self.root) == (other.schema, other.root)
+
+    __hash__ = None  # type: ignore[assignment]  # it holds a dict, as the dataclass did
+
+    def __repr__(self) -> str:
+        return f"ResponseSchema(schema={self.schema!r}, root={self.root!r})"
 
     def check(self, value: Any, step_id: str, runtime: Runtime) -> None:
         """Raise StepFailed naming the mismatches of ``value`` (the first MAX_PROBLEMS)."""
