@@ -99,3 +99,12 @@ def test_mistakes_are_named() -> None:
     assert error("date_add(`0`, `1`, 'days', '../../etc/passwd')").startswith(
         "date_add(): unknown time zone '../../etc/passwd'"
     )
+
+
+@pytest.mark.parametrize("zone", ["Europe", "a" * 5000, "Europe/../Madrid", "/etc/localtime", ""])
+def test_a_zone_name_never_reaches_the_file_system_as_a_path(zone: str) -> None:
+    # zoneinfo reads a file named after the zone: 'Europe' is a directory, 5,000
+    # characters a name too long for the file system; both were OSErrors.
+    message = error("date_add(`0`, `1`, 'days', z)", {"z": zone})
+    assert message.startswith("date_add(): unknown time zone '")
+    assert len(message) < 300

@@ -193,3 +193,20 @@ def test_a_run_fails_the_step_and_on_error_sees_it(cli: Any, tmp_path: Path) -> 
         "expression): a pattern with nested repeats such as (a+)+ can take exponential "
         "time; simplify it"
     )
+
+
+def test_groups_nested_too_deeply_are_a_plain_error(cli: Any, tmp_path: Path) -> None:
+    pattern = "(" * 499 + ")" * 499  # regex's parser recurses once per level
+    assert error("regex_match(s, p)", {"p": pattern, "s": ""}) == (
+        f"regex_match(): the pattern '{pattern[:57]}...' nests groups too deeply"
+    )
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        f'version: 1\nname: deep\nsteps:\n  - id: a\n    set: "${{{{ regex_match(input.s, '
+        f"'{pattern}') }}}}\"\n",
+        encoding="utf-8",
+    )
+    result = cli("check", str(path))
+    assert result.code == 2, result.err
+    assert "nests groups too deeply" in result.out
+    assert "Traceback" not in result.out + result.err

@@ -18,7 +18,7 @@ from typing import Any
 from jmespath.functions import signature
 
 from ._fn_text import whole_number
-from ._fnbase import FunctionValueError
+from ._fnbase import FunctionValueError, clip
 
 __all__ = [
     "CALENDAR_UNITS",
@@ -62,22 +62,33 @@ def unit_of(function_name: str, unit: str, allowed: tuple[str, ...]) -> str:
     return word
 
 
+# What an IANA zone name may look like; anything else is refused before any file is
+# opened (zoneinfo reads a file named after it: 'Europe' is a directory).
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
+
+
 def time_zone(function_name: str, name: str) -> tzinfo:
     """The IANA time zone ``name`` (``Europe/Madrid``, ``UTC``)."""
     import zoneinfo  # only for a call with a time zone: not on the way of every run
 
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        import difflib  # only for a mistake
+    if len(name) <= 64 and _ZONE_NAME.fullmatch(name):
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    import difflib  # only for a mistake
 
-        close = difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise FunctionValueError(
-            function_name,
-            f"unknown time zone {name!r}{hint} (an IANA name such as 'Europe/Madrid' or "
-            "'America/New_York', or 'UTC')",
-        ) from None
+    close = (
+        difflib.get_close_matches(name, sorted(zoneinfo.available_timezones()), n=1)
+        if len(name) <= 64
+        else []
+    )
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise FunctionValueError(
+        function_name,
+        f"unknown time zone {clip(name, 70)!r}{hint} (an IANA name such as "
+        "'Europe/Madrid' or 'America/New_York', or 'UTC')",
+    )
 
 
 def _from_epoch(function_name: str, seconds: float) -> datetime:

@@ -167,6 +167,10 @@ def _compile(function_name: str, pattern: str) -> Any:
         raise FunctionValueError(
             function_name, f"invalid pattern '{clip(pattern, 60)}': {exc}"
         ) from None
+    except RecursionError:  # regex's parser recurses once per nested group
+        raise FunctionValueError(
+            function_name, f"the pattern '{clip(pattern, 60)}' nests groups too deeply"
+        ) from None
 
 
 def group_of(function_name: str, compiled: Any, group: float | str | None) -> int | str:
