@@ -183,3 +183,14 @@ def test_a_retry_inside_a_loop_names_the_iteration(cli, write, tmp_path, api):
     (retry,) = [r for r in _records(as_json.err) if r["event"] == "retry"]
     assert (retry["step"], retry["iteration"], retry["level"]) == ("post", "write[0]", "warning")
     assert retry["message"].startswith("warning: write[0].post: attempt 1 answered 503")
+
+
+def test_no_run_id_to_look_up_when_the_history_is_off(cli, write, tmp_path, api):
+    path = write("p.yaml", PIPELINE.format(url=api.url, handled=""))
+    db = tmp_path / "h.db"
+    db.write_bytes(b"this is not a database, and it is long enough to be read as one" * 20)
+    result = cli("run", path, "--db", str(db), "--input", "[500]")
+    assert result.code == 1
+    assert "warning: " in result.err  # the history is off, and says so
+    assert "hookline runs show" not in result.err
+    assert result.err.splitlines()[-1].startswith("error: step 'write[0].post' failed: GET ")

@@ -268,7 +268,7 @@ def run_pipeline(
         nonlocal closed
         runtime.recorder.run_finished(run_id, status, output, error, commit=commit)
         closed = True  # only once written: a signal during the write closes it again
-        runtime.log.run_ended(status, time.monotonic() - clock)
+        runtime.log.run_ended(status, time.monotonic() - clock, kept=runtime.history_enabled)
         if checkpoint is not None and status not in _resumable():
             checkpoint.clear()
 

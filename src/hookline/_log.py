@@ -102,6 +102,7 @@ class RunLog:
         self.pipeline = ""
         self._lock = threading.Lock()
         self._failed: dict[str, str] = {}  # the last failure's note -> the step it named
+        self.kept = False  # the run's record is in the run history (run_ended)
         text = fmt == "text"
         self.colour = text and wants_colour(self.stream)
         self.timestamps = text and (wants_timestamps(self.stream) if stamps is None else stamps)
@@ -236,9 +237,11 @@ class RunLog:
         if self.bar is not None:
             self.bar.start()
 
-    def run_ended(self, status: str, seconds: float) -> None:
-        """The run's final record is written. The front end (the CLI, serve) logs a
-        failure itself, with what the user can do about it; a success is an event."""
+    def run_ended(self, status: str, seconds: float, kept: bool = False) -> None:
+        """The run's final record is written (``kept``: in the run history, which
+        ``runs show`` reads). The front end (the CLI, serve) logs a failure itself, with
+        what the user can do about it; a success is an event."""
+        self.kept = kept
         if self.bar is not None:
             self.bar.stop()
         if status == "succeeded":

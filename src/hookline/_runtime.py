@@ -126,6 +126,13 @@ class Runtime:
         self.recorder.step_attempt(self.run_id, step_id, record)
 
     @property
+    def history_enabled(self) -> bool:
+        """True while the run history takes records (a store turns itself off when a
+        write fails)."""
+        inner = getattr(self.recorder, "inner", None)
+        return self.keeps_history and bool(getattr(inner, "enabled", True))
+
+    @property
     def nested(self) -> bool:
         """True inside a for_each iteration (on this thread)."""
         return getattr(self._local, "depth", 0) > 0

@@ -138,7 +138,7 @@ def handle(args: argparse.Namespace) -> int:
         text = json.dumps(report, indent=2, ensure_ascii=False)
         return _emit(text, args.output, log)
     if not result.ok:
-        if store is not None and log.fmt == "text":  # JSON lines carry the id in "run"
+        if log.kept and log.fmt == "text":  # JSON lines carry the id in "run"
             log.failed_run(result.run_id, args.db)
         log.error(result.error or "the run failed", event="run_failed", run_id=result.run_id)
         return 1
