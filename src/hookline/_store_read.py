@@ -140,7 +140,11 @@ class History:
         _name_run(run)
 
     def show_run(
-        self, run_id: str, iteration: int | None = None, *, every: bool = False
+        self,
+        run_id: str,
+        iteration: int | tuple[tuple[str, int], ...] | None = None,
+        *,
+        every: bool = False,
     ) -> dict[str, Any]:
         """A run as ``runs show`` prints it: its top-level steps, how many iterations of
         each loop ended how (``loop_counts``), the iterations that did not pass (or, with
@@ -156,7 +160,14 @@ class History:
 
         def read() -> None:
             assert v4 is not None
-            shown = v4.iterations(rowid) if every else v4.shown_iterations(rowid, iteration)
+            if every:
+                shown = v4.iterations(rowid)
+            elif isinstance(iteration, tuple):  # a path: that one, and what did not pass
+                shown = v4.shown_iterations(rowid, None)
+                seqs = {it["seq"] for it in shown}
+                shown += [it for it in v4.iteration_at(rowid, iteration) if it["seq"] not in seqs]
+            else:
+                shown = v4.shown_iterations(rowid, iteration)
             wheres: set[Where] = {(None, None)}
             for it in shown:
                 # a nested loop's records are keyed by its whole path (outer[2].inner);

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._recorder import key
 from ._store_block import BlockReader
 
 #: Iterations that did not pass shown in full under a loop by ``runs show`` (the rest are
@@ -103,6 +104,23 @@ class Reader:
                 picked.append(row)
             per_loop[key] = seen + 1
         return [self._iteration(row) for row in picked]
+
+    def iteration_at(self, run: int, path: tuple[tuple[str, int], ...]) -> list[dict[str, Any]]:
+        """The iteration a path names (``outer[2].inner[5]``): ``inner``'s iteration 5
+        whose records sit under ``("outer", 2)``, as ``_recorder.key`` names it."""
+        args: tuple[Any, ...]
+        step_id, idx = path[-1]
+        step = self._ids.get(step_id)
+        if step is None:
+            return []
+        around = key(path[:-1])
+        loop_sql, args = " AND loop IS NULL", ()
+        if around is not None:
+            loop = self._ids.get(around[0])
+            if loop is None:
+                return []
+            loop_sql, args = " AND loop = ? AND loop_index = ?", (loop, around[1])
+        return self.iterations(run, f" AND step = ? AND idx = ?{loop_sql}", (step, idx, *args))
 
     def rows_at(
         self, run: int, wheres: Iterable[Where]

@@ -85,6 +85,23 @@ def test_a_nested_loops_failed_iteration_shows_its_own_request_only(
     part = every[every.index("outer[0].inner[1]: ok") :]
     assert part.index("/status/201") < part.index("outer[1]: failed")
 
+    one = cli("runs", "show", run_id, "--db", db, "--iteration", "outer[0].inner[1]")
+    assert one.code == 0, one.err
+    assert "\n  outer[0].inner[1]: ok (" in one.out
+    assert one.out.count("→ GET") == 1 and "/status/201\n" in one.out
+    as_json = cli(
+        "runs", "show", run_id, "--db", db, "--iteration", "outer[0].inner[1]", "--format", "json"
+    )
+    (it,) = json.loads(as_json.out)["iterations"]
+    assert (it["step_id"], it["idx"], it["loop_step"], it["loop_index"]) == ("inner", 1, "outer", 0)
+    assert [a["request"]["url"].rsplit("/", 1)[1] for a in it["attempts"]] == ["201"]
+    missing = cli("runs", "show", run_id, "--db", db, "--iteration", "outer[0].inner[7]")
+    assert missing.code == 2
+    assert missing.err == f"error: run {run_id} has no loop iteration outer[0].inner[7]\n"
+    bad = cli("runs", "show", run_id, "--db", db, "--iteration", "outer.inner")
+    assert bad.code == 2
+    assert "'outer.inner': write N, or a loop path such as each[7] or outer[2].inner[5]" in bad.err
+
 
 LOOP = """\
 version: 1

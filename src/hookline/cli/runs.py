@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from .._errors import UsageError
 from .._home import default_db
-from .._recorder import child_key
+from .._recorder import child_key, key, path
 from .._redact import Redactor
 from .._state import peek
 from .._store import RUN_STATUSES, settings_from_env
@@ -54,9 +55,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     which = show.add_mutually_exclusive_group()
     which.add_argument(
         "--iteration",
-        type=int,
-        metavar="N",
-        help="show iteration N (from 0) of the run's for_each loop: its item, steps and requests",
+        type=_pick,
+        metavar="N|PATH",
+        help="show iteration N (from 0) of the run's for_each loop, or the iteration a path "
+        "names (each[3], outer[2].inner[5]): its item, steps and requests",
     )
     which.add_argument(
         "--all",
@@ -67,6 +69,29 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     prune.add_parser(inner)
     p.set_defaults(handler=handle)
+
+
+Pick = int | tuple[tuple[str, int], ...]
+"""Which iteration ``--iteration`` shows: N (of the top-level loops) or a path."""
+
+_PATH = re.compile(r"([^.\[\]]+)\[(\d+)\]")
+
+
+def _pick(text: str) -> Pick:
+    """``--iteration``'s value: ``7``, ``each[7]`` or ``outer[2].inner[5]``."""
+    if text.strip().isdigit():
+        return int(text)
+    parts = text.strip().split(".")
+    found = [_PATH.fullmatch(part) for part in parts]
+    if not all(found):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write N, or a loop path such as each[7] or outer[2].inner[5]"
+        )
+    return tuple((m[1], int(m[2])) for m in found if m)
+
+
+def _shown(pick: Pick) -> str:
+    return str(pick) if isinstance(pick, int) else path(list(pick))
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -195,10 +220,10 @@ def _where(row: dict[str, Any]) -> Where:
     return row.get("loop_step"), row.get("loop_index")
 
 
-def render_run(run: dict[str, Any], iteration: int | None = None, *, every: bool = False) -> str:
+def render_run(run: dict[str, Any], iteration: Pick | None = None, *, every: bool = False) -> str:
     """``runs show`` as text. A loop shows a summary line, then its failed iterations in
-    full; ``iteration``: only iteration N of the top-level loops; ``every``: every
-    iteration in full."""
+    full; ``iteration``: only iteration N of the top-level loops, or the one a path
+    names; ``every``: every iteration in full."""
     out = [
         f"run {run['id']}\n",
         f"  pipeline  {run['pipeline']} ({run['file']}, sha256 {run['digest'][:12]})\n",
@@ -212,14 +237,7 @@ def render_run(run: dict[str, Any], iteration: int | None = None, *, every: bool
         out.append(f"  process   pid {run['pid']} on {run['host']}\n")
     index = _Index(run)
     if iteration is not None:
-        shown = [
-            _iteration(index, it, "  ", True)
-            for by_step in index.iterations.get((None, None), {}).values()
-            for it in by_step
-            if it["idx"] == iteration
-        ]
-        if not shown:
-            raise UsageError(f"run {run['id']} has no loop iteration {iteration}")
+        shown = [_iteration(index, it, "  ", True) for it in _picked(run, index, iteration)]
         return "".join(out) + "\n" + "".join(shown)
     if run["input"] is not None:
         out.append("  input\n" + _block(run["input"], "    "))
@@ -352,9 +370,9 @@ def _indented(text: str, indent: str) -> str:
     return "".join(extra + line + "\n" for line in text.splitlines()) if extra else text
 
 
-def iteration_json(run: dict[str, Any], iteration: int) -> dict[str, Any]:
-    """``runs show --iteration N --format json``: that iteration of each top-level loop,
-    with its own steps and attempts."""
+def iteration_json(run: dict[str, Any], iteration: Pick) -> dict[str, Any]:
+    """``runs show --iteration N --format json``: that iteration of each top-level loop
+    (or the one a path names), with its own steps and attempts."""
     index = _Index(run)
     found = [
         {
@@ -362,13 +380,28 @@ def iteration_json(run: dict[str, Any], iteration: int) -> dict[str, Any]:
             "steps": index.steps.get(_children(index, it), []),
             "attempts": index.attempts.get(_children(index, it), []),
         }
-        for by_step in index.iterations.get((None, None), {}).values()
-        for it in by_step
-        if it["idx"] == iteration
+        for it in _picked(run, index, iteration)
     ]
-    if not found:
-        raise UsageError(f"run {run['id']} has no loop iteration {iteration}")
     return {"run": run["id"], "iterations": found}
+
+
+def _picked(run: dict[str, Any], index: _Index, pick: Pick) -> list[dict[str, Any]]:
+    """The iterations ``--iteration`` names: N of each top-level loop, or the one at a
+    path."""
+    if isinstance(pick, int):
+        found = [
+            it
+            for by_step in index.iterations.get((None, None), {}).values()
+            for it in by_step
+            if it["idx"] == pick
+        ]
+    else:
+        where: Where = key(list(pick[:-1])) or (None, None)
+        step_id, idx = pick[-1]
+        found = [it for it in index.iterations.get(where, {}).get(step_id, []) if it["idx"] == idx]
+    if not found:
+        raise UsageError(f"run {run['id']} has no loop iteration {_shown(pick)}")
+    return found
 
 
 def _attempt(a: dict[str, Any]) -> str:
