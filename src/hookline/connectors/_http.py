@@ -255,15 +255,6 @@ class HttpClient:
                     event="retry_skipped",
                     step=step_id,
                 )
-            elif status in policy.on_status and policy.attempts > 1:
-                # The retry the user wrote does nothing here: say so, with the fix.
-                self.runtime.log.warning(
-                    f"{step_id}: not retrying the {status}: a {req.method} is sent again only "
-                    "when it never reached the server or was refused with 429; set "
-                    "idempotent: true under retry if sending it twice is safe",
-                    event="retry_skipped",
-                    step=step_id,
-                )
             raise ConnectorError(
                 step_id,
                 f"{req.method} {self.show(answer.url)} answered {status} {answer.reason}".rstrip()
