@@ -129,3 +129,26 @@ def test_ctrl_c_in_a_loop_is_recorded_as_an_interruption(tmp_path):
     assert [(i["status"], i["error"]) for i in record["iterations"]] == [
         ("interrupted", "interrupted by SIGINT (Ctrl-C)")
     ]
+
+
+def test_the_empty_page_warning_masks_secrets_in_the_keys_it_names(cli, write, server, monkeypatch):
+    # The page's keys come from the API: one may hold a secret's value.
+    monkeypatch.setenv("API_TOKEN", "form")
+    text = f"""\
+version: 1
+name: echo-pages
+secrets: [API_TOKEN]
+steps:
+  - id: all
+    rest:
+      url: {server.url}/echo
+      headers: {{X-Token: "${{{{ secrets.API_TOKEN }}}}"}}
+      paginate: {{next_url: body.next, items: records}}
+"""
+    result, _ = run(cli, write, text)
+    assert result.code == 0
+    assert (
+        "warning: all: paginate.items 'records' found nothing on the first page, so the step "
+        "succeeds with 0 records (the page has: status, headers, body; body has: method, "
+        "path, query, headers, json, ***, text)\n"
+    ) in result.err
