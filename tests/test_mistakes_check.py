@@ -138,3 +138,26 @@ def test_a_warned_file_is_not_remembered_as_passed(cli, write):
     second = cli("check", path)
     assert first.out == second.out
     assert "warning: this retry repeats nothing" in second.out
+
+
+def test_braces_around_a_bare_expression_get_the_fix(cli, write):
+    result, path = check(
+        cli,
+        write,
+        "  - id: vip\n"
+        '    if: "{{ input.vip }}"\n'
+        "    set: 1\n"
+        "  - id: each\n"
+        "    for_each:\n"
+        '      items: "{{input.rows}}"\n'
+        "      steps:\n"
+        "        - id: one\n"
+        "          set: 1\n",
+    )
+    assert result.code == 2
+    assert result.out.splitlines() == [
+        f"{path}:5:9: '{{{{ input.vip }}}}' is not an expression: this key takes a bare "
+        "expression, written without braces, input.vip (or '${{ input.vip }}')",
+        f"{path}:9:14: '{{{{ input.rows }}}}' is not an expression: this key takes a bare "
+        "expression, written without braces, input.rows (or '${{ input.rows }}')",
+    ]

@@ -21,7 +21,13 @@ from .expr import TemplateSyntaxError
 from .expr._refs import references
 from .expr._template import split_template
 
-__all__ = ["bare_braces", "literal_brace_fix", "number_compared_with_text", "retry_warning"]
+__all__ = [
+    "bare_braces",
+    "braced_expression",
+    "literal_brace_fix",
+    "number_compared_with_text",
+    "retry_warning",
+]
 
 # Names only hookline gives a meaning: `{{ item.id }}` or `{{ index }}` in a value is a
 # forgotten `$`, while `{{firstName}}` (a mail API's own template) is not ours.
@@ -66,6 +72,27 @@ def bare_braces_message(inner: str) -> str:
         f"'{{{{ {shown} }}}}' is sent as this very text, not the value: hookline "
         f"expressions are written '${{{{ {shown} }}}}' (for a literal '{{{{', write "
         f"{literal_brace_fix})"
+    )
+
+
+def braced_expression(source: str) -> str | None:
+    """The ``x`` of a bare expression written ``{{ x }}`` (where ``x`` compiles), else None."""
+    stripped = source.strip()
+    if not (stripped.startswith("{{") and stripped.endswith("}}")):
+        return None
+    inner = stripped[2:-2].strip()
+    try:
+        jmespath.compile(inner)
+    except (jexc.JMESPathError, ValueError, TypeError, RecursionError):
+        return None
+    return inner or None
+
+
+def braced_expression_message(inner: str) -> str:
+    shown = inner if len(inner) <= _SHOWN else inner[: _SHOWN - 3] + "..."
+    return (
+        f"'{{{{ {shown} }}}}' is not an expression: this key takes a bare expression, "
+        f"written without braces, {shown} (or '${{{{ {shown} }}}}')"
     )
 
 
