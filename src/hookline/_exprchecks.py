@@ -171,6 +171,15 @@ class ExpressionChecks:
         for offset, inner in _mistakes.bare_braces(text, scope.names):
             self.error(path, _mistakes.bare_braces_message(inner), offset=offset)
 
+    def check_expression_braces(self, source: str, path: DocPath) -> bool:
+        """``if: "{{ input.vip }}"``: an expression that does not compile because it is
+        wrapped in ``{{ }}``. Reports it with the fix, and says whether it did."""
+        inner = _mistakes.braced_expression(source)
+        if inner is None:
+            return False
+        self.error(path, _mistakes.braced_expression_message(inner))
+        return True
+
     def check_retry(self, path: DocPath, raw: dict[str, object]) -> None:
         message = _mistakes.retry_warning(raw)
         if message is not None:

@@ -152,7 +152,8 @@ class Builder(ExpressionChecks):
         try:
             expr = compile_expression(body, offset, self.where_at(path, offset))
         except TemplateSyntaxError as exc:
-            self.error(path, str(exc), offset=exc.offset)
+            if not self.check_expression_braces(body, path):  # "{{ x }}": say how instead
+                self.error(path, str(exc), offset=exc.offset)
             return None
         self.check_expression(expr, path, scope)
         self.state_read = self.state_read or may_read_state(expr.source)
