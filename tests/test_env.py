@@ -202,17 +202,19 @@ def test_env_file_syntax():
 def test_every_malformed_line_is_located(write):
     path = write(
         "bad.env",
-        'A=1\njust words\n1X=2\nB="open\nA=3\nC="x\\q"\nD=\'ok\' trailing\n',
+        "A=1\njust words\n1X=2\nA=3\nC=\"x\\q\"\nD='ok' trailing\nB=\"open\nA=4\n",
     )
     with pytest.raises(PipelineInvalid) as bad:
         read_env_file(path)
     assert [str(p) for p in bad.value.problems] == [
         f"{path}:2:1: expected NAME=VALUE (or a # comment)",
-        f"{path}:3:1: '1X' is not a variable name: letters, digits and _, not starting with a digit",
-        f'{path}:4:3: the value has no closing " (a value is on one line)',
-        f"{path}:5:1: A is set twice (first on line 1)",
-        f'{path}:6:5: unknown escape \\q (known: \\n \\t \\r \\" \\\\)',
-        f"{path}:7:8: unexpected text after the closing '",
+        f"{path}:3:1: the name before = is not a variable name: letters, digits and _, not "
+        "starting with a digit",
+        f"{path}:4:1: A is set twice (first on line 1)",
+        f'{path}:5:5: unknown escape in the value of C: \\ is followed by n, t, r, " or \\ only',
+        f"{path}:6:8: unexpected text after the closing ' of D",
+        f'{path}:7:3: the value of B has no closing ": a quoted value runs until its closing '
+        "quote, over lines if need be",
     ]
 
 

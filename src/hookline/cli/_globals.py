@@ -98,11 +98,20 @@ def spread_globals(parser: argparse.ArgumentParser, above: frozenset[str] = froz
                 spread_globals(child, above | own)
 
 
+def _given(environ: dict[str, str], name: str) -> bool:
+    """Whether the process environment already sets ``name``, or the other half of its
+    secret pair: a secret is NAME or NAME_FILE, and when the process names either one,
+    the file's NAME or NAME_FILE must not take over from it (NAME is read first)."""
+    base = name.removesuffix("_FILE")
+    return any(environ.get(n) for n in (name, base, f"{base}_FILE", f"{name}_FILE"))
+
+
 @contextlib.contextmanager
 def apply_env_file(path: str | None, *, restore: bool) -> Iterator[None]:
     """Set, for this process, each variable of the env file that the environment leaves
-    unset or empty (the process environment wins). A relative ``HOOKLINE_HOME`` in the
-    file is relative to the file's folder, so a project's home is found from anywhere.
+    unset or empty (the process environment wins, also over a secret's NAME_FILE). A
+    relative ``HOOKLINE_HOME`` in the file is relative to the file's folder, so a
+    project's home is found from anywhere.
     ``restore``: put the environment back afterwards (tests and embedding call ``main``
     in-process)."""
     if path is None:
@@ -116,7 +125,7 @@ def apply_env_file(path: str | None, *, restore: bool) -> Iterator[None]:
         values["HOOKLINE_HOME"] = str(Path(path).resolve().parent / home)
     saved = dict(os.environ)
     for name, value in values.items():
-        if not os.environ.get(name):
+        if not _given(saved, name):
             os.environ[name] = value
     try:
         yield
