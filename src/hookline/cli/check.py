@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._checkcache import CheckCache
+from .._discover import find_files
 from .._errors import HooklineError, PipelineInvalid, Problem
 from .._home import default_home
 from .._load import load_checked, read_source
@@ -85,9 +86,9 @@ def expand(paths: list[str]) -> tuple[list[str], list[str]]:
     for arg in paths:
         p = Path(arg)
         if p.is_dir():
-            found = sorted(
-                str(f) for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file()
-            )
+            # Hidden files (.pre-commit-config.yaml) and dependency trees are left out,
+            # as hookline test leaves them out; a file named is always checked.
+            found = sorted(str(f) for f in find_files(p, lambda f: f.suffix in (".yaml", ".yml")))
             if not found:
                 unusable.append(f"{arg}: no *.yaml or *.yml files in this directory")
             files.extend(found)
