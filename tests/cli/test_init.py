@@ -161,3 +161,80 @@ def test_init_into_a_file_is_a_usage_error(cli, tmp_path: Path):
     result = cli("init", str(target))
     assert result.code == 2
     assert result.err.strip() == f"error: {target}: not a directory"
+
+
+# --- init writes only inside DIR -------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["pipelines", "schemas", ".vscode"])
+def test_a_symlinked_folder_is_refused_and_nothing_is_written(cli, tmp_path: Path, folder):
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (root / folder).symlink_to(elsewhere, target_is_directory=True)
+    result = cli("init", str(root))
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"error: {root}: init writes nothing: {folder} is a symbolic link (init writes only "
+        f"inside {root}, never through a link)"
+    )
+    assert list(elsewhere.iterdir()) == []
+    assert [p.name for p in root.iterdir()] == [folder]
+
+
+def test_a_dangling_symlinked_folder_is_refused(cli, tmp_path: Path):
+    (tmp_path / "schemas").symlink_to(tmp_path / "nowhere")
+    result = cli("init", str(tmp_path))
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"error: {tmp_path}: init writes nothing: schemas is a symbolic link (init writes only "
+        f"inside {tmp_path}, never through a link)"
+    )
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_file_where_a_folder_goes_is_refused(cli, tmp_path: Path):
+    (tmp_path / "pipelines").write_text("")
+    result = cli("init", str(tmp_path))
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"error: {tmp_path}: init writes nothing: pipelines is not a directory"
+    )
+
+
+def test_a_dangling_symlink_as_dir_is_a_usage_error(cli, tmp_path: Path):
+    (tmp_path / "project").symlink_to(tmp_path / "nowhere")
+    result = cli("init", str(tmp_path / "project"))
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"error: {tmp_path / 'project'}: cannot create this directory: File exists"
+    )
+
+
+def test_the_env_file_is_private(project: Path):
+    assert (project / ".env").stat().st_mode & 0o777 == 0o600
+    # The rest is as any new file (the umask decides), readable by the owner.
+    assert (project / "pipelines" / "greet-user.yaml").stat().st_mode & 0o600 == 0o600
+
+
+def test_check_of_the_whole_project_passes(cli, project: Path, monkeypatch):
+    monkeypatch.chdir(project)
+    result = cli("check", ".")
+    assert result.code == 0, result.out + result.err
+    assert result.err.splitlines() == ["2 files checked: all valid"]
+
+
+def test_a_link_planted_after_the_checks_is_not_followed(tmp_path: Path):
+    # The checks in handle() refuse a link that is there before; a link made between the
+    # checks and the write must fail the write, not send the file elsewhere.
+    from hookline.cli.init import _write
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "pipelines").symlink_to(elsewhere, target_is_directory=True)
+    (tmp_path / ".env").symlink_to(elsewhere / "stolen.env")
+    with pytest.raises(OSError):
+        _write(tmp_path, "pipelines/greet-user.yaml", "x")
+    with pytest.raises(OSError):
+        _write(tmp_path, ".env", "x")
+    assert list(elsewhere.iterdir()) == []

@@ -5,13 +5,19 @@ modelines and the editor settings find them (``schemas/`` beside ``pipelines/``:
 modeline's ``../schemas/...`` resolves in the user's project, not only in hookline's),
 an ``.env`` with a project-local hookline home, a ``.gitignore`` for it and a working
 pre-commit configuration. It never overwrites: when any of these files exists it lists
-them, writes nothing and exits 2.
+them, writes nothing and exits 2. It writes only inside DIR: a folder it would write in
+that is a symbolic link (even a dangling one) is refused, and every file is created
+through a descriptor of its folder opened without following links, so a link planted
+while it runs is not followed either. ``.env`` is private (0600): it comes to hold
+secrets.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -143,6 +149,9 @@ FILES = (
 )
 """What ``init`` writes, relative to DIR."""
 
+PRIVATE = frozenset({".env"})
+"""Files only their owner may read (0600): an env file comes to hold secrets."""
+
 
 def _schema(name: str) -> str:
     return (resources.files("hookline") / "schemas" / name).read_text(encoding="utf-8")
@@ -185,14 +194,27 @@ def handle(args: argparse.Namespace) -> int:
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root}: not a directory")
     files = project_files()
+    folders = sorted({str(Path(name).parent) for name in files} - {"."})
+    for folder in folders:
+        if (root / folder).is_symlink():
+            raise UsageError(
+                f"{root}: init writes nothing: {folder} is a symbolic link (init writes only "
+                f"inside {root}, never through a link)"
+            )
+        if (root / folder).exists() and not (root / folder).is_dir():
+            raise UsageError(f"{root}: init writes nothing: {folder} is not a directory")
     existing = [name for name in files if (root / name).exists() or (root / name).is_symlink()]
     if existing:
         raise UsageError(f"{root}: init writes nothing, these files exist: {', '.join(existing)}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a dangling link, a parent that is a file, no permission
+        raise UsageError(f"{root}: cannot create this directory: {exc.strerror}") from exc
     for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("x", encoding="utf-8") as out:  # "x": never over a file made since
-            out.write(text)
+        try:
+            _write(root, name, text)
+        except OSError as exc:  # a link or file put there since the checks above
+            raise UsageError(f"{root}: cannot write {name}: {exc.strerror}") from exc
     print(f"started a hookline project in {root}:", file=sys.stderr)
     for name in files:
         print(f"  {name}", file=sys.stderr)
@@ -202,3 +224,24 @@ def handle(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _write(root: Path, name: str, text: str) -> None:
+    """Create ``root/name``, never through a symbolic link and never over a file: each
+    folder is opened from the one above it with O_NOFOLLOW, the file with O_EXCL."""
+    *folders, base = name.split("/")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for folder in folders:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(folder, dir_fd=fd)
+            inner = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        mode = 0o600 if name in PRIVATE else 0o666  # less the umask, as any new file
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        out = os.open(base, flags, mode, dir_fd=fd)
+        with os.fdopen(out, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    finally:
+        os.close(fd)
