@@ -169,9 +169,15 @@ cases:
     assert result.code == 1
     lines = result.out.splitlines()
     assert lines[0].startswith("PASS  ")
-    assert lines[2:4] == [
-        f"      run: no answer for step 'find': GET {url}",
-        "      add to the case:",
+    # The answer that works for a WSDL fetch is suggested (a SOAP `result` cannot be one).
+    assert lines[2:9] == [
+        f"      run: no answer for step 'find': GET {url} (a WSDL or a schema it imports)",
+        "      add to the step's list of answers in the case:",
+        "        answers:",
+        "          find:",
+        "            - when: {method: GET, url: 'https://crm.example.com/soap/leads'}",
+        "              body: '<the document at that URL>'",
+        "      or keep a copy of the WSDL beside the pipeline and name it in the connection",
     ]
     assert not home.exists()
 
@@ -303,8 +309,9 @@ def test_env_comes_from_the_case_never_from_the_environment(cli, tmp_path, monke
         """\
 version: 1
 cases:
-  - name: defaults only
-    expect: {output: https://crm.example.com/api none}
+  - name: the default
+    env: {REGION: us}
+    expect: {output: https://crm.example.com/api us}
   - name: given
     env: {CRM_URL: "http://127.0.0.1:9/api", REGION: eu}
     expect: {output: "http://127.0.0.1:9/api eu"}
@@ -312,6 +319,17 @@ cases:
     )
     result = cli("test", path)
     assert result.code == 0, result.out
+
+
+def test_an_env_name_with_no_default_that_the_case_does_not_set_fails_it(cli, tmp_path):
+    # `hookline run` refuses to start without it: a case does not run with it null.
+    path = pair(tmp_path, ENV_PIPELINE, "version: 1\ncases:\n  - name: unset\n")
+    result = cli("test", path)
+    assert result.code == 1
+    assert result.out.splitlines()[1] == (
+        f"      run: {tmp_path / 'p.yaml'}:5:3: env 'REGION' is not set and has no default: "
+        "give the case a value for it (env: {REGION: ...}) or the pipeline a default"
+    )
 
 
 def test_an_env_name_the_pipeline_does_not_declare_is_located(cli, tmp_path):

@@ -98,7 +98,7 @@ def handle(args: argparse.Namespace) -> int:
 def _handle(args: argparse.Namespace) -> int:
     from ..testing._assert import check_case
     from ..testing._load import load_test_file
-    from ..testing._report import CaseReport, as_json, summary, write_junit, write_text
+    from ..testing._report import CaseReport, as_json, shown, summary, write_junit, write_text
     from ..testing._run import run_case
 
     if args.allow_writes and not args.record:
@@ -116,10 +116,10 @@ def _handle(args: argparse.Namespace) -> int:
             problems += [str(p) for p in exc.problems]
             if text:
                 for p in exc.problems:
-                    print(p, file=sys.stderr)
+                    print("\n".join(map(shown, str(p).split("\n"))), file=sys.stderr)
             continue
-        shown = str(path)
-        cases = [c for c in tf.cases if _selected(args.pattern, shown, c.name)]
+        name = str(path)
+        cases = [c for c in tf.cases if _selected(args.pattern, name, c.name)]
         if args.record:
             from ..testing._record import record_cases
 
@@ -131,7 +131,7 @@ def _handle(args: argparse.Namespace) -> int:
             redactor = run.point.redactor if run.point is not None else None
             assert redactor is not None
             report = CaseReport(
-                shown, case.name, time.monotonic() - t0, check_case(case, run, redactor), run.log
+                name, case.name, time.monotonic() - t0, check_case(case, run, redactor), run.log
             )
             if run.stopped is None and run.point is not None:
                 report.notes = run.point.unused(list(case.own))

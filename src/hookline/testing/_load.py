@@ -8,6 +8,7 @@ The pipeline under test is loaded (and fully checked) here too.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -82,41 +83,96 @@ def check_document(doc: Document) -> list[Problem]:
 
 def load_test_file(path: str | os.PathLike[str]) -> TestFile:
     """Load and check ``path`` and its pipeline; raise PipelineInvalid with every problem."""
-    from .._yamlpos import load_yaml
-
     name = os.fspath(path)
     raw = read_source(path, "a test file")
-    doc = load_yaml(name, raw)
+    doc = _load_yaml(name, raw)
     problems = check_document(doc)
     if problems:
         raise PipelineInvalid(problems)
     return _finish(name, doc, raw)
 
 
+def _load_yaml(name: str, raw: bytes) -> Document:
+    from .._yamlpos import load_yaml
+
+    try:
+        return load_yaml(name, raw)
+    except PipelineInvalid as exc:  # the loader speaks of pipelines: this is a test file
+        raise PipelineInvalid(
+            [
+                Problem(p.file, p.line, p.col, _TOO_LARGE.sub("a test file", p.message))
+                for p in exc.problems
+            ]
+        ) from None
+
+
+_TOO_LARGE = re.compile(r"\ba pipeline(?= cannot be this large)")
+
+
 def _finish(name: str, doc: Document, raw: bytes) -> TestFile:
     data: dict[str, Any] = doc.data
-    target = (
-        Path(name).parent / data["pipeline"] if "pipeline" in data else pipeline_beside(Path(name))
-    )
-    if not target.is_file():
-        at = ("pipeline",) if "pipeline" in data else ()
-        raise PipelineInvalid(
-            [doc.problem(at, f"no pipeline file {target.name} beside this test file", at_key=True)]
-        )
-    pipeline = load_pipeline(target)
+    target = _pipeline_path(doc, Path(name), data.get("pipeline"))
+    try:
+        pipeline = load_pipeline(target)
+    except PipelineInvalid as exc:
+        raise PipelineInvalid([_unquoted(p, str(target)) for p in exc.problems]) from None
     cases, problems = _cases(doc, pipeline)
     if problems:
         raise PipelineInvalid(problems)
     return TestFile(Path(name), pipeline, tuple(cases), raw)
 
 
+def _pipeline_path(doc: Document, test: Path, given: str | None) -> Path:
+    """The pipeline a test file tests: the one beside it, or the one its ``pipeline:``
+    names. Only a .yaml or .yml file inside the test file's folder (or below it), after
+    symlinks: a test file cannot make hookline read ``.env``, ``/etc/passwd`` or a device,
+    nor print a line of one in an error."""
+    at: tuple[str, ...] = ("pipeline",) if given is not None else ()
+
+    def refuse(message: str) -> PipelineInvalid:
+        return PipelineInvalid([doc.problem(at, message, at_key=given is not None)])
+
+    if given is None:
+        target = pipeline_beside(test)
+        shown = target.name
+    else:
+        shown = repr(given)
+        if os.path.isabs(given) or given.startswith("~"):
+            raise refuse(
+                f"pipeline: {shown} is an absolute path: name the pipeline by its path from "
+                "this test file's folder (orders.yaml, or flows/orders.yaml below it)"
+            )
+        if not given.endswith((".yaml", ".yml")):
+            raise refuse(f"pipeline: {shown} is not a .yaml or .yml file")
+        target = test.parent / given
+    folder = test.parent.resolve()
+    if not target.resolve().is_relative_to(folder):
+        raise refuse(
+            f"pipeline: {shown} is outside this test file's folder (through '..' or a "
+            "symlink): a test file tests a pipeline in its own folder or below it"
+        )
+    if not target.is_file():
+        what = "no pipeline file" if not target.exists() else "not a regular file:"
+        if given is None:
+            raise refuse(f"no pipeline file {shown} beside this test file")
+        raise refuse(f"pipeline: {what} {shown} in this test file's folder")
+    return target
+
+
+def _unquoted(problem: Problem, target: str) -> Problem:
+    """The loader's problem, without a quote of what a file that is no pipeline holds (it
+    may be anything, a secret included: only pipelines are quoted)."""
+    head, sep, _ = problem.message.partition("; this file holds ")
+    if problem.file != target or not sep:
+        return problem
+    return Problem(problem.file, problem.line, problem.col, head, problem.warning)
+
+
 def file_problems(path: str, raw: bytes) -> list[Problem]:
     """What ``hookline check`` reports of a test file: its schema and meaning problems.
     Problems of its pipeline are left to the check of the pipeline itself."""
-    from .._yamlpos import load_yaml
-
     try:
-        doc = load_yaml(path, raw)
+        doc = _load_yaml(path, raw)
     except PipelineInvalid as exc:  # not YAML at all
         return exc.problems
     problems = check_document(doc)
@@ -280,6 +336,7 @@ def _known(name: str, names: set[str]) -> str:
     return did_you_mean(name, sorted(names)) or f" (it has: {', '.join(sorted(names)) or 'none'})"
 
 
+_NO_BODY = frozenset({*range(100, 200), 204, 304})  # statuses HTTP sends no body with
 _BODIES = ("json", "body", "data", "errors", "fault", "envelope")
 
 
@@ -291,6 +348,15 @@ def _check_answer(
     if len(bodies) > 1 or (bodies and graphql):
         both = [*bodies, *graphql]
         return [doc.problem(path, f"an answer has one body: {' or '.join(both)}, not both")]
+    status = answer.get("status")
+    if status in _NO_BODY and [*bodies, *graphql]:
+        return [
+            doc.problem(
+                (*path, "status"),
+                f"an answer of status {status} has no body (HTTP sends none with it): drop "
+                f"its {' and '.join([*bodies, *graphql])}, or give another status",
+            )
+        ]
     if "result" in answer and any(k in answer for k in ("json", "body", "data", "errors")):
         return [
             doc.problem(

@@ -10,7 +10,6 @@ step key and iteration. A request that nothing answers stops the case at once
 from __future__ import annotations
 
 import json
-import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -268,6 +267,18 @@ class AnswerPoint:
     def _unanswered(self, sent: Sent) -> str:
         view = sent.view
         kind = self.kinds.get(sent.step, "rest")
+        if kind == "soap" and view["method"] == "GET":
+            # The WSDL (or a schema it imports) fetched by URL: only a `when` answer with
+            # the document as its body stands in for it (a SOAP answer is for the call).
+            url = self.redactor.text(view["url"].split("?")[0])  # `when: url` has no query
+            return (
+                f"no answer for step '{sent.step}'{_iteration(sent.loop)}: GET "
+                f"{self._url(view)} (a WSDL "
+                "or a schema it imports)\nadd to the step's list of answers in the case:\n"
+                f"  answers:\n    {sent.key}:\n      - when: {{method: GET, url: '{url}'}}\n"
+                "        body: '<the document at that URL>'\n"
+                "or keep a copy of the WSDL beside the pipeline and name it in the connection"
+            )
         sample = {
             "graphql": "{data: {}}",
             "soap": "{result: {}}",
@@ -278,17 +289,28 @@ class AnswerPoint:
         )
 
 
-_MUTATION = re.compile(r"(^|[}\s])mutation\b")
-_COMMENT = re.compile(r"#[^\n]*")
-
-
 def _reads(kind: str, view: dict[str, Any]) -> bool:
-    """A GraphQL query is a POST that writes nothing: recording sends it. A document
-    with a mutation in it (or one that cannot be read) counts as a write."""
+    """A GraphQL query is a POST that writes nothing: recording sends it. The document is
+    parsed (graphql-core, as the server will) and the operation the server will run is
+    looked at: the one ``operationName`` names, else the only one. With several and no
+    name, any mutation or subscription counts; a document that does not parse, or names
+    an operation it does not hold, counts as a write."""
     if kind != "graphql" or not isinstance(view.get("json"), dict):
         return False
     query = view["json"].get("query")
-    return isinstance(query, str) and not _MUTATION.search(_COMMENT.sub("", query))
+    name = view["json"].get("operationName")
+    if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+        return False
+    from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+
+    try:
+        document = parse(query, no_location=True)
+    except (GraphQLError, RecursionError):
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name:
+        operations = [op for op in operations if op.name is not None and op.name.value == name]
+    return bool(operations) and all(op.operation == OperationType.QUERY for op in operations)
 
 
 def _iteration(loop: tuple[str, int] | None) -> str:

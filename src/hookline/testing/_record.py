@@ -9,15 +9,15 @@ recorded case's ``answers`` block changes, so comments and key order elsewhere s
 
 from __future__ import annotations
 
-import json
-import os
 import time
-import zlib
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._jsonsafe import UntrustedJSONError, loads
 from ._assert import Mismatch
 from ._load import Case, TestFile
-from ._report import CaseReport
+from ._point import CaseStopped
+from ._report import CaseReport, shown
+from ._rewrite import RewriteRefused, check_rewritable, replace_answers, write_file
 
 if TYPE_CHECKING:
     import requests
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ._adapter import ScriptedAdapter
     from ._point import AnswerPoint
 
-CHUNK = 64 * 1024
 KEPT_HEADERS = ("link", "location", "retry-after")  # what pagination and retries read
 
 
@@ -35,47 +34,47 @@ def forward(
     record: tuple[AnswerPoint, str] | None,
     options: dict[str, Any],
 ) -> tuple[int, dict[str, str], bytes]:
-    """Send for real (bounded like a run), and keep the answer when ``record`` says where."""
+    """Send for real (bounded like a run), and keep the answer when ``record`` says where.
+
+    The body is read and decompressed by the run's own reader (gzip, zlib or raw deflate,
+    within ``max_response_size``), so an answer is recorded as the run saw it. One the run
+    could not read (too large, a broken encoding) stops the case: nothing cut or still
+    compressed is ever written."""
+    from ..connectors._deadline import Guard
+    from ..connectors._transport import Failure, read_body
+
     assert adapter.real is not None
     limit = adapter.client.max_response_size
     resp = adapter.real.send(prepared, stream=True, **options)
     try:
-        parts: list[bytes] = []
-        size = 0
-        for chunk in resp.raw.stream(CHUNK, decode_content=False):
-            size += len(chunk)
-            if size > limit:
-                break  # the exchange reports the size cap as in a run
-            parts.append(chunk)
-        body = b"".join(parts)
-        headers = {str(k): str(v) for k, v in resp.headers.items()}
+        try:
+            # The exchange's own guard still bounds the time: it shuts the socket down.
+            body = read_body(resp.raw, resp.headers, limit, Guard(float("inf")))
+        except Failure as exc:
+            where = f"step '{record[1]}'" if record is not None else "the token request"
+            raise CaseStopped(f"{where}: {exc.reason}; nothing was recorded") from None
+        headers = {
+            str(k): str(v)
+            for k, v in resp.headers.items()
+            if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        }
         status = resp.status_code
     finally:
         resp.close()
     if record is not None:
         point, key = record
-        point.recorded.append((key, _answer(point, key, status, headers, body, limit)))
+        point.recorded.append((key, _answer(point, key, status, headers, body)))
     return status, headers, body
 
 
-def _plain(headers: dict[str, str], body: bytes, limit: int) -> bytes:
-    encoding = {k.lower(): v for k, v in headers.items()}.get("content-encoding", "").lower()
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
-        try:
-            return zlib.decompressobj(wbits).decompress(body, limit)
-        except zlib.error:
-            return body
-    return body
-
-
 def _answer(
-    point: AnswerPoint, key: str, status: int, headers: dict[str, str], body: bytes, limit: int
+    point: AnswerPoint, key: str, status: int, headers: dict[str, str], body: bytes
 ) -> dict[str, Any]:
+    """The answer as a test file holds it; every value (headers too) redacted."""
     redact = point.redactor
     lower = {k.lower(): v for k, v in headers.items()}
     kind = point.kinds.get(key.split("[")[0], "rest")
-    text = _plain(headers, body, limit).decode("utf-8", "replace")
+    text = body.decode("utf-8", "replace")
     out: dict[str, Any] = {}
     if status != 200:
         out["status"] = status
@@ -85,32 +84,30 @@ def _answer(
     is_json = "json" in ctype
     if is_json:
         try:
-            parsed = json.loads(text)
-        except ValueError:
-            is_json = False
+            parsed = loads(text)
+        except UntrustedJSONError as exc:
+            if exc.verb is not None:  # JSON, but more than a run takes: say so
+                raise CaseStopped(
+                    f"step '{key}': the answer's JSON {exc.verb} {redact.clip(str(exc), 300)}"
+                    ": hookline refuses it, so nothing was recorded"
+                ) from None
+            is_json = False  # not JSON after all: recorded as text
     if kind == "soap" and text:
         out["envelope"] = redact.text(text)
-    elif (
-        is_json
-        and kind == "graphql"
-        and isinstance(parsed, dict)
-        and set(parsed)
-        <= {
-            "data",
-            "errors",
-            "extensions",
-        }
-    ):
+    elif is_json and kind == "graphql" and isinstance(parsed, dict) and set(parsed) <= _GQL:
         out.update({k: redact.value(v) for k, v in parsed.items() if k != "extensions"})
     elif is_json:
         out["json"] = redact.value(parsed)
     elif text:
         out["body"] = redact.text(text)
         if ctype and not ctype.startswith("text/plain"):
-            kept["Content-Type"] = ctype
+            kept["Content-Type"] = redact.text(ctype)
     if kept:
         out["headers"] = kept
     return out
+
+
+_GQL = frozenset({"data", "errors", "extensions"})
 
 
 def collect(recorded: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -138,77 +135,34 @@ def record_cases(
     from ._run import run_case
 
     reports: list[CaseReport] = []
-    text = tf.raw.decode("utf-8-sig")
+    text = original = tf.raw.decode("utf-8-sig")
     for case in sorted(cases, key=lambda c: -c.index):  # from the end: spans stay valid
         started = time.monotonic()
+        report = CaseReport(str(tf.path), case.name, 0.0)
+        reports.append(report)
+        try:
+            check_rewritable(text, case.index, case.name)
+        except RewriteRefused as exc:
+            report.mismatches.append(Mismatch("record", str(exc), []))
+            continue
         run = run_case(tf, case, recording=True, allow_writes=allow_writes)
-        report = CaseReport(str(tf.path), case.name, time.monotonic() - started)
+        report.seconds = time.monotonic() - started
         if run.stopped is not None:
             report.mismatches.append(Mismatch("record", run.stopped, []))
-        else:
-            assert run.point is not None
-            answers = collect(run.point.recorded)
-            text = replace_answers(text, case.index, answers)
-            note = f"recorded {len(run.point.recorded)} answers; the run {run.status}"
-            report.log = note + (f": {run.error}" if run.error else "")
-        reports.append(report)
-    _write(tf, text)
+            continue
+        assert run.point is not None
+        try:
+            text = replace_answers(text, case.index, collect(run.point.recorded))
+        except RewriteRefused as exc:
+            report.mismatches.append(Mismatch("record", str(exc), []))
+            continue
+        note = f"recorded {len(run.point.recorded)} answers; the run {run.status}"
+        report.log = note + (f": {run.error}" if run.error else "")
+    if text != original:
+        write_file(tf.path, text)
     for report in sorted(reports, key=lambda r: [c.name for c in cases].index(r.name)):
         word = "RECORDED" if report.passed else "FAIL"
-        out.write(f"{word}  {report.file}: {report.name} ({report.seconds:.2f}s)\n")
+        out.write(shown(f"{word}  {report.file}: {report.name} ({report.seconds:.2f}s)") + "\n")
         for line in [report.log] if report.passed else report.detail():
-            out.write(f"      {line}\n")
+            out.write(f"      {shown(line)}\n")
     return reports
-
-
-def _write(tf: TestFile, text: str) -> None:
-    tmp = tf.path.with_name(f".{tf.path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, tf.path)
-
-
-def replace_answers(text: str, index: int, answers: dict[str, Any]) -> str:
-    """``text`` with case ``index``'s answers block replaced by ``answers`` (or added
-    after its name); everything else as it was, comments included."""
-    import yaml
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    assert isinstance(root, yaml.MappingNode)
-    cases = next(v for k, v in root.value if k.value == "cases")
-    case = cases.value[index]
-    if case.flow_style:  # `- {name: x}`: a block cannot go inside; the case becomes one
-        data = yaml.safe_load(text[case.start_mark.index : case.end_mark.index])
-        lines = _dump({**data, "answers": answers}, 0, key=None).splitlines()
-        pad = "\n" + " " * case.start_mark.column
-        start, end = case.start_mark.index, case.end_mark.index
-        return text[:start] + pad.join(lines) + text[end:]
-    name_key, name_value = next((k, v) for k, v in case.value if k.value == "name")
-    indent = name_key.start_mark.column
-    block = _dump(answers, indent)
-    found = [(k, v) for k, v in case.value if k.value == "answers"]
-    if not found:
-        at = name_value.end_mark.index
-        return text[:at] + "\n" + block.rstrip("\n") + text[at:]
-    key, value = found[0]
-    start, end = key.start_mark.index, value.end_mark.index
-    # Blank lines and comments after the old block belong to what follows: kept.
-    lines = text[start:end].split("\n")
-    kept: list[str] = []
-    while len(lines) > 1 and (not lines[-1].strip() or lines[-1].lstrip().startswith("#")):
-        kept.insert(0, lines.pop())
-    tail = "\n" + "\n".join(kept) if kept else ""
-    return text[:start] + block[indent:].rstrip("\n") + tail + text[end:]
-
-
-def _dump(value: dict[str, Any], indent: int, key: str | None = "answers") -> str:
-    """``value`` as block YAML under ``key:`` at ``indent`` (or alone, without a key)."""
-    import yaml
-
-    body = yaml.safe_dump(
-        value, sort_keys=False, allow_unicode=True, default_flow_style=None, width=96
-    )
-    if key is None:
-        return body
-    pad = " " * (indent + 2)
-    inner = "".join(pad + line + "\n" for line in body.splitlines())
-    return " " * indent + f"{key}:\n" + inner

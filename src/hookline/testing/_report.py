@@ -11,6 +11,44 @@ from typing import TextIO
 
 from ._assert import Mismatch
 
+# Characters that text output shows escaped (\x1b, \u202e), never raw: an answer, an
+# error or a case name could otherwise move the cursor, retitle the window, clear the
+# screen (ESC, BEL, C1 such as CSI), break a line where none is (U+2028, U+2029, NEL), or
+# reorder what is shown (bidirectional controls).
+_SHOWN_ESCAPED = {
+    c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
+    for c in [
+        *range(0x20),
+        *range(0x7F, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        0xFEFF,
+    ]
+}
+del _SHOWN_ESCAPED[ord("\t")]
+# And for XML: what XML 1.0 forbids (lone surrogates, U+FFFE, U+FFFF) on top.
+_XML_ESCAPED = {
+    **_SHOWN_ESCAPED,
+    **{c: f"\\u{c:04x}" for c in [*range(0xD800, 0xE000), 0xFFFE, 0xFFFF]},
+}
+del _XML_ESCAPED[ord("\n")]  # a failure's text keeps its lines
+
+
+def shown(text: str) -> str:
+    """``text`` for a terminal: control characters escaped (a line break too)."""
+    return text if text.isprintable() else text.translate(_SHOWN_ESCAPED)
+
+
+def xml_text(text: str) -> str:
+    """``text`` as XML 1.0 may hold it (and a CI page may show it): escaped as ``shown``
+    does, line breaks kept."""
+    return text.translate(_XML_ESCAPED)
+
 
 @dataclass
 class CaseReport:
@@ -29,26 +67,27 @@ class CaseReport:
         lines: list[str] = []
         for m in self.mismatches:
             head = f"{m.where}: {m.message}" if m.message else f"{m.where}:"
-            lines += head.splitlines()
+            # Split at line feeds only: splitlines() would also break at \x1c, U+2028...
+            lines += head.split("\n")
             lines += [f"  {line}" for line in m.lines]
         return lines
 
 
 def text_line(report: CaseReport) -> str:
     word = "PASS" if report.passed else "FAIL"
-    return f"{word}  {report.file}: {report.name} ({report.seconds:.2f}s)"
+    return shown(f"{word}  {report.file}: {report.name} ({report.seconds:.2f}s)")
 
 
 def write_text(out: TextIO, report: CaseReport, *, verbose: bool = False) -> None:
     out.write(text_line(report) + "\n")
     for line in report.detail():
-        out.write(f"      {line}\n")
+        out.write(f"      {shown(line)}\n")
     for note in report.notes:
-        out.write(f"      note: {note}\n")
+        out.write(f"      note: {shown(note)}\n")
     if verbose and report.log:
         out.write("      log:\n")
-        for line in report.log.rstrip("\n").splitlines():
-            out.write(f"        {line}\n")
+        for line in report.log.rstrip("\n").split("\n"):
+            out.write(f"        {shown(line)}\n")
 
 
 def summary(reports: list[CaseReport], invalid: int, seconds: float) -> str:
@@ -82,7 +121,13 @@ def as_json(reports: list[CaseReport], problems: list[str], seconds: float) -> s
             for r in reports
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    # JSON escapes C0 controls itself; the others are escaped too (\u009b, \u202e), which
+    # reads back the same, so that the document is safe to print as well as to parse.
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    return text.translate(_JSON_ESCAPED) + "\n"
+
+
+_JSON_ESCAPED = {c: f"\\u{c:04x}" for c in _XML_ESCAPED if c > 0x7E}
 
 
 def write_junit(path: Path, reports: list[CaseReport], problems: list[str]) -> None:
@@ -96,7 +141,7 @@ def write_junit(path: Path, reports: list[CaseReport], problems: list[str]) -> N
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=file,
+            name=xml_text(file),
             tests=str(len(cases)),
             failures=str(failures),
             errors="0",
@@ -104,13 +149,17 @@ def write_junit(path: Path, reports: list[CaseReport], problems: list[str]) -> N
         )
         for c in cases:
             case = ET.SubElement(
-                suite, "testcase", classname=file, name=c.name, time=f"{c.seconds:.3f}"
+                suite,
+                "testcase",
+                classname=xml_text(file),
+                name=xml_text(c.name),
+                time=f"{c.seconds:.3f}",
             )
             if not c.passed:
                 first = c.mismatches[0]
                 message = f"{first.where}: {first.message}".rstrip(": ")
-                failure = ET.SubElement(case, "failure", message=message.splitlines()[0])
-                failure.text = "\n".join(c.detail())
+                failure = ET.SubElement(case, "failure", message=xml_text(message.split("\n")[0]))
+                failure.text = xml_text("\n".join(c.detail()))
     if problems:
         suite = ET.SubElement(
             root,
@@ -122,6 +171,6 @@ def write_junit(path: Path, reports: list[CaseReport], problems: list[str]) -> N
         )
         for n, problem in enumerate(problems):
             case = ET.SubElement(suite, "testcase", classname="hookline", name=f"problem {n + 1}")
-            ET.SubElement(case, "error", message=problem).text = problem
+            ET.SubElement(case, "error", message=xml_text(problem)).text = xml_text(problem)
     ET.indent(root)
     path.write_bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n")

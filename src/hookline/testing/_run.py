@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._engine import run_pipeline
+from .._env import read_env
 from .._errors import PipelineInvalid
 from .._inputs import check_input
 from .._log import RunLog
@@ -122,13 +123,21 @@ def _run_case(
     log = RunLog(stream, level="verbose" if recording else "normal")
     wait = time.sleep if recording else _no_wait  # real services: their pace, their waits
     runtime = Runtime(pipeline, secrets, log=log, recorder=_Quiet(), sleep=wait)  # type: ignore[arg-type]
-    defaults = {name: default for name, default in pipeline.env if default is not None}
-    runtime.env = {**defaults, **case.setup.get("env", {})}  # the real environment is not read
     point = AnswerPoint(
         case.answers, runtime.redactor, recording=recording, allow_writes=allow_writes
     )
     point.runtime = runtime
     runtime.answer_point = point
+    try:
+        # The case's env and the pipeline's defaults; the real environment is not read. A
+        # name with neither fails the case as `hookline run` refuses to start.
+        runtime.env = read_env(pipeline, case.setup.get("env", {}))
+    except PipelineInvalid as exc:
+        runtime.close()
+        said = "; ".join(
+            f"{p.file}:{p.line}:{p.col}: {_for_a_case(p.message)}" for p in exc.problems
+        )
+        return RunView("failed", stopped=runtime.redactor.text(said), point=point)
     view = RunView("failed", point=point)
     try:
         value = _input(pipeline, case)
@@ -155,6 +164,15 @@ def _run_case(
     view.sent = point.sent
     view.log = runtime.redactor.text(stream.getvalue())
     return view
+
+
+def _for_a_case(message: str) -> str:
+    """The run's message about an unset env name, with the way a case sets it."""
+    head, sep, _ = message.partition(": set the environment variable ")
+    if not sep:
+        return message
+    name = head.split("'")[1]
+    return f"{head}: give the case a value for it (env: {{{name}: ...}}) or the pipeline a default"
 
 
 def _input(pipeline: Pipeline, case: Case) -> Any:
