@@ -81,3 +81,5 @@ def _history_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # pytest-xdist's workers get a COLUMNS, which `hookline runs` would fit its list to;
     # tests of that fitting set it themselves.
     monkeypatch.delenv("COLUMNS", raising=False)
+    # A developer's FORCE_COLOR would colour the log lines tests compare as text.
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
