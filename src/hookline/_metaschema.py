@@ -11,14 +11,23 @@ with the same keywords, at the same paths (a test compares the messages of both 
 corpus of broken schemas), in about an eighth of the time.
 
 The document is composed from the copy that jsonschema ships, so it follows the library.
+Its files are read where the ``jsonschema_specifications`` package keeps them: importing
+that package parses the metaschemas of every draft (and imports ``referencing`` and
+``attrs``), which cost a check more than all its valid input schemas. jsonschema itself
+is imported only to word the errors of a schema that has some.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _BASE = "https://json-schema.org/draft/2020-12/"
 # Keys whose values are maps of names to schemas: their keys are names, not keywords.
@@ -49,13 +58,37 @@ def _local(node: Any, named: bool = False) -> Any:
     return out
 
 
+def _shipped() -> Callable[[str], Any]:
+    """The 2020-12 metaschema documents that jsonschema ships, by their ``$id``."""
+    spec = importlib.util.find_spec("jsonschema_specifications")  # found, not imported
+    folders = spec.submodule_search_locations if spec is not None else None
+    found: dict[str, Any] = {}
+    if folders:
+        draft = Path(next(iter(folders)), "schemas", "draft202012")
+        try:
+            files = [draft / "metaschema.json", *sorted((draft / "vocabularies").iterdir())]
+        except OSError:
+            files = []
+        for file in files:
+            try:
+                document = json.loads(file.read_bytes())
+            except (OSError, ValueError):
+                continue
+            if isinstance(document, dict) and isinstance(document.get("$id"), str):
+                found[document["$id"]] = document
+    if _BASE + "schema" in found:
+        return found.__getitem__
+    from jsonschema_specifications import REGISTRY  # laid out otherwise: ask the package
+
+    return REGISTRY.contents  # type: ignore[no-any-return]
+
+
 def merged_metaschema() -> dict[str, Any]:
     """The 2020-12 metaschema as one document without dynamic references."""
-    from jsonschema_specifications import REGISTRY
-
-    main = REGISTRY.contents(_BASE + "schema")
+    contents = _shipped()
+    main = contents(_BASE + "schema")
     merged: dict[str, Any] = {"type": ["object", "boolean"], "properties": {}, "$defs": {}}
-    parts = [REGISTRY.contents(_BASE + ref["$ref"]) for ref in main["allOf"]] + [main]
+    parts = [contents(_BASE + ref["$ref"]) for ref in main["allOf"]] + [main]
     for part in parts:
         if part.get("type") != ["object", "boolean"]:
             raise ValueError("a metaschema vocabulary with a type of its own")
@@ -70,6 +103,8 @@ def merged_metaschema() -> dict[str, Any]:
 @cache
 def metaschema_validator() -> Draft202012Validator:
     """Built once per process; formats are checked as the official metaschema asks."""
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(
         merged_metaschema(), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
