@@ -46,9 +46,9 @@ WARM_UP_SAMPLE = 200
 CHUNK = 4
 # Seconds between a worker's checks that its parent is still there.
 ORPHAN_POLL = 1.0
-# Files a worker checks before a fresh one takes its place. Workers never collect garbage
-# (see _init_worker): this bounds what they may hold, about 30 KiB per file.
-WORKER_FILES = 2000
+# Files a worker checks between two collections of its garbage (see _init_worker): this
+# bounds what it may hold, about 30 KiB per file.
+COLLECT_EVERY = 1000
 
 Checked = tuple[list[Problem], dict[str, Any] | None]  # problems; what the cache keeps
 _job: Callable[[int], Checked] | None = None  # set in the parent before it forks
@@ -114,7 +114,8 @@ def pick_warm_up(sources: list[bytes]) -> list[int]:
 def _init_worker() -> None:
     # The cyclic garbage collector cost a worker a sixth of its time, walking the young
     # objects of the file in hand again and again to find a few cycles (closures) to free.
-    # A worker ends after WORKER_FILES files instead, and its garbage goes with it.
+    # A worker collects once every COLLECT_EVERY files instead; most end before that, and
+    # their garbage goes with them.
     gc.disable()
     # Ctrl-C reaches the whole process group: the parent stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -133,8 +134,15 @@ def _orphaned(parent: int) -> None:
     os._exit(1)
 
 
+_done = 0  # files this worker has checked
+
+
 def _work(index: int) -> Checked:
+    global _done
     assert _job is not None
+    _done += 1
+    if _done % COLLECT_EVERY == 0:
+        gc.collect()
     return _job(index)
 
 
@@ -165,9 +173,7 @@ def run_parallel(
     # would copy every memory page the workers share with the parent.
     gc.freeze()
     context = multiprocessing.get_context("fork")
-    pool = context.Pool(
-        workers, initializer=_init_worker, maxtasksperchild=max(1, WORKER_FILES // CHUNK)
-    )
+    pool = context.Pool(workers, initializer=_init_worker)
     try:
         checked = pool.imap(_work, rest, chunksize=CHUNK)
         for index in range(count):
