@@ -28,14 +28,13 @@ _SHOWN_ESCAPED = {
         *range(0x202A, 0x202F),
         *range(0x2066, 0x206A),
         0xFEFF,
+        0xFFFE,
+        0xFFFF,
     ]
 }
 del _SHOWN_ESCAPED[ord("\t")]
-# And for XML: what XML 1.0 forbids (lone surrogates, U+FFFE, U+FFFF) on top.
-_XML_ESCAPED = {
-    **_SHOWN_ESCAPED,
-    **{c: f"\\u{c:04x}" for c in [*range(0xD800, 0xE000), 0xFFFE, 0xFFFF]},
-}
+# And for XML: what XML 1.0 forbids (lone surrogates) on top.
+_XML_ESCAPED = {**_SHOWN_ESCAPED, **{c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}}
 del _XML_ESCAPED[ord("\n")]  # a failure's text keeps its lines
 
 
