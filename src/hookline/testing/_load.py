@@ -21,8 +21,9 @@ from .._load import load_pipeline, read_source
 from .._model import Pipeline, Step
 from .._plan import did_you_mean
 from ..expr import Expression, TemplateSyntaxError, compile_expression
-from ._names import SUFFIXES, is_test_file
+from ._names import is_test_file
 from ._schema import schema
+from ._target import pipeline_path, unquoted
 
 __all__ = ["Case", "TestFile", "file_problems", "is_test_file", "load_test_file"]
 
@@ -49,15 +50,6 @@ class TestFile:
     pipeline: Pipeline
     cases: tuple[Case, ...]
     raw: bytes
-
-
-def pipeline_beside(test_path: Path) -> Path:
-    """``orders.test.yaml`` → ``orders.yaml`` (same suffix)."""
-    name = test_path.name
-    for suffix in SUFFIXES:
-        if name.endswith(suffix):
-            return test_path.with_name(name[: -len(suffix)] + suffix.replace(".test", ""))
-    return test_path
 
 
 @cache
@@ -111,61 +103,15 @@ _TOO_LARGE = re.compile(r"\ba pipeline(?= cannot be this large)")
 
 def _finish(name: str, doc: Document, raw: bytes) -> TestFile:
     data: dict[str, Any] = doc.data
-    target = _pipeline_path(doc, Path(name), data.get("pipeline"))
+    target = pipeline_path(doc, Path(name), data.get("pipeline"))
     try:
         pipeline = load_pipeline(target)
     except PipelineInvalid as exc:
-        raise PipelineInvalid([_unquoted(p, str(target)) for p in exc.problems]) from None
+        raise PipelineInvalid([unquoted(p, str(target)) for p in exc.problems]) from None
     cases, problems = _cases(doc, pipeline)
     if problems:
         raise PipelineInvalid(problems)
     return TestFile(Path(name), pipeline, tuple(cases), raw)
-
-
-def _pipeline_path(doc: Document, test: Path, given: str | None) -> Path:
-    """The pipeline a test file tests: the one beside it, or the one its ``pipeline:``
-    names. Only a .yaml or .yml file inside the test file's folder (or below it), after
-    symlinks: a test file cannot make hookline read ``.env``, ``/etc/passwd`` or a device,
-    nor print a line of one in an error."""
-    at: tuple[str, ...] = ("pipeline",) if given is not None else ()
-
-    def refuse(message: str) -> PipelineInvalid:
-        return PipelineInvalid([doc.problem(at, message, at_key=given is not None)])
-
-    if given is None:
-        target = pipeline_beside(test)
-        shown = target.name
-    else:
-        shown = repr(given)
-        if os.path.isabs(given) or given.startswith("~"):
-            raise refuse(
-                f"pipeline: {shown} is an absolute path: name the pipeline by its path from "
-                "this test file's folder (orders.yaml, or flows/orders.yaml below it)"
-            )
-        if not given.endswith((".yaml", ".yml")):
-            raise refuse(f"pipeline: {shown} is not a .yaml or .yml file")
-        target = test.parent / given
-    folder = test.parent.resolve()
-    if not target.resolve().is_relative_to(folder):
-        raise refuse(
-            f"pipeline: {shown} is outside this test file's folder (through '..' or a "
-            "symlink): a test file tests a pipeline in its own folder or below it"
-        )
-    if not target.is_file():
-        what = "no pipeline file" if not target.exists() else "not a regular file:"
-        if given is None:
-            raise refuse(f"no pipeline file {shown} beside this test file")
-        raise refuse(f"pipeline: {what} {shown} in this test file's folder")
-    return target
-
-
-def _unquoted(problem: Problem, target: str) -> Problem:
-    """The loader's problem, without a quote of what a file that is no pipeline holds (it
-    may be anything, a secret included: only pipelines are quoted)."""
-    head, sep, _ = problem.message.partition("; this file holds ")
-    if problem.file != target or not sep:
-        return problem
-    return Problem(problem.file, problem.line, problem.col, head, problem.warning)
 
 
 def file_problems(path: str, raw: bytes) -> list[Problem]:

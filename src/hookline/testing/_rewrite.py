@@ -46,10 +46,13 @@ def _span(text: str, case: yaml.Node) -> tuple[int, int, Any, Any]:
     if value.start_mark.index < key.start_mark.index:
         # `answers: *shared`: the node is the anchored one, its marks are where it is
         # defined. The alias itself is the token after the key.
-        for token in yaml.scan(text[key.end_mark.index :]):
-            if isinstance(token, yaml.AliasToken):
-                end = key.end_mark.index + token.end_mark.index
-                break
+        try:
+            for token in yaml.scan(text[key.end_mark.index :]):
+                if isinstance(token, yaml.AliasToken):
+                    end = key.end_mark.index + token.end_mark.index
+                    break
+        except yaml.YAMLError:
+            pass  # a wrong span is caught when replace_answers reads its result back
     return key.start_mark.index, end, key, value
 
 
