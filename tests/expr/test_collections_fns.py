@@ -53,7 +53,13 @@ def test_group_by_refuses_a_null_or_odd_key() -> None:
         "as in &default(status, 'none')"
     )
     assert error("group_by(@, &s)", [{"s": ["a"]}]) == (
-        "group_by(): element 0 has a array key; keys must be strings or numbers"
+        "group_by(): element 0 has an array key; keys must be strings or numbers"
+    )
+    assert error("group_by(@, &s)", [{"s": {"a": 1}}]) == (
+        "group_by(): element 0 has an object key; keys must be strings or numbers"
+    )
+    assert error("group_by(@, &s)", [{"s": True}]) == (
+        "group_by(): element 0 has a boolean key; keys must be strings or numbers"
     )
     assert error("group_by(@, 's')", [{"s": "a"}]) == (
         "group_by(): argument 2 must be an expression reference (&field), not a string: "
@@ -76,4 +82,20 @@ def test_zip_checks_every_argument() -> None:
     )
     assert error("zip(a, b, c)", {"a": [1], "b": [2], "c": "x"}) == (
         "zip(): argument 3 must be an array, not a string"
+    )
+
+
+def test_type_words_take_the_right_article() -> None:
+    # "an array", "an object": never "a array" (was so in group_by, from_items, from_entries).
+    assert error("from_items(@, 'k', 'v')", [["x"]]) == (
+        "from_items(): item 0 is an array, not an object"
+    )
+    assert error("from_items(@, 'k', 'v')", [{"k": {"a": 1}}]) == (
+        "from_items(): item 0 has an object 'k'; keys must be strings or numbers"
+    )
+    assert error("from_entries(@)", ["x"]) == (
+        "from_entries(): entry 0 is a string; expected [key, value] or {key, value}"
+    )
+    assert error("from_entries(@)", [[["k"], 1]]) == (
+        "from_entries(): entry 0 has an array key; keys must be strings or numbers"
     )

@@ -133,11 +133,11 @@ def test_known_outputs() -> None:
 
 
 def test_nul_and_unknown_targets() -> None:
-    for target in ("sql", "mysql", "odata", "shell"):
+    for target, article in (("sql", "a"), ("mysql", "a"), ("odata", "an"), ("shell", "a")):
         with pytest.raises(jexc.JMESPathError) as info:
             quote("a\x00b", target)
         assert str(info.value) == (
-            f"quote(): the text holds a NUL character, which a {target} literal cannot"
+            f"quote(): the text holds a NUL character, which {article} {target} literal cannot"
         )
     with pytest.raises(jexc.JMESPathError) as info:
         quote("a", "airtible")

@@ -6,7 +6,7 @@ from typing import Any
 
 from jmespath.functions import signature
 
-from ._fnbase import FunctionValueError, key_text, type_name
+from ._fnbase import FunctionValueError, a_type_name, key_text
 
 __all__ = ["CollectionFunctions"]
 
@@ -57,7 +57,7 @@ class CollectionFunctions:
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 raise FunctionValueError(
-                    "from_items", f"item {index} is a {type_name(item)}, not an object"
+                    "from_items", f"item {index} is {a_type_name(item)}, not an object"
                 )
             if key_field not in item:
                 raise FunctionValueError("from_items", f"item {index} has no {key_field!r} field")
@@ -65,7 +65,7 @@ class CollectionFunctions:
             if key is None:
                 raise FunctionValueError(
                     "from_items",
-                    f"item {index} has a {type_name(item[key_field])} {key_field!r}; "
+                    f"item {index} has {a_type_name(item[key_field])} {key_field!r}; "
                     "keys must be strings or numbers",
                 )
             result[key] = item.get(value_field)
@@ -107,14 +107,14 @@ class CollectionFunctions:
             else:
                 raise FunctionValueError(
                     "from_entries",
-                    f"entry {index} is a {type_name(entry)}; "
+                    f"entry {index} is {a_type_name(entry)}; "
                     "expected [key, value] or {key, value}",
                 )
             key = key_text(raw_key)
             if key is None:
                 raise FunctionValueError(
                     "from_entries",
-                    f"entry {index} has a {type_name(raw_key)} key; "
+                    f"entry {index} has {a_type_name(raw_key)} key; "
                     "keys must be strings or numbers",
                 )
             result[key] = value
@@ -160,7 +160,7 @@ class CollectionFunctions:
                     )
                 raise FunctionValueError(
                     "group_by",
-                    f"element {index} has a {type_name(raw)} key; keys must be strings or numbers",
+                    f"element {index} has {a_type_name(raw)} key; keys must be strings or numbers",
                 )
             groups.setdefault(text, []).append(value)
         return groups

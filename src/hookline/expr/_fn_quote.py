@@ -61,8 +61,10 @@ def quote_as(function_name: str, text: str, target: str) -> str:
         raise FunctionValueError(function_name, f"unknown target {target!r} (one of {listed})")
     if "\x00" in text and target in ("sql", "mysql", "odata", "shell"):
         # NUL ends a C string: a driver or a shell could cut the literal there.
+        article = "an" if target[0] in "aeiou" else "a"  # "an odata literal"
         raise FunctionValueError(
-            function_name, f"the text holds a NUL character, which a {target} literal cannot"
+            function_name,
+            f"the text holds a NUL character, which {article} {target} literal cannot",
         )
     return write(text)
 

@@ -24,6 +24,7 @@ __all__ = [
     "ArgumentTypeError",
     "FunctionValueError",
     "OptionalArityError",
+    "a_type_name",
     "allowed_types",
     "clip",
     "describe_types",
@@ -94,6 +95,12 @@ def type_name(value: object) -> str:
     if isinstance(value, dict):
         return "object"
     return "expression reference" if type(value).__name__ == "_Expression" else "value"
+
+
+def a_type_name(value: object) -> str:
+    """``type_name`` with its article, for messages: "an array", "a string"."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
 
 
 _TYPE_WORDS = {
