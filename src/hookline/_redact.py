@@ -11,8 +11,13 @@ form field (an OAuth2 ``client_secret`` echoed by a token endpoint), a path, and
 JSON string); any mix of escaped and literal characters, JSON or percent escapes, found
 by searching the decoded text (``_redact_decode``); base64 and URL-safe base64 at byte
 offsets 0, 1 and 2, so that a value encoded after a prefix (``Basic
-base64(user:secret)``) is caught too. What cannot be covered: a value the pipeline
-itself transforms (hashes, slices, re-encodes).
+base64(user:secret)``) is caught too; escaped as XML or HTML (``&amp;`` ``&lt;``
+``&quot;`` ``&#39;`` ``&#x27;``, numeric or named references of any character, in any
+mix, once or twice, found in the decoded text too); hex of its UTF-8 bytes in lower or
+upper case, for a secret of ``HEX_MIN_BYTES`` bytes or more (shorter, a hex match could be
+chance: hex is everywhere in ids and hashes). A JSON number whose text holds a secret
+(a PIN echoed as ``{"pin": 98765432}``) becomes the string ``"***"``. What cannot be
+covered: a value the pipeline itself transforms (hashes, slices, re-encodes).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import threading
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from ._redact_decode import mask_escaped
+from ._redact_decode import ESCAPED_CHAR, mask_escaped
 
 MASK = "***"
 
@@ -63,6 +68,13 @@ def _masked_value(name: str, value: Any) -> Any:
 
 
 _MIN_LENGTH = 4  # shorter values would mask ordinary words; they are refused at load
+
+HEX_MIN_BYTES = 8
+"""A secret this long (in UTF-8 bytes) or longer is masked in hex too: 16 hex digits or
+more cannot match by chance, where a 4-byte secret's 8 digits could, in a hash or an id."""
+
+# The characters of a number's JSON text: a form made only of these can be a number.
+_NUMBER_CHARS = frozenset("0123456789+-.eE")
 
 # requests.utils.requote_uri quotes everything but these (with '%' when the value's
 # percent-escapes are valid, without it otherwise).
@@ -137,13 +149,16 @@ def variants(secret: str) -> set[str]:
     forms |= _json_forms(secret)
     forms |= {_upper_hex(f) for f in forms}
     forms |= _shifted_base64(secret.encode())
+    if len(secret.encode()) >= HEX_MIN_BYTES:
+        raw = secret.encode().hex()
+        forms |= {raw, raw.upper()}
     return {f for f in forms if len(f) >= _MIN_LENGTH}
 
 
 def _escaped_length(secret: str) -> int:
-    """The longest the secret can be with every character escaped: ``\\\\uXXXX`` (7
-    characters, twice that for a surrogate pair) or three per UTF-8 byte in a URL."""
-    return sum(max(7 if ord(c) < 0x10000 else 14, 3 * len(c.encode())) for c in secret)
+    """The longest the secret can be with every character escaped: ``ESCAPED_CHAR`` (an
+    XML reference escaped twice, a JSON surrogate pair) or three per UTF-8 byte in a URL."""
+    return sum(max(ESCAPED_CHAR, 3 * len(c.encode())) for c in secret)
 
 
 def _trie_pattern(forms: set[str]) -> str:
@@ -180,6 +195,11 @@ def _trie_pattern(forms: set[str]) -> str:
     return build(trie)
 
 
+# Every form; the plain values; their characters. One attribute, so that a reader never
+# sees parts of two compiles.
+_Patterns = tuple[re.Pattern[str], re.Pattern[str], frozenset[str]]
+
+
 class Redactor:
     """Replaces every known secret form with ``***``. Thread-safe; cheap when empty."""
 
@@ -189,9 +209,10 @@ class Redactor:
         self._secrets: set[str] = set()  # the plain values, searched in decoded texts
         # Every form, and the plain values: one attribute, so a reader never sees one
         # pattern of a new compile with the other of an old one.
-        self._patterns: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+        self._patterns: _Patterns | None = None
         self._stale = False  # forms were added since the pattern was compiled
         self._longest = 0  # length of the longest form, for clip()
+        self._numeric = False  # some form could be (part of) a number's text
         for secret in secrets:
             self.add(secret)
 
@@ -206,16 +227,18 @@ class Redactor:
             self._forms |= new
             self._secrets.add(secret)
             self._longest = max(self._longest, _escaped_length(secret), *map(len, new))
+            self._numeric = self._numeric or any(_NUMBER_CHARS.issuperset(f) for f in new)
             # Compiled on the next use, so that adding 20 secrets compiles once, not 20 times.
             self._stale = True
 
-    def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    def _compiled(self) -> _Patterns | None:
         if self._stale:
             with self._lock:
                 if self._stale:
                     self._patterns = (
                         re.compile(_trie_pattern(self._forms)),
                         re.compile(_trie_pattern(self._secrets)),
+                        frozenset("".join(self._secrets)),
                     )
                     self._stale = False
         return self._patterns
@@ -224,9 +247,9 @@ class Redactor:
         patterns = self._compiled()
         if patterns is None:
             return text
-        forms, plain = patterns
+        forms, plain, chars = patterns
         # Then forms with some characters escaped and others not, in the decoded text.
-        return mask_escaped(forms.sub(MASK, text), plain, MASK)
+        return mask_escaped(forms.sub(MASK, text), plain, MASK, chars)
 
     def clip(self, text: str, limit: int) -> str:
         """``text`` redacted, then cut to at most ``limit`` characters (plus a note of the
@@ -265,4 +288,18 @@ class Redactor:
             if isinstance(value, list) and all(a is b for a, b in zip(items, value, strict=True)):
                 return value
             return items
+        if self._numeric and isinstance(value, int | float) and not isinstance(value, bool):
+            return self._number(value)
+        return value
+
+    def _number(self, value: float) -> Any:
+        """A number whose JSON text holds a secret, as ``"***"``: a string, since no
+        number can stand for the mask (a PIN echoed as ``{"pin": 98765432}``)."""
+        try:
+            text = str(value)  # a float's str is its JSON text (the repr)
+        except ValueError:  # an int past Python's digit limit: no secret is that long
+            return value
+        patterns = self._compiled()
+        if patterns is not None and patterns[0].search(text):
+            return MASK
         return value
