@@ -13,6 +13,12 @@ A pattern is refused before it is compiled when it is longer than ``MAX_PATTERN`
 characters or its fixed repeat counts, multiplied through nesting and added up, pass
 ``MAX_REPEAT``. ``regex`` is imported on the first call, so a run that uses no regular
 expression does not load it.
+
+Memory is not bounded by the timeout: a recursive pattern (``(?R)``, ``(?1)``,
+``(?&name)``, ``(?P>name)``) such as ``^((?&r)|a)(?P<r>(?1)a?)$`` takes gigabytes on
+twenty-five characters within a fraction of a second. Such patterns are refused before
+they are compiled; a ``MemoryError`` while matching (a repeated group's captures on a
+text of many megabytes) is a plain error of the call, not a crash.
 """
 
 from __future__ import annotations
@@ -72,6 +78,31 @@ def use_budget(budget: object | None) -> object | None:
 
 # What follows "(" before a group's content: "?:", "?P<name>", "?<=", "?i:", "?i)", ...
 _GROUP_PREFIX = re.compile(r"\?(?:P?<[^>]*>|<[=!]|[=!>|]|[a-zA-Z^-]*[:)])")
+
+
+# After "(?": a call of the whole pattern or of a group, by number or name, which
+# recurses. regex takes "(?&#note\nname)" and "(?P >name)" in verbose mode: whitespace
+# and comments may come after "&" and "P".
+_RECURSIVE_CALL = re.compile(r"R|[+-]?\d|&|P(?:\s|#[^\n]*(?:\n|$))*>")
+
+
+def _recursive_call(pattern: str) -> str | None:
+    """The first recursive call in ``pattern`` as written (``(?1)``), or None.
+
+    Only escapes are skipped, not character classes: a class and a verbose-mode comment
+    (``#[`` ... ``]``) look alike to a scan, and a call must not hide in one. A literal
+    ``[(?1)]`` is refused with them; no real pattern needs it.
+    """
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\":
+            i += 2
+            continue
+        if pattern.startswith("(?", i) and _RECURSIVE_CALL.match(pattern, i + 2):
+            close = pattern.find(")", i)
+            return pattern[i : close + 1] if close > 0 else pattern[i:]
+        i += 1
+    return None
 
 
 def _repeat_cost(pattern: str) -> int:
@@ -159,6 +190,13 @@ def _compile(function_name: str, pattern: str) -> Any:
             f"the pattern's repeat counts ask for more than {MAX_REPEAT:,} elements "
             "(as in a{20000}): write a range such as a{1,20000}, or a smaller count",
         )
+    call = _recursive_call(pattern)
+    if call:
+        raise FunctionValueError(
+            function_name,
+            f"the pattern calls a group recursively, {clip(call, 40)!r}: recursive "
+            "patterns are not supported (they can take gigabytes of memory on a short text)",
+        )
     import regex  # only when a regular expression is used
 
     try:
@@ -224,6 +262,13 @@ def _timed(function_name: str, call: Any) -> Any:
     except TimeoutError:
         budget.left = 0
         raise _out_of_time(function_name) from None
+    except MemoryError:
+        # regex frees what it took when the match fails: the run can go on and say so.
+        raise FunctionValueError(
+            function_name,
+            "matching needed more memory than there is (a repeated group keeps every "
+            "capture: on a long text, make the group non-capturing, as in (?:a|b)*)",
+        ) from None
     finally:
         budget.left -= time.thread_time() - start
 
