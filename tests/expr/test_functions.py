@@ -188,17 +188,18 @@ def test_from_items_missing_key_names_the_index() -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "kind"), [(None, "null"), (True, "boolean"), ([1], "array"), ({"a": 1}, "object")]
+    ("key", "kind"),
+    [(None, "a null"), (True, "a boolean"), ([1], "an array"), ({"a": 1}, "an object")],
 )
 def test_from_items_rejects_keys_that_are_not_strings_or_numbers(key: Any, kind: str) -> None:
     message = value_error("from_items(@, 'k', 'v')", [{"k": "ok"}, {"k": key, "v": 1}])
-    assert message == f"from_items(): item 1 has a {kind} 'k'; keys must be strings or numbers"
+    assert message == f"from_items(): item 1 has {kind} 'k'; keys must be strings or numbers"
 
 
-@pytest.mark.parametrize(("item", "kind"), [(None, "null"), ("x", "string"), ([1], "array")])
+@pytest.mark.parametrize(("item", "kind"), [(None, "a null"), ("x", "a string"), ([1], "an array")])
 def test_from_items_rejects_items_that_are_not_objects(item: Any, kind: str) -> None:
     message = value_error("from_items(@, 'k', 'v')", [item])
-    assert message == f"from_items(): item 0 is a {kind}, not an object"
+    assert message == f"from_items(): item 0 is {kind}, not an object"
 
 
 def test_from_items_type_and_arity_errors() -> None:
