@@ -17,7 +17,7 @@ from .._env import read_env
 from .._errors import HooklineError, PipelineInvalid, Problem, UsageError
 from .._load import load_pipeline, read_source
 from .._model import Pipeline
-from .._secrets import read_secrets
+from .._secrets import read_secrets, weak_secrets
 from .._yamlpos import load_yaml
 from ..testing._names import is_test_file
 from ._webhook_route import Route, build_route
@@ -30,6 +30,9 @@ class Catalog:
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)  # by pipeline name
     problems: list[Problem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files left out (--skip-invalid)
+    # A weak secret (short, or one of hookline's words), once per pipeline, named and
+    # never shown: serve logs these when it adopts the catalog, as `hookline run` does.
+    warnings: list[str] = field(default_factory=list)
 
     def lookup(self, name: str) -> Pipeline | None:
         return self.pipelines.get(name)
@@ -125,6 +128,7 @@ def load_catalog(
         first_by_name[name] = path
         catalog.pipelines[name] = pipeline
         catalog.secrets[name] = secrets
+        catalog.warnings += [f"{path}: {warning}" for warning in weak_secrets(secrets)]
         if route is not None:
             catalog.routes.setdefault(route.path, {})[route.method] = route
     for problems in bad.values():

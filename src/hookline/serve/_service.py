@@ -155,6 +155,8 @@ class Service:
         self.app.routes = catalog.routes
         if self.scheduler is not None:
             self.scheduler.reload(_schedules(catalog))
+        for warning in catalog.warnings:  # weak secrets: at each load, never the value
+            self.log.warning(warning, event="weak_secret")
         for path in catalog.skipped:
             problems = [p for p in catalog.problems if p.file == path]
             self.log.warning(
