@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_the_readme_test_file_excerpt_is_the_real_file() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     match = re.search(
-        r"```yaml\n# (pipelines/\S+\.test\.yaml), its first case\n(.*?)```\n", readme, re.S
+        r"```yaml fragment\n# (pipelines/\S+\.test\.yaml), its first case\n(.*?)```\n", readme, re.S
     )
     assert match, "README.md no longer shows a test file's first case"
     path, shown = match.groups()
