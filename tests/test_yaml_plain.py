@@ -169,3 +169,17 @@ def test_the_validated_cache_keeps_every_position(tmp_path: Path) -> None:
     assert isinstance(reference, Document) and back is not None
     assert back.values == reference.values
     assert back.keys == reference.keys
+
+
+def test_a_word_read_before_keeps_its_type_only_where_it_is_plain() -> None:
+    # The quick loader remembers the tag of each plain word it has read: a quoted word,
+    # a key and a block scalar with the same text are still text.
+    text = "a: true\nb: 'true'\nc: |\n  true\ntrue: 1\nd: [12, '12', 0x1f, ~, '~']\n"
+    for _ in range(2):
+        assert quick("p.yaml", text) is None  # `true:` is a key YAML reads as a boolean
+    text = text.replace("true: 1\n", "")
+    for _ in range(2):
+        doc = quick("p.yaml", text)
+        assert doc is not None
+        assert doc.data == {"a": True, "b": "true", "c": "true\n", "d": [12, "12", 31, None, "~"]}
+        assert assert_same(text)

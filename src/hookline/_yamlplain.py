@@ -32,6 +32,44 @@ _SEQ = YAML_TAG + "seq"
 _MERGE = YAML_TAG + "merge"
 
 
+# The tag of a plain scalar, by its text: the loader asks for every scalar, and the same
+# keys and words recur in every file (``id``, ``rest``, ``true``); the answer depends on
+# the text alone. Emptied when it holds this many.
+_TAGS_KEPT = 20_000
+_tags: dict[str, str] = {}
+
+
+def _loader_class() -> Any:
+    """libyaml's loader, remembering the tag of each plain scalar's text."""
+    c_loader = getattr(yaml, "CSafeLoader", None)
+    if c_loader is None or c_loader.yaml_path_resolvers or None in c_loader.yaml_implicit_resolvers:
+        return c_loader  # resolved by more than the text: ask every time
+
+    class Loader(c_loader):  # type: ignore[misc, valid-type]
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            if kind is not yaml.ScalarNode or not implicit[0]:
+                return super().resolve(kind, value, implicit)
+            tag = _tags.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_tags) >= _TAGS_KEPT:
+                    _tags.clear()
+                _tags[value] = tag
+            return tag
+
+        # Only for path resolvers, which this loader has none of.
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
+
+    return Loader
+
+
+_LOADER = _loader_class()
+
+
 class _Irregular(Exception):
     """Something only ``_yamlpos`` handles (or words): load the file there."""
 
@@ -166,10 +204,9 @@ def load_plain(
 ) -> tuple[Any, NodeLocator] | None:
     """The data of ``text`` and the locator of its positions; None when the file is not
     in the common case (or libyaml is missing): ``_yamlpos`` then loads it."""
-    c_loader = getattr(yaml, "CSafeLoader", None)
-    if c_loader is None or len(text) > max_text:
+    if _LOADER is None or len(text) > max_text:
         return None  # longer: _yamlpos counts its text
-    loader = c_loader(text)
+    loader = _LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:
