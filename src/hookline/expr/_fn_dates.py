@@ -9,7 +9,6 @@ add elapsed time.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -153,6 +152,8 @@ def _add_months(function_name: str, moment: datetime, months: int) -> datetime:
     year, month = divmod(index, 12)
     if not 1 <= year <= 9999:
         raise FunctionValueError(function_name, "the result is out of range (years 1 to 9999)")
+    import calendar  # only for month arithmetic: it loads locale, which a run rarely needs
+
     day = min(moment.day, calendar.monthrange(year, month + 1)[1])
     return moment.replace(year=year, month=month + 1, day=day)
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -45,6 +41,8 @@ class EncodingFunctions:
     @signature({"types": ["string"]})
     def _func_base64_encode(self, text: str) -> str:
         """Base64 (standard alphabet, padded) of the string's UTF-8 bytes."""
+        import base64  # base64, hashlib and hmac load when a pipeline uses them
+
         return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
     @signature({"types": ["string"]})
@@ -52,6 +50,9 @@ class EncodingFunctions:
         """Decode base64 (standard or URL-safe, padding optional) to UTF-8 text."""
         data = "".join(text.split()).translate(str.maketrans("-_", "+/"))
         data += "=" * (-len(data) % 4)
+        import base64
+        import binascii
+
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
@@ -81,9 +82,14 @@ class EncodingFunctions:
     @signature({"types": ["string"]})
     def _func_sha256(self, text: str) -> str:
         """Lower-case hex SHA-256 digest of the string's UTF-8 bytes."""
+        import hashlib  # 3 ms of OpenSSL set-up: a run that hashes nothing skips it
+
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     @signature({"types": ["string"]}, {"types": ["string"]})
     def _func_hmac_sha256(self, key: str, message: str) -> str:
         """Lower-case hex HMAC-SHA256 of ``message`` under ``key`` (both UTF-8)."""
+        import hashlib
+        import hmac
+
         return hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import decimal
 import math
 
 from jmespath.functions import signature
@@ -32,6 +31,8 @@ def round_half_up(value: float, places: int) -> float:
         whole, rest = divmod(abs(value), unit)
         whole += 2 * rest >= unit
         return (whole * unit) * (1 if value >= 0 else -1)
+    import decimal  # only for round() of a float: a run that never rounds does not load it
+
     exact = decimal.Decimal(repr(value))
     context = decimal.Context(prec=MAX_PLACES + 400, rounding=decimal.ROUND_HALF_UP)
     rounded = exact.quantize(decimal.Decimal(1).scaleb(-places), context=context)
