@@ -46,3 +46,20 @@ def test_every_valid_file_exits_0(cli, write):
     result = cli("check", write("a.yaml", GOOD), write("b.yml", GOOD))
     assert result.code == 0
     assert result.err.strip() == "2 files checked: all valid"
+
+
+def test_a_folder_without_pipelines_is_not_reported_as_valid(cli, write, tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "notes").mkdir(parents=True)
+    (empty / "notes" / "readme.txt").write_text("no pipelines here\n", encoding="utf-8")
+    result = cli("check", str(empty))
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        f"error: {empty}: no *.yaml or *.yml files in this directory",
+        "no file checked; 1 path not checked",
+    ]
+    good = write("good.yaml", GOOD)
+    result = cli("check", good, str(empty))
+    assert result.code == 2
+    assert result.err.splitlines()[-1] == "1 file checked: all valid; 1 path not checked"
