@@ -132,6 +132,11 @@ NOT_FOR_REST = (
     "hookline._checkpoint_rules",
     "hookline._state",
     "hookline._state_run",
+    # The expression functions load these when a call needs them (round() of a float,
+    # a named time zone, a regular expression): a run that calls none pays nothing.
+    "decimal",
+    "zoneinfo",
+    "regex",
 )
 
 _REST_PROBE = textwrap.dedent(
@@ -242,6 +247,41 @@ def test_a_pipeline_that_reads_state_loads_the_state_code(tmp_path: Path) -> Non
         env={"HOOKLINE_HOME": str(tmp_path / "home"), "PATH": ""},
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "1\n", "['hookline._state_run']")
+
+
+def test_the_functions_that_need_decimal_zoneinfo_or_regex_load_them(tmp_path: Path) -> None:
+    """The other side of the REST test above: these modules are loaded when a function
+    uses them (so that test would see them if a run loaded them unasked)."""
+    pipeline = tmp_path / "fns.yaml"
+    pipeline.write_text(
+        textwrap.dedent(
+            """\
+            version: 1
+            name: fns
+            steps:
+              - id: money
+                set: "${{ round(`2.675`, `2`) }}"
+              - id: madrid
+                set: "${{ date_add('2024-03-30T12:00:00Z', `1`, 'days', 'Europe/Madrid') }}"
+              - id: zip
+                set: "${{ regex_match('28013', '^[0-9]{5}$') }}"
+            output: "${{ [steps.money, steps.madrid, steps.zip] }}"
+            """
+        ),
+        encoding="utf-8",
+    )
+    probe = _REST_PROBE.replace(repr(NOT_FOR_REST), repr(("decimal", "regex", "zoneinfo")))
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(pipeline)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={"HOOKLINE_HOME": str(tmp_path / "home"), "PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [2.68, "2024-03-31T13:00:00+02:00", True]
+    assert done.stderr == "['decimal', 'regex', 'zoneinfo']"
 
 
 def test_every_registered_step_kind_is_type_checked_and_importable() -> None:
