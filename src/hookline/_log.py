@@ -18,23 +18,17 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from ._progress import Progress
+from ._display import json_safe, shown
 from ._recorder import iterations, path
 from ._redact import Redactor
 
+if TYPE_CHECKING:
+    from ._progress import Progress
+
 Format = Literal["text", "json"]
 Level = Literal["quiet", "normal", "verbose"]
-
-# Control characters an upstream's text could carry into a message (an error body, a
-# header): written as \xNN in the text log so that they cannot move the cursor, clear the
-# screen or start a line that looks like one of ours. A line break starts an indented
-# continuation line instead.
-_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
-del _CONTROLS[ord("\t")]
-_CONTROLS[ord("\n")] = "\n  "
-_CONTROLS[ord("\r")] = "\\r"
 
 # SGR colours: red for errors and failed steps, yellow for warnings and failures that
 # on_error handled, dim for timestamps.
@@ -42,7 +36,14 @@ _RED, _YELLOW, _DIM, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[2m", "\x1b[0m"
 
 
 def _printable(text: str) -> str:
-    return text.translate(_CONTROLS) if not text.isprintable() else text
+    """A text line: what an upstream's text could carry (an error body, a header) escaped
+    (``_display``), so that it cannot move the cursor, clear the screen or reorder the
+    line; a line break starts an indented continuation line, never one that looks like
+    one of ours."""
+    if text.isprintable():
+        return text
+    text = shown(text)
+    return text.replace("\n", "\n  ") if "\n" in text else text
 
 
 def now_iso() -> str:
@@ -114,7 +115,11 @@ class RunLog:
             and not os.environ.get("CI")
             and os.environ.get("TERM") != "dumb"
         )
-        self.bar: Progress | None = Progress(self.stream, self._lock) if show else None
+        self.bar: Progress | None = None
+        if show:  # imported only then: a run in a pipe or under cron does without it
+            from ._progress import Progress
+
+            self.bar = Progress(self.stream, self._lock)
 
     def _emit(
         self, level: str, event: str, message: str, status: str | None = None, **fields: Any
@@ -141,11 +146,15 @@ class RunLog:
                 "message": message,
                 **fields,
             }
-            line = json.dumps(
-                self.redactor.value(record),
-                ensure_ascii=False,
-                # a value JSON cannot hold is written as text: redacted like the rest
-                default=lambda value: self.redactor.text(str(value)),
+            # U+2028, NEL, C1 and bidi controls as \uXXXX: one line per record whichever
+            # line splitter a collector uses, and inert on a terminal
+            line = json_safe(
+                json.dumps(
+                    self.redactor.value(record),
+                    ensure_ascii=False,
+                    # a value JSON cannot hold is written as text: redacted like the rest
+                    default=lambda value: self.redactor.text(str(value)),
+                )
             )
         else:
             line = _printable(self.redactor.text(message))
@@ -190,20 +199,20 @@ class RunLog:
             return
         extra = f" {note}" if note else ""
         name = f"{loop}.{step_id}" if loop else step_id
-        shown = extra
+        said = extra
         if status.startswith("failed") and note:
             # A loop fails with the error of the step that failed in it, which has its own
             # line just above: the text log names that step rather than repeat the error.
             first = self._failed.get(note)
             if first is not None and first != name:
-                shown = f" at {first}"
+                said = f" at {first}"
             else:
                 self._failed = {note: name}
         level = (
             "error" if status == "failed" else "warning" if status.startswith("failed") else "info"
         )
         where = {"iteration": loop} if loop else {}
-        text = f"{name}: {status}{shown} ({seconds:.2f}s)"
+        text = f"{name}: {status}{said} ({seconds:.2f}s)"
         self._emit(
             level,
             "step",

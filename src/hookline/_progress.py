@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from ._display import shown_line
+
 INTERVAL = 0.2
 """Seconds between two redraws of the progress line."""
 
@@ -124,7 +126,9 @@ class Progress:
         parts = [f"running {duration(now - self._started)}"]
         for task in self._tasks.values():
             parts.append(describe(task, now))
-        return fit(" · ".join(parts), self._width())
+        # a label is a step id with its iterations; escaped all the same (it costs one scan
+        # a redraw) so that nothing a pipeline names can move the cursor off this line
+        return fit(shown_line(" · ".join(parts)), self._width())
 
     def _width(self) -> int:
         try:

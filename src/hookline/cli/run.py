@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from .._display import json_safe
 from .._engine import run_pipeline
 from .._env import read_config
 from .._errors import UsageError
@@ -133,9 +134,9 @@ def handle(args: argparse.Namespace) -> int:
             log.info(result.error, event="dry_run_stopped")
         ended = result.status == "dry-run" or result.ok
         if not ended or args.output is None:
-            sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+            sys.stdout.write(json_safe(json.dumps(report, indent=2, ensure_ascii=False)) + "\n")
             return 0 if ended else 1
-        text = json.dumps(report, indent=2, ensure_ascii=False)
+        text = json_safe(json.dumps(report, indent=2, ensure_ascii=False))
         return _emit(text, args.output, log)
     if not result.ok:
         if log.kept and log.fmt == "text":  # JSON lines carry the id in "run"
@@ -143,7 +144,8 @@ def handle(args: argparse.Namespace) -> int:
         log.error(result.error or "the run failed", event="run_failed", run_id=result.run_id)
         return 1
     try:
-        text = json.dumps(result.output, indent=2, ensure_ascii=False, allow_nan=False)
+        # U+2028, C1, bidi controls as \uXXXX: the same JSON, inert on a terminal
+        text = json_safe(json.dumps(result.output, indent=2, ensure_ascii=False, allow_nan=False))
     except ValueError:
         log.error("the output holds NaN or Infinity, which JSON cannot carry", event="run_failed")
         return 1

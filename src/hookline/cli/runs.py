@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._display import json_safe, shown, shown_line
 from .._errors import UsageError
 from .._home import default_db
 from .._recorder import child_key, key, path
@@ -110,19 +111,21 @@ def handle(args: argparse.Namespace) -> int:
         if args.runs_command == "show":
             if args.format == "json" and args.iteration is None:  # every record
                 run = _with_state(path, store.get_run(args.run_id))
-                print(json.dumps(run, indent=2, ensure_ascii=False))
+                print(json_safe(json.dumps(run, indent=2, ensure_ascii=False)))
                 return 0
             # Only the rows printed: a run of 100,000 iterations answers at once.
             run = _with_state(path, store.show_run(args.run_id, args.iteration, every=args.all))
             if args.format == "json":
-                shown = iteration_json(run, args.iteration)
-                print(json.dumps(shown, indent=2, ensure_ascii=False))
+                picked = iteration_json(run, args.iteration)
+                print(json_safe(json.dumps(picked, indent=2, ensure_ascii=False)))
             else:
-                sys.stdout.write(render_run(run, args.iteration, every=args.all))
+                # Everything from outside (bodies, headers, errors, items) escaped at once:
+                # the layout itself is printable text, newlines and spaces.
+                sys.stdout.write(shown(render_run(run, args.iteration, every=args.all)))
             return 0
         runs = store.list_runs(pipeline=args.pipeline, status=args.status, limit=args.limit)
         if args.format == "json":
-            print(json.dumps(runs, indent=2, ensure_ascii=False))
+            print(json_safe(json.dumps(runs, indent=2, ensure_ascii=False)))
         else:
             sys.stdout.write(render_list(runs, terminal_width()))
         return 0
@@ -155,8 +158,11 @@ def render_list(runs: list[dict[str, Any]], width: int = 0) -> str:
     rows = [("RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "ERROR")]
     for r in runs:
         duration = f"{r['duration_ms'] / 1000:.2f}s" if r["duration_ms"] is not None else "-"
-        error = (r["error"] or "").splitlines()[0] if r["error"] else ""
-        rows.append((r["id"][:12], r["pipeline"], r["status"], r["started_at"], duration, error))
+        # the error's first line; a cell is escaped before it is measured and fitted
+        error = shown_line(r["error"].split("\n")[0].rstrip("\r")) if r["error"] else ""
+        rows.append(
+            (r["id"][:12], shown_line(r["pipeline"]), r["status"], r["started_at"], duration, error)
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     fixed = sum(widths) - widths[1] + 2 * (len(widths) - 1)  # every column but the name
     error_room = max(width - fixed - widths[1] - 2, 0) if width else 10**9
@@ -189,7 +195,14 @@ def _block(value: Any, indent: str = "      ") -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
-    return "".join(f"{indent}{line}\n" for line in text.splitlines())
+    return "".join(f"{indent}{line}\n" for line in _lines(text))
+
+
+def _lines(text: str) -> list[str]:
+    """``text``'s lines, split at newlines (LF or CRLF) only: U+2028, NEL or a lone CR in
+    a body stays in its line, to be shown escaped (``str.splitlines`` would break there)."""
+    lines = [line.removesuffix("\r") for line in text.split("\n")]
+    return lines[:-1] if lines and not lines[-1] else lines
 
 
 Where = tuple[str | None, int | None]
@@ -367,7 +380,7 @@ def _item(item: Any, indent: str) -> str:
 def _indented(text: str, indent: str) -> str:
     """``_attempt`` text (made for the top level, two spaces in) at ``indent``."""
     extra = indent[2:]
-    return "".join(extra + line + "\n" for line in text.splitlines()) if extra else text
+    return "".join(extra + line + "\n" for line in _lines(text)) if extra else text
 
 
 def iteration_json(run: dict[str, Any], iteration: Pick) -> dict[str, Any]:
