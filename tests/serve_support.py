@@ -54,7 +54,15 @@ class Serve:
         self.directory = directory
         self.home = home
         self.args = args
-        self.env = {**os.environ, "HOOKLINE_HOME": str(home), "HOOK_SECRET": SECRET, **(env or {})}
+        # Log lines without timestamps (the tests match them from their start), unless a
+        # test asks for them (module fixtures start before conftest sets this per test).
+        self.env = {
+            "HOOKLINE_LOG_TIME": "never",
+            **os.environ,
+            "HOOKLINE_HOME": str(home),
+            "HOOK_SECRET": SECRET,
+            **(env or {}),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self.lines: list[str] = []
         self.port = 0

@@ -45,7 +45,11 @@ class LogStream(io.TextIOBase):
         """Nothing here: the writer thread writes within ``INTERVAL``."""
 
     def isatty(self) -> bool:
-        return False
+        """Whether stderr is a terminal: the log's timestamps and colour follow it."""
+        try:
+            return bool(self._inner.isatty())
+        except (AttributeError, ValueError):  # a closed or odd stream
+            return False
 
     def close(self) -> None:
         """Write what is left, and stop the writer thread."""

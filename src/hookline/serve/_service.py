@@ -125,8 +125,13 @@ class Service:
         self.env = dict(os.environ if env is None else env)
         self.redactor = Redactor()
         self.stream = LogStream(sys.stderr)
+        # stamps=None: text lines carry a timestamp when stderr is not a terminal (a
+        # journal without its own stamps, a file), as HOOKLINE_LOG_TIME says
         self.log = RunLog(
-            cast(TextIO, self.stream), fmt=settings.log_format, redactor=self.redactor
+            cast(TextIO, self.stream),
+            fmt=settings.log_format,
+            redactor=self.redactor,
+            stamps=None,
         )
         self.metrics = Metrics()
         self.catalog = Catalog()
@@ -204,7 +209,7 @@ class Service:
             lookup=self.lookup,
             recorder=MeteredRecorder(self.store, self.metrics),
             workers=s.workers,
-            make_log=lambda: RunLog(cast(TextIO, self.stream), fmt=s.log_format),
+            make_log=lambda: RunLog(cast(TextIO, self.stream), fmt=s.log_format, stamps=None),
             env=self.env,
         )
         self.admin = AdminApp(self.metrics, self._health)
