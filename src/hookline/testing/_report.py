@@ -9,44 +9,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from .._display import json_safe, shown_line
+from .._display import shown as shown_text
 from ._assert import Mismatch
 
-# Characters that text output shows escaped (\x1b, \u202e), never raw: an answer, an
-# error or a case name could otherwise move the cursor, retitle the window, clear the
-# screen (ESC, BEL, C1 such as CSI), break a line where none is (U+2028, U+2029, NEL), or
-# reorder what is shown (bidirectional controls).
-_SHOWN_ESCAPED = {
-    c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
-    for c in [
-        *range(0x20),
-        *range(0x7F, 0xA0),
-        0x061C,
-        0x200E,
-        0x200F,
-        0x2028,
-        0x2029,
-        *range(0x202A, 0x202F),
-        *range(0x2066, 0x206A),
-        0xFEFF,
-        0xFFFE,
-        0xFFFF,
-    ]
-}
-del _SHOWN_ESCAPED[ord("\t")]
-# And for XML: what XML 1.0 forbids (lone surrogates) on top.
-_XML_ESCAPED = {**_SHOWN_ESCAPED, **{c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}}
-del _XML_ESCAPED[ord("\n")]  # a failure's text keeps its lines
+# Lone surrogates (from a YAML "\ud800" escape): no UTF-8 output can encode them, and XML
+# 1.0 forbids them. Everything else unsafe to show is ``_display``'s.
+_SURROGATES = {c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}
 
 
 def shown(text: str) -> str:
-    """``text`` for a terminal: control characters escaped (a line break too)."""
-    return text if text.isprintable() else text.translate(_SHOWN_ESCAPED)
+    """``text`` for a terminal, on one line: control characters, line separators and bidi
+    controls escaped (``\\x1b``, ``\\u202e``), line breaks too."""
+    return shown_line(text).translate(_SURROGATES)
 
 
 def xml_text(text: str) -> str:
-    """``text`` as XML 1.0 may hold it (and a CI page may show it): escaped as ``shown``
-    does, line breaks kept."""
-    return text.translate(_XML_ESCAPED)
+    """``text`` as XML 1.0 may hold it (and a CI page may show it): escaped as in text
+    output, line breaks kept."""
+    return shown_text(text).translate(_SURROGATES)
 
 
 @dataclass
@@ -122,11 +103,7 @@ def as_json(reports: list[CaseReport], problems: list[str], seconds: float) -> s
     }
     # JSON escapes C0 controls itself; the others are escaped too (\u009b, \u202e), which
     # reads back the same, so that the document is safe to print as well as to parse.
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
-    return text.translate(_JSON_ESCAPED) + "\n"
-
-
-_JSON_ESCAPED = {c: f"\\u{c:04x}" for c in _XML_ESCAPED if c > 0x7E}
+    return json_safe(json.dumps(doc, indent=2, ensure_ascii=False)).translate(_SURROGATES) + "\n"
 
 
 def write_junit(path: Path, reports: list[CaseReport], problems: list[str]) -> None:
