@@ -74,3 +74,27 @@ def test_edges_with_their_nodes_do_not_warn(graphql_server, tmp_path, capsys):
     assert result.code == 0, result.err
     assert result.output == {"items": [{"id": f"p-{n}"} for n in range(1, 7)]}
     assert "found nothing" not in result.err
+
+
+# Fragments at the edges and pageInfo level: the check at load trusts them too (it once
+# refused this valid query, saying the query lacked edges { node }).
+FRAGMENTED = """\
+query Products($first: Int, $after: String) {
+  products(first: $first, after: $after) {
+    edges { ...Edge }
+    pageInfo { ...Info }
+  }
+}
+fragment Edge on ProductEdge { node { id } }
+fragment Info on PageInfo { hasNextPage endCursor }
+"""
+
+
+def test_edges_and_page_info_selected_through_fragments_are_trusted(
+    graphql_server, tmp_path, capsys
+):
+    doc = yaml.safe_load(pipeline(graphql_server.url, "cursor"))
+    doc["steps"][0]["graphql"]["query"] = FRAGMENTED
+    result = run_yaml(tmp_path, yaml.safe_dump(doc, sort_keys=False), capsys=capsys)
+    assert result.code == 0, result.err
+    assert result.output == {"items": [{"id": f"p-{n}"} for n in range(1, 7)]}

@@ -123,12 +123,15 @@ def relay_problem(op: Operation, path: tuple[str, ...]) -> str | None:
         return None
     missing = []
     page_info = found.get("pageInfo")
-    page_fields = fields(page_info.selection_set)[0] if page_info is not None else {}
+    page_fields, page_opaque = (
+        fields(page_info.selection_set) if page_info is not None else ({}, False)
+    )
     lacking = [n for n in ("hasNextPage", "endCursor") if n not in page_fields]
-    if lacking:
+    if lacking and not page_opaque:
         missing.append(f"pageInfo {{ {' '.join(lacking)} }}")
     edges = found.get("edges")
-    if edges is None or "node" not in fields(edges.selection_set)[0]:
+    edge_fields, edges_opaque = fields(edges.selection_set) if edges is not None else ({}, False)
+    if edges is None or ("node" not in edge_fields and not edges_opaque):
         missing.append("edges { node { ... } }")
     if missing:
         return (
