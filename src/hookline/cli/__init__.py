@@ -110,11 +110,15 @@ def _guard(fn: Callable[[], int], debug: bool) -> int:
     try:
         return fn()
     except PipelineInvalid as exc:
+        from .._display import shown  # problems quote values from files and inputs
+
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(shown(str(problem)), file=sys.stderr)
         return exc.exit_code
     except HooklineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from .._display import shown
+
+        print(f"error: {shown(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

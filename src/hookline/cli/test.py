@@ -7,10 +7,8 @@ Exit 0 every selected case passed, 1 a case failed, 2 an invalid test file or pi
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from .._errors import PipelineInvalid, UsageError
@@ -57,13 +55,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def find_test_files(paths: list[str]) -> list[Path]:
     """Test files named or found under directories, in a stable order; a pipeline named
     directly stands for the test file beside it."""
+    from .._discover import find_files
     from ..testing._names import SUFFIXES, is_test_file
 
     out: list[Path] = []
     for arg in paths or ["."]:
         p = Path(arg)
         if p.is_dir():
-            out += _walk(p, is_test_file)
+            out += find_files(p, is_test_file)
         elif is_test_file(p):
             out.append(p)
         elif p.suffix in (".yaml", ".yml"):
@@ -76,19 +75,6 @@ def find_test_files(paths: list[str]) -> list[Path]:
         else:
             raise UsageError(f"{arg}: is not a test file (*.test.yaml), a pipeline or a directory")
     return list(dict.fromkeys(out))
-
-
-SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
-
-
-def _walk(root: Path, wanted: Callable[[Path], bool]) -> list[Path]:
-    """Files under ``root`` that ``wanted`` accepts, sorted; hidden directories (.git,
-    .venv) and dependency trees are not searched: the default path is the current one."""
-    found: list[Path] = []
-    for here, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS]
-        found += [Path(here) / n for n in names if wanted(Path(here) / n)]
-    return sorted(f for f in found if f.is_file())
 
 
 def handle(args: argparse.Namespace) -> int:
