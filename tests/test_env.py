@@ -202,7 +202,7 @@ def test_env_file_syntax():
 def test_every_malformed_line_is_located(write):
     path = write(
         "bad.env",
-        "A=1\njust words\n1X=2\nA=3\nC=\"x\\q\"\nD='ok' trailing\nB=\"open\nA=4\n",
+        'A=1\njust words\n1X=2\nA=3\nC="x\\q"\nD=\'ok\' trailing\nB="open\nA=4\n',
     )
     with pytest.raises(PipelineInvalid) as bad:
         read_env_file(path)
