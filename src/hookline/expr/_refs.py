@@ -73,43 +73,35 @@ def _chain(node: dict[str, Any]) -> list[dict[str, Any]]:
 def references(ast: dict[str, Any]) -> list[Reference]:
     """Every top-level name the expression reads from the context, in order."""
     found: list[Reference] = []
-
-    def at_root(node: dict[str, Any]) -> None:
-        kind = node["type"]
-        if kind == "field":
-            found.append(Reference(node["value"], None))
-        elif kind in ("subexpression", "index_expression"):
-            chain = _chain(node)
-            head = chain[0]
-            if head["type"] == "field":
-                second = chain[1] if len(chain) > 1 else None
-                member = second["value"] if second and second["type"] == "field" else None
-                found.append(Reference(head["value"], member))
-            else:
-                at_root(head)
-            for rest in chain[1:]:
-                inner(rest)
-        elif kind in _LEFT_ONLY:
-            at_root(node["children"][0])
-            for child in node["children"][1:]:
-                inner(child)
-        elif kind in _SAME_SCOPE:
-            for child in node["children"]:
-                at_root(child)
-        else:  # literal, current, identity, slice, expref's body, ...
-            for child in node.get("children", []):
-                inner(child)
-
-    def inner(node: dict[str, Any]) -> None:
-        # Evaluated against elements, not the context: names here are data fields. Only
-        # nested function calls matter, and they are found by calls().
-        return None
-
-    at_root(ast)
-    # A nested function that calls itself is a reference cycle (the function and its own
-    # closure cell): breaking it here spares the garbage collector one per expression.
-    del at_root
+    # A module-level walker rather than a nested function that calls itself: that would be
+    # a reference cycle (the function and its closure cell) left for the garbage
+    # collector once per expression, which `hookline check` of many files pays for.
+    _at_root(ast, found)
     return found
+
+
+def _at_root(node: dict[str, Any], found: list[Reference]) -> None:
+    kind = node["type"]
+    if kind == "field":
+        found.append(Reference(node["value"], None))
+    elif kind in ("subexpression", "index_expression"):
+        chain = _chain(node)
+        head = chain[0]
+        if head["type"] == "field":
+            second = chain[1] if len(chain) > 1 else None
+            member = second["value"] if second and second["type"] == "field" else None
+            found.append(Reference(head["value"], member))
+        else:
+            _at_root(head, found)
+        # The rest of the chain is evaluated against elements, not the context: names there
+        # are data fields. Only nested function calls matter, and calls() finds them.
+    elif kind in _LEFT_ONLY:
+        _at_root(node["children"][0], found)
+    elif kind in _SAME_SCOPE:
+        for child in node["children"]:
+            _at_root(child, found)
+    # else: literal, current, identity, slice, expref's body, ...: names inside are data
+    # fields too.
 
 
 def negation_traps(ast: dict[str, Any]) -> list[str]:
