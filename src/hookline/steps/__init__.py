@@ -58,6 +58,7 @@ STEP_KINDS: LazyRegistry[StepKind] = LazyRegistry(
         "set": "hookline.steps.set_",
         "for_each": "hookline.steps.for_each",
         "fail": "hookline.steps.fail",
+        "code": "hookline.steps.code",
     }
 )
 """The registry: adding a step kind is one module plus one line here (and its name in
@@ -65,7 +66,7 @@ STEP_KINDS: LazyRegistry[StepKind] = LazyRegistry(
 
 if TYPE_CHECKING:
     from ..connectors import graphql, rest, soap
-    from . import fail, for_each, set_
+    from . import code, fail, for_each, set_
 
     # Never built at run time: mypy checks each module against the Protocol here.
     _TYPED: dict[str, StepKind] = {
@@ -75,4 +76,5 @@ if TYPE_CHECKING:
         "set": set_,
         "for_each": for_each,
         "fail": fail,
+        "code": code,
     }
