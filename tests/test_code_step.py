@@ -223,3 +223,29 @@ def test_a_dying_worker_fails_the_step_and_is_replaced(cli, write):
         "answering: it exited with code 7 (a crash, or the memory limit of 512 MiB)",
         "t": 6,
     }
+
+
+def test_hookline_test_can_give_the_result_without_running_the_function(cli, write, tmp_path):
+    write("code/funcs.py", FUNCS + '\n\ndef marks(path):\n    open(path, "w").close()\n')
+    write(
+        "p.yaml",
+        pipeline(
+            "  - id: s\n    code:\n      function: code/funcs.py:marks\n"
+            "      args: {path: '${{ input.path }}'}\noutput: '${{ steps.s }}'\n"
+        ),
+    )
+    marker = tmp_path / "ran"
+    write(
+        "p.test.yaml",
+        "version: 1\ncases:\n"
+        f"  - name: given\n    input: {{path: '{marker}'}}\n"
+        "    answers:\n      s: {result: {score: 7}}\n    expect:\n      output: {score: 7}\n"
+        f"  - name: run\n    input: {{path: '{marker}'}}\n    expect:\n      output: null\n",
+    )
+    result = cli("test", str(tmp_path / "p.test.yaml"), "-k", "given")
+    assert result.code == 0, result.out + result.err
+    assert not marker.exists()
+    result = cli("test", str(tmp_path / "p.test.yaml"))
+    assert result.code == 0, result.out + result.err
+    assert "2 cases: 2 passed" in result.out
+    assert marker.exists()
