@@ -16,6 +16,7 @@ CONNECTORS: LazyRegistry[ModuleType] = LazyRegistry(
         "rest": "hookline.connectors.rest",
         "soap": "hookline.connectors.soap",
         "graphql": "hookline.connectors.graphql",
+        "smtp": "hookline.connectors.smtp",
     }
 )
 """The registry: adding a connector is one module plus one line here. A module is

@@ -59,13 +59,14 @@ STEP_KINDS: LazyRegistry[StepKind] = LazyRegistry(
         "for_each": "hookline.steps.for_each",
         "fail": "hookline.steps.fail",
         "code": "hookline.steps.code",
+        "email": "hookline.connectors.email_step",
     }
 )
 """The registry: adding a step kind is one module plus one line here (and its name in
 ``_TYPED`` for mypy)."""
 
 if TYPE_CHECKING:
-    from ..connectors import graphql, rest, soap
+    from ..connectors import email_step, graphql, rest, soap
     from . import code, fail, for_each, set_
 
     # Never built at run time: mypy checks each module against the Protocol here.
@@ -77,4 +78,5 @@ if TYPE_CHECKING:
         "for_each": for_each,
         "fail": fail,
         "code": code,
+        "email": email_step,
     }
