@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hookline._store_read import History
-from hookline.steps._code_pool import POOL
+from hookline.steps._code_pool import POOL, CallCancelled, Pool
 
 FUNCS = """\
 import os
@@ -63,6 +65,20 @@ def dies():
 
 def quits():
     sys.exit("no more")
+
+
+def deep(n):
+    value = []
+    for _ in range(n):
+        value = [value]
+    return value
+
+
+def fails_at(i, n):
+    if i == n:
+        raise RuntimeError(f"item {i}")
+    time.sleep(0.2 if i < n else 30)
+    return os.getpid()
 """
 
 
@@ -249,3 +265,53 @@ def test_hookline_test_can_give_the_result_without_running_the_function(cli, wri
     assert result.code == 0, result.out + result.err
     assert "2 cases: 2 passed" in result.out
     assert marker.exists()
+
+
+def test_a_result_nested_too_deeply_is_refused(cli, write):
+    result, _ = run(
+        cli, write, "  - id: s\n    code: {function: code/funcs.py:deep, args: {n: 200}}\n"
+    )
+    assert result.code == 1
+    assert "step 's' failed: code/funcs.py:deep returned a value hookline refuses: " in result.err
+    assert "128" in result.err
+    result, _ = run(
+        cli, write, "  - id: s\n    code: {function: code/funcs.py:deep, args: {n: 5000}}\n"
+    )
+    assert result.code == 1
+    assert (
+        "step 's' failed: code/funcs.py:deep must return a JSON-like value: the return value is nested too deeply"
+        in result.err
+    )
+
+
+def test_parallel_iterations_run_in_several_workers(cli, write):
+    result, _ = run(
+        cli,
+        write,
+        "  - id: loop\n    for_each:\n      items: input.items\n      concurrency: 3\n"
+        "      steps:\n        - id: p\n"
+        "          code: {function: code/funcs.py:fails_at, args: {i: '${{ item }}', n: 99}}\n"
+        "      output: '${{ steps.p }}'\noutput: '${{ steps.loop }}'\n",
+        inp={"items": list(range(6))},
+    )
+    assert result.code == 0, result.err
+    # each call sleeps 0.2 s: three at once take three workers
+    assert len(set(json.loads(result.out))) == 3
+
+
+def test_a_cancelled_run_stops_waiting_and_kills_the_worker(tmp_path):
+    file = tmp_path / "f.py"
+    file.write_text("import time\n\ndef f():\n    time.sleep(30)\n")
+    pool = Pool()
+    asked = time.monotonic()
+    with pytest.raises(CallCancelled):
+        pool.call(
+            64 * 1024 * 1024,
+            {"file": str(file), "function": "f", "args": {}},
+            None,
+            lambda: time.monotonic() - asked > 0.5,
+        )
+    assert time.monotonic() - asked < 5
+    assert pool.started == 1
+    assert not pool._idle.get(64 * 1024 * 1024)  # the killed worker was not kept
+    pool.close()

@@ -19,14 +19,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from .._jsonsafe import loads
 
 MAX_IDLE = 8
 """Idle workers kept per memory limit; more are stopped when their call ends."""
 
 MAX_ANSWER = 64 * 1024 * 1024
 """The most bytes one answer may take (result, stdout and stderr); beyond, the step fails."""
+
+CANCEL_POLL = 0.2
+"""Seconds between two looks at the run's cancellation while a call runs."""
 
 _WORKER = str(Path(__file__).with_name("_code_worker.py"))
 
@@ -41,6 +47,10 @@ class AnswerTooLarge(Exception):
 
 class TimedOut(Exception):
     """No answer before the deadline; the worker was killed."""
+
+
+class CallCancelled(Exception):
+    """The run was cancelled while the function ran; the worker was killed."""
 
 
 class Worker:
@@ -65,7 +75,9 @@ class Worker:
         self.answers = read
         self.buffer = bytearray()
 
-    def call(self, request: dict[str, Any], deadline: float | None) -> dict[str, Any]:
+    def call(
+        self, request: dict[str, Any], deadline: float | None, cancelled: Callable[[], bool]
+    ) -> dict[str, Any]:
         stdin = self.process.stdin
         assert stdin is not None
         try:
@@ -74,10 +86,18 @@ class Worker:
         except (BrokenPipeError, OSError) as exc:
             raise WorkerDied(self._ended()) from exc
         while b"\n" not in self.buffer:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            # Short waits: a run cancelled from another thread (serve's shutdown, a loop's
+            # failed sibling) stops waiting within CANCEL_POLL seconds.
+            wait = CANCEL_POLL
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - time.monotonic()))
             ready, _, _ = select.select([self.answers], [], [], wait)
             if not ready:
-                raise TimedOut()
+                if cancelled():
+                    raise CallCancelled()
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimedOut()
+                continue
             chunk = os.read(self.answers, 1 << 16)
             if not chunk:
                 raise WorkerDied(self._ended())
@@ -86,7 +106,9 @@ class Worker:
                 raise AnswerTooLarge()
         line, _, rest = bytes(self.buffer).partition(b"\n")
         self.buffer = bytearray(rest)
-        answer: dict[str, Any] = json.loads(line)
+        # The worker is trusted, but what the function returned may nest deeper than Python
+        # can parse: the parse of untrusted JSON (depth limit, lone surrogates replaced).
+        answer: dict[str, Any] = loads(line.decode("utf-8", "replace"))
         return answer
 
     def _ended(self) -> str:
@@ -118,7 +140,13 @@ class Pool:
         self._lock = threading.Lock()
         self.started = 0  # workers started in all (tests read it)
 
-    def call(self, memory: int, request: dict[str, Any], deadline: float | None) -> dict[str, Any]:
+    def call(
+        self,
+        memory: int,
+        request: dict[str, Any],
+        deadline: float | None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> dict[str, Any]:
         with self._lock:
             idle = self._idle.get(memory)
             worker = idle.pop() if idle else None
@@ -126,7 +154,7 @@ class Pool:
             worker = Worker(memory)
             self.started += 1
         try:
-            answer = worker.call(request, deadline)
+            answer = worker.call(request, deadline, cancelled)
         except BaseException:
             # Its state is unknown (mid-call, dead, too big an answer): never reuse it.
             worker.close()

@@ -123,6 +123,9 @@ def main() -> None:
             text = json.dumps(answer, ensure_ascii=True, allow_nan=False)
         except MemoryError:
             text = json.dumps({"ok": False, "type": "MemoryError", "message": "", "frames": []})
+        except RecursionError:  # a return value nested deeper than Python can walk
+            why = "the return value is nested too deeply"
+            text = json.dumps({"ok": False, "not_json": why, "stdout": "", "stderr": ""})
         answers.write(text + "\n")
         answers.flush()
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import StepFailed
 from .._frozen import Frozen
-from .._jsonsafe import UntrustedJSONError, sanitize
+from .._jsonsafe import UntrustedJSONError
 from .._runtime import DeadlinePassed
 from .._schemabits import Schema, obj, prop
 from ..expr import Template
@@ -96,7 +96,7 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> Co
 
 
 def run(spec: CodeSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
-    from ._code_pool import POOL, AnswerTooLarge, TimedOut, WorkerDied
+    from ._code_pool import POOL, AnswerTooLarge, CallCancelled, TimedOut, WorkerDied
 
     args = spec.args.render(context) if spec.args is not None else {}
     deadline = runtime.deadline
@@ -106,7 +106,10 @@ def run(spec: CodeSpec, step: Step, context: dict[str, Any], runtime: Runtime) -
     request = {"file": spec.file, "function": spec.function, "args": args}
     where = f"{spec.shown}:{spec.function}"
     try:
-        answer = POOL.call(spec.memory, request, deadline)
+        answer = POOL.call(spec.memory, request, deadline, lambda: runtime.cancelled)
+    except CallCancelled:
+        runtime.check_cancelled()
+        raise
     except TimedOut:
         if default:
             raise StepFailed(
@@ -120,16 +123,15 @@ def run(spec: CodeSpec, step: Step, context: dict[str, Any], runtime: Runtime) -
             f"the process running {where} ended without answering: {exc} "
             f"(a crash, or the memory limit of {mib} MiB)",
         ) from None
+    except UntrustedJSONError as exc:
+        raise StepFailed(step.id, f"{where} returned a value hookline refuses: {exc}") from None
     except AnswerTooLarge:
         raise StepFailed(
             step.id, f"{where} returned more than the 64 MiB an answer may take"
         ) from None
     _report_output(spec, step, args, answer, runtime)
     if answer.get("ok"):
-        try:
-            return sanitize(answer["result"])
-        except UntrustedJSONError as exc:
-            raise StepFailed(step.id, f"{where} returned a value hookline refuses: {exc}") from None
+        return answer["result"]
     if "not_json" in answer:
         raise StepFailed(step.id, f"{where} must return a JSON-like value: {answer['not_json']}")
     frames = [
