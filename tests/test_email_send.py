@@ -185,3 +185,17 @@ def test_dry_run_sends_nothing_and_shows_the_message(tmp_path, capsys, cert) -> 
     assert f"send: would send SEND smtp://127.0.0.1:{port}" in out.err
     assert "Order 7 failed" in out.out
     assert PASSWORD not in out.out + out.err
+
+
+def test_attachments_past_the_size_limit_fail_the_step(tmp_path, capsys) -> None:
+    text = pipeline(2525, None).replace(
+        '''                - name: "order-${{ input.id }}.json"
+                  content: "${{ input }}"''',
+        """                - {name: a.txt, content: "${{ input.big }}"}
+                - {name: b.txt, content: "${{ input.big }}"}""",
+    )
+    big = {**INPUT, "big": "x" * (6 * 1024 * 1024)}
+    out = run_yaml(tmp_path, text, "--dry-run", input=big, capsys=capsys)
+    assert out.code == 1
+    assert ("step 'send' failed: attachments: 'b.txt' brings them past 10485760 bytes in "
+            "all; attach less (a summary, or the first records)") in out.err  # fmt: skip
