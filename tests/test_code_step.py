@@ -98,8 +98,8 @@ def run(cli, write, steps: str, *, extra: str = "", inp: Any = None) -> Any:
 
 def last_run(db: str) -> dict[str, Any]:
     with History(db) as stored:
-        [row] = stored.list_runs(limit=2)
-        return stored.get_run(row["id"])
+        newest = stored.list_runs(limit=1)[0]
+        return stored.get_run(newest["id"])
 
 
 def test_result_is_the_return_value(cli, write):
@@ -315,3 +315,23 @@ def test_a_cancelled_run_stops_waiting_and_kills_the_worker(tmp_path):
     assert pool.started == 1
     assert not pool._idle.get(64 * 1024 * 1024)  # the killed worker was not kept
     pool.close()
+
+
+def test_runs_show_lists_the_call_with_its_arguments_and_output(cli, write):
+    result, db = run(
+        cli, write, "  - id: s\n    code: {function: code/funcs.py:shout, args: {text: hi}}\n"
+    )
+    assert result.code == 0, result.err
+    shown = cli("runs", "show", last_run(db)["id"], "--db", db)
+    assert shown.code == 0, shown.err
+    assert "      → CALL code/funcs.py:shout\n" in shown.out
+    assert '        {"text": "hi"}\n' in shown.out
+    assert "      ← returned\n" in shown.out
+    assert '"stdout": "hello hi\\n"' in shown.out
+    result, db = run(
+        cli, write, "  - id: s\n    code: {function: code/funcs.py:outer, args: {n: 1}}\n"
+    )
+    shown = cli("runs", "show", last_run(db)["id"], "--db", db)
+    assert shown.code == 0, shown.err
+    assert "      ← raised ValueError\n" in shown.out
+    assert "error: ValueError: bad n 1 (at code/funcs.py:17 in inner)" in shown.out

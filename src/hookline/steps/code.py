@@ -96,40 +96,16 @@ def build(raw: Any, builder: Builder, path: tuple[Any, ...], scope: Scope) -> Co
 
 
 def run(spec: CodeSpec, step: Step, context: dict[str, Any], runtime: Runtime) -> Any:
-    from ._code_pool import POOL, AnswerTooLarge, CallCancelled, TimedOut, WorkerDied
-
     args = spec.args.render(context) if spec.args is not None else {}
-    deadline = runtime.deadline
-    default = deadline is None
-    if default:
-        deadline = time.monotonic() + DEFAULT_TIMEOUT
-    request = {"file": spec.file, "function": spec.function, "args": args}
     where = f"{spec.shown}:{spec.function}"
+    started = time.monotonic()
     try:
-        answer = POOL.call(spec.memory, request, deadline, lambda: runtime.cancelled)
-    except CallCancelled:
-        runtime.check_cancelled()
+        answer = _call(spec, step, args, where, runtime)
+    except (StepFailed, DeadlinePassed) as exc:
+        error = exc.reason if isinstance(exc, StepFailed) else "the step's time ran out"
+        _record(spec, step, args, None, error, started, runtime)
         raise
-    except TimedOut:
-        if default:
-            raise StepFailed(
-                step.id, f"{where} did not return within {DEFAULT_TIMEOUT:g}s (set a timeout)"
-            ) from None
-        raise DeadlinePassed() from None
-    except WorkerDied as exc:
-        mib = spec.memory // 1024 // 1024
-        raise StepFailed(
-            step.id,
-            f"the process running {where} ended without answering: {exc} "
-            f"(a crash, or the memory limit of {mib} MiB)",
-        ) from None
-    except UntrustedJSONError as exc:
-        raise StepFailed(step.id, f"{where} returned a value hookline refuses: {exc}") from None
-    except AnswerTooLarge:
-        raise StepFailed(
-            step.id, f"{where} returned more than the 64 MiB an answer may take"
-        ) from None
-    _report_output(spec, step, args, answer, runtime)
+    _report_output(spec, step, args, answer, started, runtime)
     if answer.get("ok"):
         return answer["result"]
     if "not_json" in answer:
@@ -152,13 +128,53 @@ def run(spec: CodeSpec, step: Step, context: dict[str, Any], runtime: Runtime) -
     raise StepFailed(step.id, message, detail)
 
 
+def _call(spec: CodeSpec, step: Step, args: Any, where: str, runtime: Runtime) -> dict[str, Any]:
+    """The worker's answer; what went wrong on the way as a step failure."""
+    from ._code_pool import POOL, AnswerTooLarge, CallCancelled, TimedOut, WorkerDied
+
+    deadline = runtime.deadline
+    default = deadline is None
+    if default:
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+    request = {"file": spec.file, "function": spec.function, "args": args}
+    try:
+        return POOL.call(spec.memory, request, deadline, lambda: runtime.cancelled)
+    except CallCancelled:
+        runtime.check_cancelled()
+        raise
+    except TimedOut:
+        if default:
+            raise StepFailed(
+                step.id, f"{where} did not return within {DEFAULT_TIMEOUT:g}s (set a timeout)"
+            ) from None
+        raise DeadlinePassed() from None
+    except WorkerDied as exc:
+        mib = spec.memory // 1024 // 1024
+        raise StepFailed(
+            step.id,
+            f"the process running {where} ended without answering: {exc} "
+            f"(a crash, or the memory limit of {mib} MiB)",
+        ) from None
+    except UntrustedJSONError as exc:
+        raise StepFailed(step.id, f"{where} returned a value hookline refuses: {exc}") from None
+    except AnswerTooLarge:
+        raise StepFailed(
+            step.id, f"{where} returned more than the 64 MiB an answer may take"
+        ) from None
+
+
 def _shown(spec: CodeSpec, file: str) -> str:
     """The user's file as the step names it, never a machine path."""
     return spec.shown if file == spec.file else Path(file).name
 
 
 def _report_output(
-    spec: CodeSpec, step: Step, args: Any, answer: dict[str, Any], runtime: Runtime
+    spec: CodeSpec,
+    step: Step,
+    args: Any,
+    answer: dict[str, Any],
+    started: float,
+    runtime: Runtime,
 ) -> None:
     """The function's stdout and stderr to the log and the history, redacted and clipped."""
     shown: dict[str, str] = {}
@@ -169,11 +185,41 @@ def _report_output(
         shown[stream] = runtime.redactor.clip(text, MAX_OUTPUT)
         for line in shown[stream].splitlines():
             runtime.log.info(f"{step.id}: {stream}: {line}", step=step.id)
-    # The history keeps an attempt's request and response: the call, and what it printed.
+    if answer.get("ok"):
+        outcome = "returned"
+    elif "not_json" in answer:
+        outcome = "returned a value that is not JSON-like"
+    else:
+        outcome = f"raised {answer.get('type')}"
+    _record(spec, step, args, (outcome, shown), None, started, runtime)
+
+
+def _record(
+    spec: CodeSpec,
+    step: Step,
+    args: Any,
+    outcome: tuple[str, dict[str, str]] | None,
+    error: str | None,
+    started: float,
+    runtime: Runtime,
+) -> None:
+    """The call as an attempt in the run history, shaped as connectors' attempts are, so
+    that ``runs show`` lists it: → CALL FILE:FUNCTION, the arguments; ← what came back,
+    with what the function printed (the recorder redacts it all)."""
+    response = None
+    if outcome is not None:
+        response = {"status": outcome[0], "body": outcome[1] or None}
     runtime.record_attempt(
         step.id,
         {
-            "request": {"function": f"{spec.shown}:{spec.function}", "body": args},
-            "response": shown,
+            "attempt": 1,
+            "duration_ms": (time.monotonic() - started) * 1000,
+            "request": {
+                "method": "CALL",
+                "url": f"{spec.shown}:{spec.function}",
+                "body": args,
+            },
+            "response": response,
+            "error": error,
         },
     )
