@@ -99,6 +99,10 @@ def handle(args: argparse.Namespace) -> int:
     check_input(pipeline, value, source)
     overrides = parse_overrides(args.var, [name for name, _ in pipeline.vars])
     secrets, env = read_config(pipeline, os.environ)  # every missing one at once (exit 2)
+    if args.output is not None:  # a bad path is exit 2 before anything is sent
+        from ._output import check_output
+
+        check_output(args.output)
     level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
     log = RunLog(sys.stderr, fmt=args.log_format, level=level, progress=True, stamps=None)
     # -q keeps errors only, but a run whose history is off must still say so, once.
