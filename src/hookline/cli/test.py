@@ -7,6 +7,7 @@ Exit 0 every selected case passed, 1 a case failed, 2 an invalid test file or pi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -89,6 +90,8 @@ def _handle(args: argparse.Namespace) -> int:
 
     if args.allow_writes and not args.record:
         raise UsageError("--allow-writes goes with --record")
+    if args.junit:
+        writable_report(args.junit)  # before any case runs: CI learns of a bad path at once
     started = time.monotonic()
     problems: list[str] = []
     reports: list[CaseReport] = []
@@ -127,7 +130,10 @@ def _handle(args: argparse.Namespace) -> int:
                 sys.stdout.flush()
     seconds = time.monotonic() - started
     if args.junit:
-        write_junit(Path(args.junit), reports, problems)
+        try:
+            write_junit(Path(args.junit), reports, problems)
+        except OSError as exc:  # checked at the start, but the disk may have filled since
+            raise UsageError(f"--junit {args.junit}: cannot write it: {exc.strerror}") from exc
     if text:
         print(summary(reports, invalid, seconds))
     else:
@@ -141,6 +147,30 @@ def _handle(args: argparse.Namespace) -> int:
         )
         return EXIT_NO_TESTS
     return 0 if all(r.passed for r in reports) else 1
+
+
+def writable_report(path: str) -> None:
+    """Create the report's parent folders (CI's common ``reports/junit.xml``) and make sure
+    the file can be written, so that a bad path is a usage error before any case runs."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = (
+            "a file stands where a folder is needed"
+            if isinstance(exc, (FileExistsError, NotADirectoryError))
+            else exc.strerror
+        )
+        raise UsageError(f"--junit {path}: cannot create its folder: {reason}") from exc
+    if target.is_dir():
+        raise UsageError(f"--junit {path}: is a directory; name a file, e.g. {path}/junit.xml")
+    writable = (
+        os.access(target, os.W_OK)
+        if target.exists()
+        else os.access(target.parent, os.W_OK | os.X_OK)
+    )
+    if not writable:
+        raise UsageError(f"--junit {path}: cannot write it: permission denied")
 
 
 def _selected(pattern: str | None, file: str, name: str) -> bool:
