@@ -223,10 +223,13 @@ class RunLog:
             duration_ms=round(seconds * 1000, 1),
         )
 
-    def failed_run(self, run_id: str, db: str | None = None) -> None:
+    def failed_run(self, run_id: str, db: str | None = None, env_file: str | None = None) -> None:
         """The line before a failed run's error, even with -q: where to read what it
-        sent and got (``hookline runs show``), each failed iteration in full."""
-        where = f" --db {shlex.quote(db)}" if db else ""
+        sent and got (``hookline runs show``), each failed iteration in full. The command
+        carries the run's ``--env-file`` and ``--db``, which may have put the history
+        elsewhere than the default home, so that it works as printed."""
+        where = f" --env-file {shlex.quote(env_file)}" if env_file else ""
+        where += f" --db {shlex.quote(db)}" if db else ""
         level, self.level = self.level, "normal"
         try:
             self._emit(

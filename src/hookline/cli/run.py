@@ -144,7 +144,7 @@ def handle(args: argparse.Namespace) -> int:
         return _emit(text, args.output, log)
     if not result.ok:
         if log.kept and log.fmt == "text":  # JSON lines carry the id in "run"
-            log.failed_run(result.run_id, args.db)
+            log.failed_run(result.run_id, args.db, getattr(args, "env_file", None))
         log.error(result.error or "the run failed", event="run_failed", run_id=result.run_id)
         return 1
     try:
