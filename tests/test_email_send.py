@@ -199,3 +199,12 @@ def test_attachments_past_the_size_limit_fail_the_step(tmp_path, capsys) -> None
     assert out.code == 1
     assert ("step 'send' failed: attachments: 'b.txt' brings them past 10485760 bytes in "
             "all; attach less (a summary, or the first records)") in out.err  # fmt: skip
+
+
+def test_plaintext_to_a_templated_remote_host_is_refused(tmp_path, capsys) -> None:
+    text = pipeline(25, None, tls="none").replace("host: 127.0.0.1", 'host: "${{ input.host }}"')
+    out = run_yaml(tmp_path, text, "--dry-run", input={**INPUT, "host": "mail.example.net"},
+                   capsys=capsys)  # fmt: skip
+    assert out.code == 1
+    assert ("step 'send' failed: tls: none sends the message and the password in clear: it is "
+            "allowed only to 127.0.0.1 or localhost, not to 'mail.example.net'") in out.err  # fmt: skip
