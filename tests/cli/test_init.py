@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hookline.cli.init import FILES
+from hookline.cli._init_merge import MERGED
+from hookline.cli.init import FILES, project_files
 
 
 class _Users(BaseHTTPRequestHandler):
@@ -134,25 +135,90 @@ def test_what_the_hook_runs_passes_on_every_yaml_file_of_the_project(cli, projec
     ]
 
 
-def test_init_twice_refuses_and_writes_nothing(cli, project: Path):
+REFUSAL_NEXT = (
+    "  init never overwrites a file: move or rename them and run init again, or start in a "
+    "new folder (hookline init DIR); to refresh only the schemas: hookline schema > "
+    "schemas/pipeline.schema.json; hookline schema --tests > schemas/pipeline-test.schema.json"
+)
+OWNED = [name for name in FILES if name not in MERGED]
+
+
+def test_init_twice_refuses_names_what_it_owns_and_says_what_to_do(cli, project: Path):
     before = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
     result = cli("init", str(project))
     assert result.code == 2
-    assert result.err.strip() == (
-        f"error: {project}: init writes nothing, these files exist: " + ", ".join(FILES)
-    )
+    assert result.err.splitlines() == [
+        f"error: {project}: init writes nothing, these files exist: " + ", ".join(OWNED),
+        REFUSAL_NEXT,
+    ]
     assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
 
 
-def test_one_existing_file_is_enough_to_refuse(cli, tmp_path: Path):
+def test_one_file_init_owns_is_enough_to_refuse(cli, tmp_path: Path):
+    (tmp_path / ".env").write_text("MINE=1\n")
     (tmp_path / ".gitignore").write_text("mine\n")
     result = cli("init", str(tmp_path))
     assert result.code == 2
-    assert result.err.strip() == (
-        f"error: {tmp_path}: init writes nothing, these files exist: .gitignore"
-    )
-    assert [p.name for p in tmp_path.iterdir()] == [".gitignore"]
-    assert (tmp_path / ".gitignore").read_text() == "mine\n"
+    assert result.err.splitlines() == [
+        f"error: {tmp_path}: init writes nothing, these files exist: .env",
+        REFUSAL_NEXT,
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env", ".gitignore"]
+
+
+def test_an_existing_repository_keeps_its_files_and_is_told_what_to_add(cli, tmp_path: Path):
+    (tmp_path / ".gitignore").write_text("node_modules/\n.env\n")
+    (tmp_path / ".pre-commit-config.yaml").write_text("repos: []\n")
+    (tmp_path / ".vscode").mkdir()
+    (tmp_path / ".vscode" / "settings.json").write_text('{"editor.tabSize": 2}\n')
+    mine = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    result = cli("init", str(tmp_path))
+    assert result.code == 0, result.err
+    assert {p: p.read_bytes() for p in mine} == mine  # left as they were
+    assert all((tmp_path / name).is_file() for name in OWNED)
+    err = result.err
+    assert (
+        "  .gitignore: exists, left alone; add these lines to it:\n      .env.*\n      .hookline/\n"
+    ) in err
+    assert (
+        "  .pre-commit-config.yaml: exists, left alone; add these lines to it:\n"
+        "      # under repos:\n"
+        "        - repo: local\n"
+        "          hooks:\n"
+        "            - id: hookline-check\n"
+    ) in err
+    assert (
+        "  .vscode/settings.json: exists, left alone; add these lines to it:\n"
+        "      // merge into the settings object:\n"
+        '        "yaml.schemas": {\n'
+        '          "./schemas/pipeline.schema.json": [\n'
+    ) in err
+    # the advice, pasted in, makes the files do what init's own would
+    hook = err.split("# under repos:\n", 1)[1].split("\nnext: ", 1)[0]
+    config = yaml.safe_load("repos:\n" + "\n".join(x[6:] for x in hook.splitlines()))
+    assert config == yaml.safe_load(project_files()[".pre-commit-config.yaml"])
+
+
+def test_files_that_already_have_what_hookline_needs_are_said_so(cli, project: Path):
+    for name in OWNED:
+        (project / name).unlink()
+    result = cli("init", str(project))
+    assert result.code == 0, result.err
+    for name in MERGED:
+        assert f"  {name}: exists, left alone (it already has what hookline needs)\n" in result.err
+
+
+def test_the_next_steps_start_with_cd_and_say_what_runs_offline(cli, tmp_path: Path):
+    root = tmp_path / "my project"
+    result = cli("init", str(root))
+    assert result.code == 0, result.err
+    assert result.err.split("next: ", 1)[1].splitlines() == [
+        f"cd '{root}'",
+        "      hookline check pipelines/ && hookline test pipelines/   # tests run offline",
+        "      hookline run --env-file .env pipelines/greet-user.yaml --input '{\"user_id\": 1}'",
+        "      (the example calls a public test API, jsonplaceholder.typicode.com, unless "
+        "API_URL is set in .env)",
+    ]
 
 
 def test_init_into_a_file_is_a_usage_error(cli, tmp_path: Path):

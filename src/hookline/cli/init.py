@@ -4,8 +4,11 @@ It writes an example pipeline and its offline test, the JSON Schemas where the f
 modelines and the editor settings find them (``schemas/`` beside ``pipelines/``: a
 modeline's ``../schemas/...`` resolves in the user's project, not only in hookline's),
 an ``.env`` with a project-local hookline home, a ``.gitignore`` for it and a working
-pre-commit configuration. It never overwrites: when any of these files exists it lists
-them, writes nothing and exits 2. It writes only inside DIR: a folder it would write in
+pre-commit configuration. It never overwrites: the files a user merges by hand
+(``.gitignore``, ``.pre-commit-config.yaml``, ``.vscode/settings.json``) are left alone
+when they exist and init prints what to add to each (cli/_init_merge.py); when a file it
+owns exists (the example, the schemas, ``.env``) it lists them, writes nothing and exits
+2. It writes only inside DIR: a folder it would write in
 that is a symbolic link (even a dangling one) is refused, and every file is created
 through a descriptor of its folder opened without following links, so a link planted
 while it runs is not followed either. ``.env`` is private (0600): it comes to hold
@@ -18,11 +21,13 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import sys
 from importlib import resources
 from pathlib import Path
 
 from .._errors import UsageError
+from ._init_merge import MERGED, advice
 
 __all__ = ["FILES", "add_parser", "handle", "project_files"]
 
@@ -177,7 +182,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="start a project: an example pipeline and its test, schemas, editor and "
         "pre-commit settings",
         description="Start a hookline project in DIR: " + ", ".join(FILES) + ". Never "
-        "overwrites: when any of them exists, lists them and writes nothing (exit 2).",
+        "overwrites: an existing " + ", ".join(MERGED) + " is left alone and init prints "
+        "what to add to it; when any other of these files exists, init lists them and "
+        "writes nothing (exit 2).",
     )
     p.add_argument(
         "directory",
@@ -203,27 +210,63 @@ def handle(args: argparse.Namespace) -> int:
             )
         if (root / folder).exists() and not (root / folder).is_dir():
             raise UsageError(f"{root}: init writes nothing: {folder} is not a directory")
-    existing = [name for name in files if (root / name).exists() or (root / name).is_symlink()]
-    if existing:
-        raise UsageError(f"{root}: init writes nothing, these files exist: {', '.join(existing)}")
+    present = [name for name in files if (root / name).exists() or (root / name).is_symlink()]
+    kept = [name for name in present if name in MERGED and (root / name).is_file()]
+    refused = [name for name in present if name not in kept]
+    if refused:
+        raise UsageError(
+            f"{root}: init writes nothing, these files exist: {', '.join(refused)}\n"
+            "  init never overwrites a file: move or rename them and run init again, or start "
+            "in a new folder (hookline init DIR); to refresh only the schemas: hookline schema "
+            "> schemas/pipeline.schema.json; hookline schema --tests > "
+            "schemas/pipeline-test.schema.json"
+        )
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a dangling link, a parent that is a file, no permission
         raise UsageError(f"{root}: cannot create this directory: {exc.strerror}") from exc
-    for name, text in files.items():
+    written = [name for name in files if name not in kept]
+    for name in written:
         try:
-            _write(root, name, text)
+            _write(root, name, files[name])
         except OSError as exc:  # a link or file put there since the checks above
             raise UsageError(f"{root}: cannot write {name}: {exc.strerror}") from exc
     print(f"started a hookline project in {root}:", file=sys.stderr)
-    for name in files:
+    for name in written:
         print(f"  {name}", file=sys.stderr)
-    print(
-        "next: hookline check pipelines/ && hookline test pipelines/\n"
-        "      hookline run --env-file .env pipelines/greet-user.yaml --input '{\"user_id\": 1}'",
-        file=sys.stderr,
-    )
+    for name in kept:
+        print(_kept_note(root, name, files[name]), file=sys.stderr)
+    print(_next_steps(root), file=sys.stderr)
     return 0
+
+
+def _kept_note(root: Path, name: str, ours: str) -> str:
+    """What init says of a file it left alone: what to add to it, or that it is fine."""
+    try:
+        existing = (root / name).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        existing = ""
+    lines = advice(name, existing, ours)
+    if not lines:
+        return f"  {name}: exists, left alone (it already has what hookline needs)"
+    return "\n".join(
+        [f"  {name}: exists, left alone; add these lines to it:"] + [f"      {x}" for x in lines]
+    )
+
+
+def _next_steps(root: Path) -> str:
+    cd = [f"cd {shlex.quote(str(root))}"] if root != Path(".") else []
+    steps = [
+        *cd,
+        "hookline check pipelines/ && hookline test pipelines/   # tests run offline",
+        "hookline run --env-file .env pipelines/greet-user.yaml --input '{\"user_id\": 1}'",
+    ]
+    return (
+        "next: "
+        + "\n      ".join(steps)
+        + "\n      (the example calls a public test API, jsonplaceholder.typicode.com, "
+        "unless API_URL is set in .env)"
+    )
 
 
 def _write(root: Path, name: str, text: str) -> None:
