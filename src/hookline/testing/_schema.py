@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .._schemabits import EXPRESSION, NAME_PATTERN, SECRET_PATTERN, Schema, obj, prop, ref
+from ..connectors.rest import METHODS
 
 SCHEMA_ID = "https://hookline.dev/schemas/pipeline-test.schema.json"
 STEP_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\[[0-9]+\])?$"
@@ -25,7 +26,7 @@ PAIRS: Schema = {"type": "object", "propertyNames": EXPRESSION}
 _WHEN = prop(
     obj(
         {
-            "method": prop({"type": "string", "minLength": 1}, "HTTP method.", "POST"),
+            "method": prop({"enum": METHODS}, "HTTP method.", "POST"),
             "url": prop(
                 {"type": "string", "minLength": 1},
                 "The whole URL, without its query.",
@@ -119,7 +120,7 @@ ANSWERS: Schema = prop(
 REQUEST_CHECK: Schema = obj(
     {
         "count": prop({"type": "integer", "minimum": 0}, "How many requests the step sent.", 1),
-        "method": prop({"type": "string"}, "HTTP method.", "POST"),
+        "method": prop({"enum": METHODS}, "HTTP method.", "POST"),
         "url": prop({"type": "string"}, "The whole URL, with its query.", "https://x.test/a?b=1"),
         "path": prop({"type": "string"}, "The URL's path.", "/v1/orders"),
         "query": prop({"type": "object"}, "Query parameters that must be present.", {"b": "1"}),
