@@ -242,17 +242,21 @@ FAILING = [
     (
         "      requests:\n        ship[2]: {method: PUT, json: {carrier: fedex}}\n",
         [
-            "expect.requests.ship[2] (request 1).method:",
+            "expect.requests.ship[2].method, request 1 of 1:",
             "  - PUT",
             "  + POST",
-            "expect.requests.ship[2] (request 1).json:",
+            "expect.requests.ship[2].json, request 1 of 1:",
             '  - {"carrier": "fedex"}',
             '  + {"carrier": "ups"}',
         ],
     ),
     (
         '      requests:\n        ship[1]:\n          - where: {"json.carrier": ups}\n',
-        ["expect.requests.ship[1][0].where['json.carrier']:", "  - ups", "  + dhl"],
+        ["expect.requests.ship[1].where['json.carrier'], request 1 of 1:", "  - ups", "  + dhl"],
+    ),
+    (  # the list form counts from 1 as the mapping form does: [n] is only an iteration
+        "      requests:\n        list:\n          - {method: GET}\n          - {method: PUT}\n",
+        ["expect.requests.list.method, request 2 of 2:", "  - PUT", "  + GET"],
     ),
     (
         "      requests:\n        list:\n          - {url: x}\n",

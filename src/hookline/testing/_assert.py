@@ -101,7 +101,8 @@ def _requests(
             ]
         out: list[Mismatch] = []
         for n, (check, one) in enumerate(zip(checks, chosen, strict=True)):
-            out += _one(case, f"{where}[{n}]", (step_key, n), check, one, redactor)
+            tag = _nth(n, len(chosen))
+            out += _one(case, where, tag, (step_key, n), check, one, redactor)
         return out
     out = []
     if "count" in checks and checks["count"] != len(chosen):
@@ -115,13 +116,21 @@ def _requests(
     if not chosen and checks.get("count") != 0 and "count" not in checks:
         out.append(Mismatch(where, "the step sent no request", []))
     for n, one in enumerate(chosen):
-        out += _one(case, f"{where} (request {n + 1})", (step_key,), checks, one, redactor)
+        out += _one(case, where, _nth(n, len(chosen)), (step_key,), checks, one, redactor)
     return out
+
+
+def _nth(n: int, count: int) -> str:
+    """Which request a check failed on, counted from 1 in both forms of
+    ``expect.requests``; ``[n]`` is kept for iterations (``create[1]``), counted from 0
+    as ``index`` is, so the two never mix."""
+    return f", request {n + 1} of {count}"
 
 
 def _one(
     case: Case,
     where: str,
+    tag: str,
     at: tuple[str | int, ...],
     check: dict[str, Any],
     sent: Sent,
@@ -134,7 +143,7 @@ def _one(
             expected = check[key].upper() if key == "method" else check[key]
             if expected != view[key]:
                 out.append(
-                    Mismatch(f"{where}.{key}", "", diff_lines(expected, view[key], redactor))
+                    Mismatch(f"{where}.{key}{tag}", "", diff_lines(expected, view[key], redactor))
                 )
     for key in ("query", "headers"):
         if key in check:
@@ -145,12 +154,14 @@ def _one(
                     expected = str(expected)
                 if got != expected:
                     out.append(
-                        Mismatch(f"{where}.{key}.{name}", "", diff_lines(expected, got, redactor))
+                        Mismatch(
+                            f"{where}.{key}.{name}{tag}", "", diff_lines(expected, got, redactor)
+                        )
                     )
     for source, expected in check.get("where", {}).items():
         got = _evaluate(case.wheres[("requests", *at, "where", source)], view)
         if got != expected:
             out.append(
-                Mismatch(f"{where}.where[{source!r}]", "", diff_lines(expected, got, redactor))
+                Mismatch(f"{where}.where[{source!r}]{tag}", "", diff_lines(expected, got, redactor))
             )
     return out
