@@ -161,12 +161,13 @@ def test_an_unanswered_request_names_step_iteration_method_url_and_the_yaml_to_a
     path = suite(case("    answers:\n" + PAGES))
     result = cli("test", path)
     assert result.code == 1
-    assert result.out.splitlines()[1:5] == [
+    assert result.out.splitlines()[1:6] == [
         "      run: no answer for step 'ship' (iteration 0 of 'each'): POST "
         "https://shop.example.com/api/orders/1/ship",
         "      add to the case:",
         "        answers:",
-        "          ship[0]: {status: 200, json: {}}",
+        "          ship: {status: 200, json: {}}",
+        "      (or 'ship[0]:' to answer iteration 0 alone)",
     ]
 
 

@@ -120,6 +120,7 @@ class AnswerPoint:
         self._lock = threading.Lock()
         self._local = threading.local()
         self.kinds: dict[str, str] = {}  # step id -> kind, for SOAP answers
+        self.statuses: dict[str, int] = {}  # step id -> a status it accepts, for advice
         self.runtime: Any = None  # the case's Runtime, set by the runner
 
     # --- the hooks HttpClient and the engine call ------------------------------------
@@ -134,6 +135,8 @@ class AnswerPoint:
     def step_result(self, step: Step, context: dict[str, Any]) -> Given | None:
         """The result a case gives a step outright (``result:``), else None (it runs)."""
         self.kinds.setdefault(step.id, step.kind)
+        if step.id not in self.statuses:
+            self.statuses[step.id] = _accepted_status(getattr(step.spec, "expect", None))
         if self.recording:
             return None
         loop = current_iteration()
@@ -282,10 +285,17 @@ class AnswerPoint:
         sample = {
             "graphql": "{data: {}}",
             "soap": "{result: {}}",
-        }.get(kind, "{status: 200, json: {}}")
+        }.get(kind, f"{{status: {self.statuses.get(sent.step, 200)}, json: {{}}}}")
+        # The step's own key answers every iteration, as a first answer usually should;
+        # a per-iteration key is for when the iteration matters.
+        only = (
+            f"\n(or '{sent.key}:' to answer iteration {sent.loop[1]} alone)"
+            if sent.loop is not None
+            else ""
+        )
         return (
             f"no answer for step '{sent.step}'{_iteration(sent.loop)}: {view['method']} "
-            f"{self._url(view)}\nadd to the case:\n  answers:\n    {sent.key}: {sample}"
+            f"{self._url(view)}\nadd to the case:\n  answers:\n    {sent.step}: {sample}{only}"
         )
 
 
@@ -311,6 +321,16 @@ def _reads(kind: str, view: dict[str, Any]) -> bool:
     if name:
         operations = [op for op in operations if op.name is not None and op.name.value == name]
     return bool(operations) and all(op.operation == OperationType.QUERY for op in operations)
+
+
+def _accepted_status(expect: Any) -> int:
+    """A status a REST step's ``expect`` accepts (its first), for a suggested answer that
+    passes: ``[201]`` gives 201, ``['2xx']`` (the default) 200, ``['4xx']`` 400."""
+    first = expect[0] if isinstance(expect, tuple) and expect else "2xx"
+    if isinstance(first, int):
+        return first
+    text = str(first)
+    return int(text[0]) * 100 if text[:1].isdigit() else 200
 
 
 def _iteration(loop: tuple[str, int] | None) -> str:
