@@ -78,6 +78,18 @@ def test_a_failed_run_ends_with_run_failed_and_names_the_iteration(cli, write, t
     assert records[-1]["message"].startswith("error: step 'write[2].post' failed: GET ")
 
 
+def test_a_failed_loops_json_message_is_the_text_logs_line(cli, write, tmp_path, api):
+    text, _ = _run(cli, write, tmp_path, api, [200, 500])
+    json_lines, _ = _run(cli, write, tmp_path, api, [200, 500], "--log-format", "json")
+    loop = [r for r in _records(json_lines.err) if r["event"] == "step"][-1]
+    assert re.fullmatch(r"write: failed at write\[1\]\.post \(\d+\.\d\ds\)", loop["message"])
+    assert (loop["step"], loop["failed_at"]) == ("write", "write[1].post")
+    shown = [re.sub(r"\(\d+\.\d\ds\)", "(T)", line) for line in text.err.splitlines()]
+    said = [re.sub(r"\(\d+\.\d\ds\)", "(T)", r["message"]) for r in _records(json_lines.err)]
+    steps = [m for m in said if m.startswith("write")]
+    assert steps == [line for line in shown if line.startswith("write")]
+
+
 def test_a_failure_on_error_handles_is_a_warning(cli, write, tmp_path, api):
     result, _ = _run(cli, write, tmp_path, api, [500], "--log-format", "json", handled=HANDLED)
     assert result.code == 0, result.err

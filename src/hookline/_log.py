@@ -211,12 +211,14 @@ class RunLog:
         level = (
             "error" if status == "failed" else "warning" if status.startswith("failed") else "info"
         )
-        where = {"iteration": loop} if loop else {}
-        text = f"{name}: {status}{said} ({seconds:.2f}s)"
+        where: dict[str, str] = {"iteration": loop} if loop else {}
+        if said != extra:  # the step it failed at, for a collector to join on
+            where["failed_at"] = said[len(" at ") :]
+        # One message in both formats: the JSON line's is the line the text log prints.
         self._emit(
             level,
             "step",
-            f"{name}: {status}{extra} ({seconds:.2f}s)" if self.fmt == "json" else text,
+            f"{name}: {status}{said} ({seconds:.2f}s)",
             status=status,
             step=step_id,
             **where,
