@@ -152,7 +152,8 @@ class Pool:
             worker = idle.pop() if idle else None
         if worker is None:
             worker = Worker(memory)
-            self.started += 1
+            with self._lock:
+                self.started += 1
         try:
             answer = worker.call(request, deadline, cancelled)
         except BaseException:
