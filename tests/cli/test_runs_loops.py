@@ -97,7 +97,10 @@ def test_a_nested_loops_failed_iteration_shows_its_own_request_only(
     assert [a["request"]["url"].rsplit("/", 1)[1] for a in it["attempts"]] == ["201"]
     missing = cli("runs", "show", run_id, "--db", db, "--iteration", "outer[0].inner[7]")
     assert missing.code == 2
-    assert missing.err == f"error: run {run_id} has no loop iteration outer[0].inner[7]\n"
+    assert missing.err == (
+        f"error: run {run_id} has no loop iteration outer[0].inner[7] "
+        "(loop 'inner' ran iterations 0 to 1)\n"
+    )
     bad = cli("runs", "show", run_id, "--db", db, "--iteration", "outer.inner")
     assert bad.code == 2
     assert "'outer.inner': write N, or a loop path such as each[7] or outer[2].inner[5]" in bad.err

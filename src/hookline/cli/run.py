@@ -84,6 +84,8 @@ def parse_overrides(items: list[str], known: list[str]) -> dict[str, str]:
             raise UsageError(
                 f"--var {name}: the pipeline has no var {name!r} (its vars: {defined})"
             )
+        if name in out:  # the last one winning silently hides a typo in a script
+            raise UsageError(f"--var {name}: given more than once; give each var once")
         out[name] = value
     return out
 

@@ -49,8 +49,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--format", choices=["text", "json"], default="text")
     inner = p.add_subparsers(dest="runs_command", metavar="show|prune")
-    show = inner.add_parser("show", help="show one run")
-    show.add_argument("run_id", metavar="RUN_ID", help="a run id or a unique prefix of one")
+    show = inner.add_parser(
+        "show",
+        help="show one run",
+        description="Show one recorded run: its input, each step, each request sent and "
+        "response received (secrets redacted), its error and output. A loop shows a summary, "
+        "then its failed iterations in full; --iteration picks one, --all shows every one.",
+    )
+    run_id = show.add_argument(
+        "run_id", metavar="RUN_ID", help="a run id or a unique prefix of one"
+    )
+    run_id.completer = recent_run_ids  # type: ignore[attr-defined]  # argcomplete's hook
     show.add_argument("--db", metavar="PATH", help="run history database")
     show.add_argument("--format", choices=["text", "json"], default="text")
     which = show.add_mutually_exclusive_group()
@@ -70,6 +79,29 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
     prune.add_parser(inner)
     p.set_defaults(handler=handle)
+
+
+COMPLETED_RUNS = 20
+"""Recent run ids that tab completion of ``runs show`` offers."""
+
+
+def recent_run_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    """argcomplete's completer of RUN_ID: the ids (12 characters, as the failed-run hint
+    prints them) of the newest runs in the history ``--db`` or the home names. Reads one
+    indexed page of the list; a missing or unreadable history completes nothing."""
+    db = getattr(parsed_args, "db", None)
+    path = Path(db) if db else default_db()
+    if not path.exists():  # completing must not create a history
+        return []
+    try:
+        store = History(path, busy_timeout=settings_from_env()["busy_timeout"])
+        try:
+            runs = store.list_runs(pipeline=None, status=None, limit=COMPLETED_RUNS)
+        finally:
+            store.close()
+    except Exception:  # a completion prints nothing, whatever the history holds
+        return []
+    return [r["id"][:12] for r in runs if r["id"].startswith(prefix)]
 
 
 Pick = int | tuple[tuple[str, int], ...]
@@ -413,8 +445,31 @@ def _picked(run: dict[str, Any], index: _Index, pick: Pick) -> list[dict[str, An
         step_id, idx = pick[-1]
         found = [it for it in index.iterations.get(where, {}).get(step_id, []) if it["idx"] == idx]
     if not found:
-        raise UsageError(f"run {run['id']} has no loop iteration {_shown(pick)}")
+        raise UsageError(
+            f"run {run['id']} has no loop iteration {_shown(pick)}{_ranges(index, pick)}"
+        )
     return found
+
+
+def _ranges(index: _Index, pick: Pick) -> str:
+    """What ``--iteration`` could have named: each loop's range, from the counts the
+    history keeps (no iteration row is read for it)."""
+    if isinstance(pick, int):
+        loops = index.counts.get((None, None), {})
+        if not loops:
+            return " (it ran no for_each loop)"
+    else:
+        where: Where = key(list(pick[:-1])) or (None, None)
+        step_id = pick[-1][0]
+        loops = {k: v for k, v in index.counts.get(where, {}).items() if k == step_id}
+        if not loops:
+            return f" (no loop '{step_id}' ran there)"
+    said = []
+    for step_id, by_status in loops.items():
+        total = sum(by_status.values())
+        span = "iteration 0" if total == 1 else f"iterations 0 to {total - 1}"
+        said.append(f"'{step_id}' ran {span}")
+    return " (loop " + ", loop ".join(said) + ")"
 
 
 def _attempt(a: dict[str, Any]) -> str:
