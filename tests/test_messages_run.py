@@ -57,8 +57,12 @@ output: "${{ steps.echo }}"
         ),
     ],
 )
-def test_an_input_that_is_not_json_gets_the_form_that_works(cli, write, given, where, hint):
+def test_an_input_that_is_not_json_gets_the_form_that_works(
+    cli, write, given, where, hint, tmp_path, monkeypatch
+):
     path = write("p.yaml", PIPELINE)
+    write("lead.json", "{}")  # `@` is offered for a file that exists
+    monkeypatch.chdir(tmp_path)
     result = cli("run", path, "--input", given)
     assert result.code == 2
     assert result.err == f"<input>:{where} ({hint})\n"

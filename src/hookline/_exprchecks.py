@@ -19,6 +19,7 @@ from . import _mistakes
 from ._document import Document
 from ._document import Path as DocPath
 from ._errors import Problem
+from ._resultkeys import known_keys, step_fields
 from .expr import OPTIONS, Expression
 from .expr._refs import calls, compared_fields, fields_named, negation_traps, references
 
@@ -147,6 +148,7 @@ class ExpressionChecks:
     env_names: frozenset[str]  # the names under `env:` (_env.py)
     step_lines: dict[str, int]  # every step id → its line
     reads: list[set[str]]  # step ids read, per step being built
+    problems: list[Problem]  # what check reports (Builder.error adds to it)
     warnings: list[Problem]  # the file runs, but likely not as meant (check prints them)
     # (read in the trigger?, secret name or None for all of them): run-pipeline does not
     # need a secret that only the webhook's signature or token reads.
@@ -277,10 +279,36 @@ class ExpressionChecks:
                 )
         if scope is None:
             return
+        before = len(self.problems)
         for ref in references(ast):
             if ref.root == "secrets":
                 self.secrets_read.add((path[:1] == ("trigger",), ref.member))
             self._check_reference(expr, path, scope, ref.root, ref.member)
+        if "steps" in source and len(self.problems) == before:
+            self._check_result_keys(expr, path, scope)
+
+    def _check_result_keys(self, expr: Expression, path: DocPath, scope: Scope) -> None:
+        """``steps.fetch.itmes`` where fetch's result has only ``items``: an error, since
+        the read gives null and a loop over it runs zero times without a word."""
+        known = self.__dict__.get("_result_keys")
+        if known is None:
+            known = self.__dict__["_result_keys"] = known_keys(self.get(()))
+        for sid, key in step_fields(expr.parsed.parsed):
+            fixed = known.get(sid)
+            if fixed is None or key in fixed[0] or sid not in scope.steps:
+                continue
+            keys, source = fixed
+            found = re.search(
+                r"steps\s*\.\s*" + re.escape(sid) + r"\s*\.\s*(" + re.escape(key) + ")",
+                expr.source,
+            )
+            hint = did_you_mean(key, sorted(keys))
+            self.error(
+                path,
+                f"step '{sid}' has no '{key}' in its result{hint} ({source}: "
+                f"{', '.join(sorted(keys))})",
+                offset=expr.offset + (found.start(1) if found else 0),
+            )
 
     def _check_reference(
         self, expr: Expression, path: DocPath, scope: Scope, root: str, member: str | None
@@ -355,9 +383,12 @@ class ExpressionChecks:
                     offset=pos,
                 )
         elif root == "secrets" and member not in self.secrets:
+            close = did_you_mean(member, sorted(self.secrets))
+            add = "add it to 'secrets:' at the top of the file"
+            hint = f"{close} (or {add})" if close else f": {add}"
             self.error(
                 path,
-                f"secret '{member}' is not declared: add it to 'secrets:' at the top of the file",
+                f"secret '{member}' is not declared{hint}",
                 offset=at(f"secrets.{member}") + len("secrets."),
             )
         elif root == "env" and member not in self.env_names:

@@ -10,6 +10,7 @@ budget (``_patterns``), and errors are located in the JSON text in one pass
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import sys
@@ -85,9 +86,17 @@ def input_hint(text: str) -> str:
         if fixed is not None:
             return f" (JSON writes text in double quotes: --input {shlex.quote(fixed)}, {at_file})"
         return f" (keys and text in JSON are written in double quotes, {at_file})"
-    if stripped and not any(c in stripped for c in " \t{}[]\"'"):
+    if stripped and not any(c in stripped for c in " \t{}[]\"'") and _is_file(stripped):
         return f" (to read the file {stripped}, write --input @{stripped})"
     return f""" (write JSON, e.g. --input '{{"email": "a@example.com"}}', {at_file})"""
+
+
+def _is_file(name: str) -> bool:
+    """Whether ``name`` is a file that ``@`` could read: the hint is offered only then."""
+    try:
+        return os.path.isfile(name) or name.startswith("/dev/fd/")
+    except (OSError, ValueError):  # a name too long, or with a NUL
+        return False
 
 
 def _requoted(text: str) -> str | None:
@@ -103,12 +112,18 @@ def _requoted(text: str) -> str | None:
         return None
 
 
-def check_var_names(items: list[str], known: list[str]) -> None:
-    """Raise UsageError, with a "did you mean", for a --var NAME the pipeline lacks."""
+def check_var_names(items: list[str], known: list[str], env: tuple[str, ...] = ()) -> None:
+    """Raise UsageError, with a "did you mean", for a --var NAME the pipeline lacks; a
+    name declared under ``env:`` is said to be an env setting."""
     from ._exprchecks import did_you_mean
 
     for item in items:
         name, sep, _ = item.partition("=")
+        if sep and name not in known and name in env:
+            raise UsageError(
+                f"--var {name}: {name} is declared under 'env:', not 'vars:': set it in the "
+                f"environment ({name}=... hookline run ...) or in an env file (--env-file)"
+            )
         if sep and name not in known:
             hint = did_you_mean(name, known)
             defined = f"its vars: {', '.join(known)}" if known else "it defines no vars"
@@ -172,6 +187,7 @@ def check_input(pipeline: Pipeline, value: Any, source: tuple[str, str] | None) 
         return
     from jsonschema.exceptions import SchemaError  # only for pipelines with an input_schema
 
+    from ._formats import format_checker, has_format
     from ._patterns import TIMEOUT, input_validator
     from ._validate import _messages
 
@@ -190,6 +206,8 @@ def check_input(pipeline: Pipeline, value: Any, source: tuple[str, str] | None) 
         )
     try:
         validator = input_validator(dict(schema))
+        if has_format(schema):  # only then: a schema without one pays nothing for it
+            validator = validator.evolve(format_checker=format_checker())
         errors = []
         for error in validator.iter_errors(value):
             errors.append(error)

@@ -10,6 +10,7 @@ schemas".
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -98,6 +99,23 @@ def _homes(key: str, schema: dict[str, Any]) -> list[str]:
     ]
 
 
+# Keys of a step itself, which users put inside the kind's mapping (`rest: {retry: ...}`).
+_STEP_KEYS = frozenset({"retry", "timeout", "if", "extract", "on_error", "name", "description"})
+_REQUESTS = frozenset({"rest", "soap", "graphql"})  # kinds whose connection has these two
+
+
+def _step_key_hint(path: Path, key: str) -> str:
+    """Where a step's own key goes when it is written inside the step's kind."""
+    step = len(path) >= 3 and path[-3] in ("steps", "on_failure") and isinstance(path[-2], int)
+    if not step or key not in _STEP_KEYS or not isinstance(path[-1], str):
+        return ""
+    kind = path[-1]
+    if kind in _REQUESTS and key in ("retry", "timeout"):
+        return f": it goes on the step (beside '{kind}:') or on its connection, not in the request"
+    inside = "the request" if kind in _REQUESTS else f"'{kind}:'"
+    return f": it goes on the step (beside '{kind}:'), not in {inside}"
+
+
 def _kind_keys(error: ValidationError) -> list[str] | None:
     """The keys of an exactly-one-of ``oneOf``, or None for any other oneOf."""
     keys = []
@@ -134,7 +152,7 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
                 continue
             homes = _homes(key, error.schema)
             homes = [h for h in homes if h in value] or homes  # the kind the object has
-            hint = did_you_mean(key, allowed)
+            hint = _step_key_hint(path, key) or did_you_mean(key, allowed)
             if not hint and homes:
                 inside = _one_or_list([f"'{h}'" for h in homes])
                 hint = f": it belongs inside {'one of ' if len(homes) > 1 else ''}{inside}"
@@ -223,7 +241,10 @@ def _messages(error: ValidationError) -> Iterator[tuple[Path, str, bool]]:
     elif keyword in ("oneOf", "anyOf"):
         yield from _one_of(error, path, prefix)
     elif keyword == "format":
-        what = _FORMAT_WORDS.get(str(error.validator_value), f"'{error.validator_value}' value")
+        from ._formats import WORDS  # the formats of an input_schema
+
+        name = str(error.validator_value)
+        what = _FORMAT_WORDS.get(name) or WORDS.get(name) or f"'{name}' value"
         yield path, f"{prefix}{describe(value)} is not a valid {what}", False
     else:
         yield path, f"{prefix}{error.message}", False
@@ -318,14 +339,44 @@ def _one_of(error: ValidationError, path: Path, prefix: str) -> Iterator[tuple[P
 def schema_problems(doc: Document) -> list[Problem]:
     """Every schema error in ``doc``, located and in plain words."""
     problems: list[Problem] = []
-    for error in _validator().iter_errors(doc.data):
-        for path, message, at_key in _messages(error):
-            word = doc.written(path) if "(a boolean)" in message else ""
-            if word and word.lower() not in ("true", "false"):  # yes, no, on, off
-                read = "true" if word.lower() in ("yes", "on", "y") else "false"
-                message = message.replace(
-                    f"{read} (a boolean)",
-                    f"{read} (YAML reads {word} as {read}: write '{word}' in quotes for the text)",
-                )
-            problems.append(doc.problem(path, message, at_key=at_key))
+    found = [m for error in _validator().iter_errors(doc.data) for m in _messages(error)]
+    for path, message, at_key in _one_per_misspelling(found):
+        word = doc.written(path) if "(a boolean)" in message else ""
+        if word and word.lower() not in ("true", "false"):  # yes, no, on, off
+            read = "true" if word.lower() in ("yes", "on", "y") else "false"
+            message = message.replace(
+                f"{read} (a boolean)",
+                f"{read} (YAML reads {word} as {read}: write '{word}' in quotes for the text)",
+            )
+        problems.append(doc.problem(path, message, at_key=at_key))
     return problems
+
+
+_MISSPELT = re.compile(r"unknown key '(.*)'; did you mean '(.*)'\?$", re.DOTALL)
+
+
+def misspelt_keys(found: list[tuple[Path, str, bool]]) -> dict[Path, set[str]]:
+    """Mapping path → the keys its misspelt keys were meant to be (``itmes`` → ``items``),
+    from the unknown-key messages (path of the key itself, message, at key)."""
+    meant: dict[Path, set[str]] = {}
+    for path, message, _ in found:
+        match = _MISSPELT.search(message)
+        if match and path and path[-1] == match.group(1):
+            meant.setdefault(path[:-1], set()).add(match.group(2))
+    return meant
+
+
+def _one_per_misspelling(found: list[tuple[Path, str, bool]]) -> list[tuple[Path, str, bool]]:
+    """One message for one misspelt key: ``itmes:`` for a required ``items`` gave "missing
+    required key 'items'" beside "unknown key 'itmes'; did you mean 'items'?"; the second
+    says all, so the first goes."""
+    meant = misspelt_keys(found)
+    if not meant:
+        return found
+    kept = []
+    for path, message, at_key in found:
+        missing = re.search(r"missing required key '(.*)'$", message)
+        if missing and missing.group(1) in meant.get(path, ()):
+            continue
+        kept.append((path, message, at_key))
+    return kept

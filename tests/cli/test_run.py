@@ -89,7 +89,10 @@ def test_usage_error_exits_2(cli):
     assert "invalid choice: 'xml'" in result.err
 
 
-def test_input_that_names_a_file_gets_the_at_hint(cli):
+def test_input_that_names_a_file_gets_the_at_hint(cli, tmp_path, monkeypatch):
+    # Offered only for a file that exists (tests/test_input_walk.py: one that does not).
+    (tmp_path / "call.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
     result = cli(SEED, "--input", "call.json", prog="run-pipeline")
     assert result.code == 2
     assert result.err.strip() == (
