@@ -14,6 +14,7 @@ importable from here).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -72,6 +73,7 @@ class Builder(ExpressionChecks):
         self.loaded: dict[str, Any] = {}  # files a connector read, by name
         self.online = online  # `check --online`: connectors may fetch WSDLs and schemas
         self._seen_ids: dict[str, int] = {}
+        self.paths: list[DocPath] = []  # where each of error()'s problems is (_misspelt)
 
     # --- where and what -------------------------------------------------------------
 
@@ -110,6 +112,7 @@ class Builder(ExpressionChecks):
         if offset and m.style in (None, "'", '"'):
             col += offset + (1 if m.style else 0)
         self.problems.append(Problem(self.doc.file, m.line, col, message))
+        self.paths.append(path)
 
     # --- templates and expressions ---------------------------------------------------
 
@@ -350,6 +353,15 @@ class Builder(ExpressionChecks):
             self.error(
                 (*path, *sub), f"input_schema is not a valid JSON Schema: {message}", at_key=at_key
             )
+        if "format" in str(schema):  # the few schemas that use it import the checks
+            from ._formats import ENFORCED, unenforced_formats
+
+            for sub, name in unenforced_formats(schema):
+                hint = did_you_mean(name, ENFORCED) or f" (checked: {', '.join(ENFORCED)})"
+                self.warn(
+                    (*path, *sub),
+                    f"format '{name}' is not checked: an input is not refused for it{hint}",
+                )
 
     def build(self, source_bytes: bytes) -> Pipeline | None:
         data = self.doc.data
@@ -477,7 +489,42 @@ def build_pipeline(
         if not earlier:
             raise  # a bug in hookline, not in the file: let the CLI report it as such
         pipeline = None
-    problems = earlier + builder.problems
+    problems = earlier + _without_misspelt(builder, earlier)
     if problems or pipeline is None:
         raise PipelineInvalid(problems or [Problem(doc.file, 1, 1, "the pipeline is invalid")])
     return pipeline
+
+
+def _without_misspelt(builder: Builder, earlier: list[Problem]) -> list[Problem]:
+    """The builder's problems, less those the schema already explains as a misspelt key.
+
+    ``conection:`` in a rest step gave "a rest step needs 'connection' ..." beside "unknown
+    key 'conection'; did you mean 'connection'?": one mistake, two messages. A problem
+    goes when the mapping it is about has an unknown key that the schema reported as a
+    misspelling of a key the message names and the mapping lacks.
+    """
+    said = {
+        (p.line, p.col, p.message.rpartition(": ")[2]) for p in earlier if "; did you" in p.message
+    }
+    if not said:
+        return builder.problems
+    kept = []
+    for problem, path in itertools.zip_longest(builder.problems, builder.paths):
+        mapping = builder.get(path) if path is not None else None
+        if problem is not None and isinstance(mapping, dict):
+            named = set(re.findall(r"'([^']+)'", problem.message)) - set(mapping)
+            if any(_misspelling_said(builder, path, key, named, said) for key in mapping):
+                continue
+        kept.append(problem)
+    return [p for p in kept if p is not None]
+
+
+def _misspelling_said(
+    builder: Builder, path: DocPath, key: object, named: set[str], said: set[tuple[int, int, str]]
+) -> bool:
+    if not isinstance(key, str) or not named:
+        return False
+    m = builder.doc.key_mark((*path, key))
+    return any(
+        (m.line, m.col, f"unknown key '{key}'; did you mean '{meant}'?") in said for meant in named
+    )

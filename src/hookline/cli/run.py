@@ -72,8 +72,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=handle)
 
 
-def parse_overrides(items: list[str], known: list[str]) -> dict[str, str]:
-    check_var_names(items, known)  # with "did you mean"
+def parse_overrides(
+    items: list[str], known: list[str], env: tuple[str, ...] = ()
+) -> dict[str, str]:
+    check_var_names(items, known, env)  # with "did you mean", and env names pointed out
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
@@ -99,7 +101,8 @@ def handle(args: argparse.Namespace) -> int:
     if source is None and pipeline.trigger.kind == "schedule":
         value = pipeline.trigger.config.get("input", {})  # what a scheduled run receives
     check_input(pipeline, value, source)
-    overrides = parse_overrides(args.var, [name for name, _ in pipeline.vars])
+    env_names = tuple(name for name, _ in pipeline.env)
+    overrides = parse_overrides(args.var, [name for name, _ in pipeline.vars], env_names)
     secrets, env = read_config(pipeline, os.environ)  # every missing one at once (exit 2)
     if args.output is not None:  # a bad path is exit 2 before anything is sent
         from ._output import check_output
