@@ -208,3 +208,17 @@ def test_plaintext_to_a_templated_remote_host_is_refused(tmp_path, capsys) -> No
     assert out.code == 1
     assert ("step 'send' failed: tls: none sends the message and the password in clear: it is "
             "allowed only to 127.0.0.1 or localhost, not to 'mail.example.net'") in out.err  # fmt: skip
+
+
+def test_verbose_logs_each_attempt_without_the_password(tmp_path, capsys, cert) -> None:
+    with smtp_server(*cert) as (port, handler):
+        handler.replies = ["451 4.3.0 try again later"]
+        out = run_yaml(tmp_path, pipeline(port, cert[0]), "--verbose", input=INPUT,
+                       capsys=capsys)  # fmt: skip
+    assert out.code == 0, out.err
+    target = f"SEND smtp://127.0.0.1:{port} from Hookline <alerts@example.com> to ops@example.com, "
+    assert (f"send: attempt 1: {target}Lead <lead@example.com>, bcc audit@example.com, subject "
+            "'Order 7 failed': the SMTP server refused for now (try later) the message: 451 "
+            "4.3.0 try again later") in out.err  # fmt: skip
+    assert "send: attempt 2: " + target in out.err
+    assert PASSWORD not in out.err

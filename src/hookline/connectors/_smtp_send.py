@@ -217,6 +217,15 @@ def _record(
     code: int | None,
     reply: str | None = None,
 ) -> None:
+    if runtime.log.level == "verbose":  # the message's addresses and subject, redacted
+        v = m.view
+        rcpt = ", ".join([*v["to"], *v["cc"], *(f"bcc {b}" for b in v["bcc"])])
+        runtime.log.detail(
+            f"{step_id}: attempt {attempt}: SEND {target} from {v['from']} to {rcpt}, "
+            f"subject {v['subject']!r}: {reply or runtime.redactor.text(error or '')}",
+            event="smtp_attempt",
+            step=step_id,
+        )
     runtime.record_attempt(step_id, {
         "attempt": attempt,
         "duration_ms": round((time.monotonic() - started) * 1000, 1),
