@@ -183,3 +183,10 @@ def test_a_word_read_before_keeps_its_type_only_where_it_is_plain() -> None:
         assert doc is not None
         assert doc.data == {"a": True, "b": "true", "c": "true\n", "d": [12, "12", 31, None, "~"]}
         assert assert_same(text)
+
+
+def test_a_question_mark_in_a_flow_scalar_goes_to_the_full_loader() -> None:
+    # libyaml reads `c? 1` inside braces as text; the full loader reports it, and wins.
+    text = "version: 1\noutput: {a: c? 1, b: 2}\n"
+    assert isinstance(full("p.yaml", text), str)
+    assert quick("p.yaml", text) is None

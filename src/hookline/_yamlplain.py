@@ -97,6 +97,8 @@ class _Plain:
             return node.value if tag == _STR else self.scalar(node)  # mostly plain text
         if depth >= self.max_depth:
             raise _Irregular  # _yamlpos says where it is too deep
+        if isinstance(node, yaml.CollectionNode) and node.flow_style and _question_in_flow(node):
+            raise _Irregular
         if tag == _SEQ:
             return [self.build(child, depth + 1) for child in node.value]
         if tag != _MAP:
@@ -121,6 +123,20 @@ class _Plain:
         if isinstance(value, datetime.date | bytes):
             return node.value
         return value
+
+
+def _question_in_flow(node: yaml.CollectionNode) -> bool:
+    """A plain scalar holding '?' inside a flow collection (``{b: c? 1}``): libyaml reads
+    it as text, the pure-Python scanner ends the scalar there and reports an error. The
+    file is taken by ``_yamlpos`` so that both loads agree. (libyaml gives a plain
+    scalar the style '', PyYAML None.)"""
+    children = (
+        node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+    )
+    return any(
+        isinstance(child, yaml.ScalarNode) and not child.style and "?" in child.value
+        for child in children
+    )
 
 
 def _mark(node: yaml.Node) -> Mark:
