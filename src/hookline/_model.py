@@ -129,13 +129,13 @@ class Connection(Frozen):
 
 class Trigger(Frozen):
     __slots__ = _fields = ("kind", "config", "input_schema")
-    kind: Literal["manual", "schedule", "webhook"]
+    kind: Literal["manual", "schedule", "webhook", "poll"]
     config: Mapping[str, Any]
     input_schema: Mapping[str, Any] | None
 
     def __init__(
         self,
-        kind: Literal["manual", "schedule", "webhook"],
+        kind: Literal["manual", "schedule", "webhook", "poll"],
         config: Mapping[str, Any],
         input_schema: Mapping[str, Any] | None = None,
     ) -> None:

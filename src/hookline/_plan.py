@@ -339,6 +339,11 @@ class Builder(ExpressionChecks):
             from .triggers import webhook as webhook_trigger  # only webhook pipelines
 
             webhook_trigger.check(self)
+        if kind == "poll":
+            from .triggers import poll as poll_trigger  # only poll pipelines
+
+            compiled = poll_trigger.check(self)
+            return Trigger("poll", {**config, poll_trigger.COMPILED: compiled})
         if kind not in ("manual", "schedule", "webhook"):
             return Trigger("manual", {})
         schema = config.get("input_schema")

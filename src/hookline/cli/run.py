@@ -101,6 +101,11 @@ def handle(args: argparse.Namespace) -> int:
     if source is None and pipeline.trigger.kind == "schedule":
         value = pipeline.trigger.config.get("input", {})  # what a scheduled run receives
     check_input(pipeline, value, source)
+    poll = None  # a poll pipeline without --input polls; with it, it runs that input
+    if source is None and not args.dry_run and pipeline.trigger.kind == "poll":
+        from ..triggers.poll import poll_of
+
+        poll = poll_of(pipeline)
     env_names = tuple(name for name, _ in pipeline.env)
     overrides = parse_overrides(args.var, [name for name, _ in pipeline.vars], env_names)
     secrets, env = read_config(pipeline, os.environ)  # every missing one at once (exit 2)
@@ -128,6 +133,20 @@ def handle(args: argparse.Namespace) -> int:
                 max_mb=history["max_mb"],
             )
         try:
+            if poll is not None:  # one poll, its runs in-process (cli/_poll_run.py)
+                from ._poll_run import poll_and_run
+
+                status, text = poll_and_run(
+                    pipeline,
+                    poll,
+                    secrets=secrets,
+                    env=env,
+                    log=log,
+                    store=store,
+                    db=db,
+                    overrides=overrides,
+                )
+                return status if text is None else (_emit(text, args.output, log) or status)
             runtime = Runtime(pipeline, secrets, log=log, recorder=store, dry_run=args.dry_run)
             runtime.env = env
             try:

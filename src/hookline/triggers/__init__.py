@@ -11,6 +11,7 @@ TRIGGERS: LazyRegistry[ModuleType] = LazyRegistry(
         "manual": "hookline.triggers.manual",
         "schedule": "hookline.triggers.schedule",
         "webhook": "hookline.triggers.webhook",
+        "poll": "hookline.triggers.poll",
     }
 )
 """The registry: adding a trigger kind is one module plus one line here; a module is
