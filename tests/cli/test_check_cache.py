@@ -183,3 +183,21 @@ def test_passes_are_remembered_across_batches(tmp_path: Path) -> None:
     first = check(home, "--jobs", "1", str(project))
     assert (first["code"], first["err"]) == (0, f"{BATCH + 3} files checked: all valid\n")
     assert check(home, "--jobs", "1", str(project)) == {**first, "parsed": False}
+
+
+def test_passes_are_forgotten_when_hooklines_own_code_changes() -> None:
+    # An editable install whose code changed under the same version (a new check) must
+    # not trust passes made by the old code. The module's content is left as it was.
+    import os
+
+    import hookline._checkcache as checkcache
+
+    module = checkcache.__file__
+    before = checkcache._code_stamp()
+    st = os.stat(module)
+    try:
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9 * 3600))
+        assert checkcache._code_stamp() != before
+    finally:
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert checkcache._code_stamp() == before
