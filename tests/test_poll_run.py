@@ -268,3 +268,15 @@ def test_a_bad_cron_is_refused_where_written(cli: Any, write: Write, api: Contac
     result = cli("check", path)
     assert result.code == 2
     assert f"{path}:5:11: invalid cron expression '*/5 * *': expected 5 fields" in result.out
+
+
+def test_hookline_cron_prints_a_line_that_polls(
+    cli: Any, write: Write, api: ContactsServer
+) -> None:
+    path = _file(write, api)
+    result = cli("cron", str(Path(path).parent))
+    assert result.code == 0, result.err
+    jobs = [line for line in result.out.splitlines() if line.startswith("*/5 * * * * ")]
+    assert len(jobs) == 1
+    assert str(Path(path).resolve()) in jobs[0]
+    assert f"# contacts-change-sync: {Path(path).resolve()}" in result.out.splitlines()

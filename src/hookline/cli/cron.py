@@ -183,6 +183,10 @@ def crontab(
     count = 0
     for pipeline in pipelines:
         schedule = schedule_of(pipeline)
+        if schedule is None and pipeline.trigger.kind == "poll":  # run-pipeline polls once
+            from ..triggers.poll import cron_schedule
+
+            schedule = cron_schedule(pipeline)
         if schedule is None:
             continue
         count += 1

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .._model import Pipeline, Step
     from .._plan import Builder
     from ..expr import Expression
+    from .schedule import Schedule
 
 #: The most ``max_records`` may say: the baseline of one pipeline stays below ~100 MB.
 MOST_MAX_RECORDS = 1_000_000
@@ -190,6 +191,15 @@ def poll_of(pipeline: Pipeline) -> PollSpec | None:
     config: Mapping[str, Any] = pipeline.trigger.config
     spec = config.get(COMPILED)
     return spec if isinstance(spec, PollSpec) else None
+
+
+def cron_schedule(pipeline: Pipeline) -> Schedule | None:
+    """A poll pipeline as ``hookline cron`` prints it: its poll's cron and time zone (a
+    ``run-pipeline`` of it polls once)."""
+    from .schedule import Schedule
+
+    spec = poll_of(pipeline)
+    return None if spec is None else Schedule(pipeline.name, spec.cron, spec.timezone)
 
 
 COMPILED = "(compiled)"
