@@ -38,6 +38,7 @@ from ._intake_sqlite import MAX_QUEUE, SqliteIntake
 from ._intake_store import Durability
 from ._logstream import LogStream
 from ._metrics import Metrics
+from ._poller import Poller
 from ._queue import Accepted, Delivery
 from ._scheduler import Scheduler
 from ._server import bind, make_server, new_loop
@@ -140,6 +141,7 @@ class Service:
         self._reloading = False
         self.stopping = False
         self.scheduler: Scheduler | None = None
+        self.poller: Poller | None = None
         self._stopped_at: float | None = None
 
     # --- the pipelines --------------------------------------------------------------
@@ -160,6 +162,8 @@ class Service:
         self.app.routes = catalog.routes
         if self.scheduler is not None:
             self.scheduler.reload(_schedules(catalog))
+        if self.poller is not None:
+            self.poller.reload(catalog.pipelines.values())
         for warning in catalog.warnings:  # weak secrets: at each load, never the value
             self.log.warning(warning, event="weak_secret")
         for path in catalog.skipped:
@@ -229,6 +233,16 @@ class Service:
                 log=self.log,
             )
             self.scheduler.start()
+            self.poller = Poller(
+                CountingIntake(self.intake, self.metrics),
+                catalog.pipelines.values(),
+                db=db,
+                log=self.log,
+                env=self.env,
+                recorder=MeteredRecorder(self.store, self.metrics),
+                make_log=lambda: RunLog(cast(TextIO, self.stream), fmt=s.log_format, stamps=None),
+            )
+            self.poller.start()
             self.public = make_server(self.app, public_sock, grace=s.grace)
             self.admin_server = make_server(self.admin, admin_sock, grace=s.grace)
             loop.run_until_complete(self._serve(loop, public_sock, admin_sock))
@@ -318,6 +332,8 @@ class Service:
         self.log.info(f"SIGHUP: reloaded {catalog.describe()}", event="reloaded")
 
     def _shutdown_workers(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()  # a poll in flight ends before the intake closes
         if self.scheduler is not None:
             self.scheduler.stop()  # no fire after this: what it fired waits in the queue
         # One grace period from SIGTERM for all of it: the requests under way had theirs.
