@@ -4,8 +4,8 @@ For systems that send no webhooks. The trigger holds a listing step (a ``rest``,
 ``graphql`` or ``soap`` step, paginated or not) and expressions that read each record's
 id and change marker; ``poll_diff`` compares them with the baseline ``poll_store`` keeps,
 ``poll_run`` runs one poll. ``run-pipeline`` polls once, from the system's cron
-(``hookline cron``); ``hookline serve`` does not poll yet (docs/schedules.md, "Polling
-for changes").
+(``hookline cron``); ``hookline serve`` polls on the cron itself (``serve._poller``;
+docs/schedules.md, "Polling for changes").
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ SCHEMA: Schema = prop(
         required=["cron", "list", "id"],
     ),
     "Poll a listing on a cron schedule and run once per created, updated or deleted record "
-    "(`run-pipeline` polls once; `hookline cron` prints the line; `hookline serve` does not "
-    "poll yet).",
+    "(`hookline serve` polls on the cron; `run-pipeline` polls once, and `hookline cron` "
+    "prints its line).",
     {"cron": "*/5 * * * *", "list": {"id": "all", "rest": {"path": "/contacts"}}, "id": "id"},
 )
 
