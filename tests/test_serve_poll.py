@@ -195,3 +195,34 @@ def test_a_poll_still_running_when_the_next_is_due_is_skipped(
         hold.join()
         poll(poller, clock)
         assert poller.done[-1].fired == [f"poll:{NAME}:created:d:2026-01-02"]
+
+
+def test_a_real_serve_runs_a_change_a_poll_queued_before_it_stopped(
+    write: Write, api: ContactsServer, tmp_path: Path
+) -> None:
+    from hookline.serve._queue import Delivery
+    from serve_support import Serve
+
+    directory = tmp_path / "p"
+    directory.mkdir()
+    (directory / f"{NAME}.yaml").write_text(
+        PIPELINE.format(url=api.url, max_pages=10, extra=""), encoding="utf-8"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    change = {
+        "change": "created",
+        "id": "d",
+        "record": {"id": "d", "name": "Dee", "updated_at": "2026-01-02"},
+        "previous_marker": None,
+    }
+    intake = SqliteIntake(home / "hookline.db")
+    key = f"poll:{NAME}:created:d:2026-01-02"
+    intake.submit(Delivery(NAME, "poll", change, key)).result(10)
+    intake.close()
+    with Serve(directory, home, env={"SOURCE_TOKEN": TOKEN}) as serve:
+        assert "serving 1 pipeline" in serve.stderr, serve.stderr
+        eventually(lambda: api.calls == [("PUT", "/target/people/d")], "the queued change")
+        assert api.people == {"d": {"name": "Dee", "was": None}}
+        assert "poll_failed" not in serve.stderr and "Traceback" not in serve.stderr
+    assert TOKEN not in serve.stderr

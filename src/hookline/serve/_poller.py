@@ -38,6 +38,7 @@ __all__ = ["PollOutcome", "Poller"]
 
 #: How long a poll waits for the intake to commit the deliveries it queued.
 INTAKE_WAIT = 60.0
+STOPPING = "the service is stopping; the next poll lists again"
 
 
 @dataclass
@@ -106,6 +107,7 @@ class Poller:
         self.keep_done = 1000
         self._entries: dict[str, _Entry] = {}
         self._running: dict[str, threading.Thread] = {}
+        self._live: dict[str, Any] = {}  # the listing runtimes under way, to cancel
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -123,6 +125,8 @@ class Poller:
             self._thread.join(timeout)
         with self._lock:
             running = list(self._running.values())
+            for runtime in self._live.values():  # a slow listing must not hold up the stop
+                runtime.cancel(STOPPING)
         for thread in running:
             thread.join(timeout)
 
@@ -226,6 +230,10 @@ class Poller:
             pipeline, read_secrets(pipeline, self.env), log=log, recorder=self.recorder
         )
         runtime.env = read_env(pipeline, self.env)
+        with self._lock:
+            self._live[name] = runtime
+            if self._stop.is_set():
+                runtime.cancel(STOPPING)
 
         def fire(items: list[tuple[str, Any]]) -> None:
             futures = [
@@ -260,6 +268,8 @@ class Poller:
             )
             return
         finally:
+            with self._lock:
+                self._live.pop(name, None)
             runtime.close()
             store.close()
         outcome.ok = True
