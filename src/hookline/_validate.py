@@ -320,8 +320,9 @@ def _one_of(error: ValidationError, path: Path, prefix: str) -> Iterator[tuple[P
         return
     kinds = []
     for sub in error.validator_value:
-        if "type" in sub:
-            kinds.append(_TYPE_NAMES.get(sub["type"], sub["type"]))
+        if "type" in sub:  # one type, or a list of them (["string", "number"])
+            types = sub["type"] if isinstance(sub["type"], list) else [sub["type"]]
+            kinds += [_TYPE_NAMES.get(t, t) for t in types]
         elif "enum" in sub:
             kinds.append(" or ".join(_literal(c) for c in sub["enum"]))
     if not kinds:  # branches without a type of their own (say, only $refs)
