@@ -318,11 +318,11 @@ def _one_of(error: ValidationError, path: Path, prefix: str) -> Iterator[tuple[P
             if e.relative_schema_path[0] == branch:
                 yield from _messages(e)
         return
-    kinds = []
+    kinds: list[str] = []
     for sub in error.validator_value:
         if "type" in sub:  # one type, or a list of them (["string", "number"])
             types = sub["type"] if isinstance(sub["type"], list) else [sub["type"]]
-            kinds += [_TYPE_NAMES.get(t, t) for t in types]
+            kinds += [str(_TYPE_NAMES.get(t, t)) for t in types]
         elif "enum" in sub:
             kinds.append(" or ".join(_literal(c) for c in sub["enum"]))
     if not kinds:  # branches without a type of their own (say, only $refs)
