@@ -5,6 +5,7 @@ real history database between polls."""
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +211,8 @@ def test_the_baseline_survives_in_the_history_database(tmp_path: Path) -> None:
     store.forget("contacts")
     assert store.load("contacts") is None
     store.close()
-    rows = sqlite3.connect(path).execute("SELECT count(*) FROM poll_baseline").fetchone()
+    with closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT count(*) FROM poll_baseline").fetchone()
     assert rows == (0,)
 
 

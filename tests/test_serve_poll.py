@@ -70,8 +70,7 @@ def serving(
         yield poller, log, intake
     finally:
         poller.stop()
-        if workers:
-            pool.stop(grace=5)
+        pool.stop(grace=5)  # never started: this only closes its database connections
         intake.close()
 
 
