@@ -192,7 +192,7 @@ def make_pipelines(target: Path, count: int) -> None:
     examples = sorted(
         p for p in (ROOT / "pipelines").glob("*.yaml") if not p.name.endswith(".test.yaml")
     )
-    for sub in ("wsdl", "graphql"):
+    for sub in ("wsdl", "graphql", "code"):
         if (ROOT / "pipelines" / sub).is_dir():
             shutil.copytree(ROOT / "pipelines" / sub, target / sub)
     for i in range(count):
