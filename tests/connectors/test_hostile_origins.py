@@ -7,6 +7,7 @@ more. Each test looks at what the *other* origin received.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -128,7 +129,7 @@ def test_a_303_continues_as_a_get_without_the_body(hostile, tmp_path, capsys, mo
 @pytest.fixture
 def https_hostile(tmp_path: Path) -> Iterator[tuple[HostileServer, Path]]:
     """A hostile server behind TLS, with a self-signed certificate made for this test."""
-    if shutil.which("openssl") is None:
+    if shutil.which("openssl") is None and not os.environ.get("CI"):
         pytest.skip("openssl is needed to make a test certificate")
     cert, key = tmp_path / "ca.pem", tmp_path / "key.pem"
     subprocess.run(
