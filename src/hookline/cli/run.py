@@ -127,7 +127,7 @@ def handle(args: argparse.Namespace) -> int:
         store = None
         if not args.dry_run:
             store = Store(
-                Path(args.db) if args.db else home / "hookline.db",
+                db,
                 warn=lambda message: notice.warning(message, event="history_off"),
                 busy_timeout=history["busy_timeout"],
                 max_mb=history["max_mb"],
