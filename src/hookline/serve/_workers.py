@@ -26,20 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from .._checkpoint import CheckpointStore
-from .._engine import RunResult, run_pipeline
-from .._env import read_env
-from .._errors import HooklineError, UsageError
+from .._engine import RunResult
+from .._errors import UsageError
 from .._locks import acquire
 from .._log import RunLog
 from .._model import Pipeline
 from .._recorder import Recorder
 from .._runtime import Runtime
-from .._secrets import read_secrets
 from .._store_schema import HEARTBEAT_SECONDS
-from ..triggers._run_retry import run_retry
 from ._intake_claims import Claim, Claims, Releasable
 from ._intake_sqlite import SqliteIntake
 from ._queue import RunOutcome
+from ._run_delivery import execute, verdict
 
 __all__ = ["DEFAULT_WORKERS", "WorkerPool"]
 
@@ -221,72 +219,36 @@ class WorkerPool:
                 self._live.pop(claim.id, None)
 
     def _execute(self, claim: Claim) -> RunResult:
-        pipeline = self.lookup(claim.pipeline)
-        if pipeline is None:
-            message = f"pipeline '{claim.pipeline}' is no longer served"
-            return RunResult(claim.run_id, "failed", None, message)
-        log = self.make_log()
-        try:
-            secrets = read_secrets(pipeline, self.env)
-            env = read_env(pipeline, self.env)
-        except HooklineError as exc:
-            problems = getattr(exc, "problems", None) or [exc]
-            message = "; ".join(str(p) for p in problems)
-            log.error(message, event="run_failed", run_id=claim.run_id)
-            return RunResult(claim.run_id, "failed", None, message)
-        runtime = Runtime(pipeline, secrets, log=log, recorder=self.recorder)
-        runtime.env = env
-        with self._lock:
-            self._live[claim.id] = (claim, runtime)
-            if self._cancelling.is_set():  # stop() cancelled the others before this began
-                runtime.cancel(_STOPPING)
-        try:
-            return run_pipeline(
-                pipeline,
-                claim.input,
-                runtime=runtime,
-                trigger=claim.trigger,
-                run_id=claim.run_id,
-                checkpoint=self.checkpoints.for_run(claim.run_id),
-            )
-        except Exception as exc:  # a bug in a step kind: the run failed, the pool goes on
-            message = f"internal error: {type(exc).__name__}: {exc}"
-            log.error(message, event="run_failed", run_id=claim.run_id)
-            return RunResult(claim.run_id, "failed", None, message)
-        finally:
-            runtime.close()
+        def started(runtime: Runtime) -> None:
+            with self._lock:
+                self._live[claim.id] = (claim, runtime)
+                if self._cancelling.is_set():  # stop() cancelled the others before this began
+                    runtime.cancel(_STOPPING)
+
+        return execute(
+            self.lookup(claim.pipeline),
+            claim,
+            env=self.env,
+            log=self.make_log(),
+            recorder=self.recorder,
+            checkpoint=self.checkpoints.for_run(claim.run_id),
+            started=started,
+        )
 
     def _record(self, claim: Claim, result: RunResult) -> None:
-        status = result.status
-        if status == "succeeded":
-            self.claims.finish(claim, "done")
-        elif status == "interrupted":
-            self.claims.finish(claim, "queued", error=result.error)
+        next_ = verdict(claim, result, self.lookup(claim.pipeline))
+        retry_at = None if next_.retry_in is None else time.time() + next_.retry_in
+        self.claims.finish(
+            claim, next_.status, error=next_.error, retry_at=retry_at, run_status=next_.run_status
+        )
+        if next_.status in ("queued", "retry-wait"):
             self.intake.requeued()
-        elif status == "needs-attention":
-            self.claims.finish(claim, "needs-attention", error=result.error)
-        else:
-            pipeline = self.lookup(claim.pipeline)
-            policy = run_retry(pipeline.trigger.config if pipeline is not None else {})
-            delay = policy.delay(claim.tries)
-            if delay is None:
-                error = result.error or "the run failed"
-                if policy.attempts > 1:
-                    error = f"dead after {claim.tries} attempts; the last: {error}"
-                self.claims.finish(claim, "dead", error=error, run_status="dead")
-                status = "dead"
-            else:
-                self.claims.finish(
-                    claim, "retry-wait", error=result.error, retry_at=time.time() + delay
-                )
-                self.intake.requeued()
-                self.make_log().warning(
-                    f"run {claim.run_id} of '{claim.pipeline}' failed (attempt {claim.tries}"
-                    f" of {policy.attempts}); the next attempt in {delay:g}s",
-                    event="run_retry",
-                )
-        if status != "interrupted":
-            self.intake.publish(claim.first_run, RunOutcome(status, result.output, result.error))
+        if next_.warning is not None:
+            self.make_log().warning(next_.warning, event="run_retry")
+        if next_.status != "queued":
+            self.intake.publish(
+                claim.first_run, RunOutcome(next_.outcome, result.output, result.error)
+            )
 
     def _beat(self) -> None:
         """Every HEARTBEAT_SECONDS: stamp the deliveries under way, and take back those a
