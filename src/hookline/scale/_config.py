@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -66,9 +66,13 @@ def _check(name: str, url: str, schemes: tuple[str, ...], example: str) -> None:
 class ScaleConfig:
     """The URLs of the distributed mode; None where not configured."""
 
-    broker: str | None = None
-    database: str | None = None
-    redis: str | None = None
+    # repr=False: a config printed in a traceback or a debugger must not show passwords
+    broker: str | None = field(default=None, repr=False)
+    database: str | None = field(default=None, repr=False)
+    redis: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return f"ScaleConfig({self.describe()})"
 
     @classmethod
     def from_args_env(
