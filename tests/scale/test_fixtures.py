@@ -1,0 +1,124 @@
+"""The fixtures of the distributed-mode tests give real, separate, working servers."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import psycopg
+import pytest
+import redis
+from dbservers import PgServer, RedisServer, free_port, redis_ping
+
+
+def test_redis_url_is_a_working_empty_database_on_loopback(redis_url: str) -> None:
+    assert redis_url.startswith("redis://127.0.0.1:")
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.dbsize() == 0
+        client.set("hookline:probe", "1")
+        assert client.get("hookline:probe") == b"1"
+        # No persistence: a broker restart loses everything, as the tests mean it to.
+        assert client.config_get("save") == {"save": ""}
+        assert client.config_get("appendonly") == {"appendonly": "no"}
+    finally:
+        client.close()
+
+
+def test_redis_url_is_emptied_for_the_test(redis_server: RedisServer, request) -> None:
+    # Leave a key in every database a test could be given, then ask for one.
+    for db in range(RedisServer.DATABASES):
+        client = redis.Redis.from_url(redis_server.url_for(db))
+        client.set("hookline:left-over", "1")
+        client.close()
+    url = request.getfixturevalue("redis_url")
+    client = redis.Redis.from_url(url)
+    try:
+        assert client.dbsize() == 0
+    finally:
+        client.close()
+    for db in range(RedisServer.DATABASES):  # the others are not this test's to clear
+        redis.Redis.from_url(redis_server.url_for(db)).flushdb()
+
+
+def test_a_private_redis_restarts_on_the_same_port_empty(make_redis) -> None:
+    server: RedisServer = make_redis()
+    client = redis.Redis.from_url(server.url_for(3), socket_timeout=5)
+    try:
+        client.set("k", "v")
+        port = server.port
+        server.restart()
+        assert server.port == port
+        assert client.get("k") is None  # the client reconnects by itself
+        server.kill()
+        assert not redis_ping(port)
+        with pytest.raises(redis.ConnectionError):
+            client.ping()
+        server.start()
+        assert client.ping()
+    finally:
+        client.close()
+
+
+def test_pg_url_is_a_fresh_database_the_test_may_write(pg_url: str, pg_server: PgServer) -> None:
+    assert pg_url.startswith(f"postgresql://postgres@127.0.0.1:{pg_server.port}/t_")
+    with psycopg.connect(pg_url) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+        assert tables == (0,)
+        conn.execute("CREATE TABLE probe (n int)")
+        conn.execute("INSERT INTO probe VALUES (1)")
+        assert conn.execute("SELECT n FROM probe").fetchall() == [(1,)]
+        # The settings that make the tests quick (nothing here has to survive a crash).
+        assert conn.execute("SHOW fsync").fetchone() == ("off",)
+        assert conn.execute("SHOW listen_addresses").fetchone() == ("127.0.0.1",)
+
+
+def test_each_test_gets_its_own_database(pg_url: str, pg_server: PgServer) -> None:
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass('probe')").fetchone() == (None,)
+    with psycopg.connect(pg_server.url) as conn:
+        names = [row[0] for row in conn.execute("SELECT datname FROM pg_database")]
+    assert pg_url.rsplit("/", 1)[1] in names
+    # The databases of earlier tests were dropped (here: at most this one of ours).
+    assert len([name for name in names if name.startswith("t_")]) == 1
+
+
+def test_postgres_runs_as_the_postgres_user_when_the_tests_are_root(
+    pg_server: PgServer,
+) -> None:
+    with psycopg.connect(pg_server.url) as conn:
+        data = conn.execute("SHOW data_directory").fetchone()
+    assert data is not None
+    owner = os.stat(data[0]).st_uid
+    if os.geteuid() == 0:
+        import pwd
+
+        assert owner == pwd.getpwnam("postgres").pw_uid
+        assert stat.S_IMODE(os.stat(data[0]).st_mode) == 0o700
+    else:
+        assert owner == os.geteuid()
+
+
+def test_a_private_postgres_stops_and_starts_again_with_its_data(make_pg) -> None:
+    server: PgServer = make_pg()
+    name = server.create_database()
+    url = server.url_for(name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (n int)")
+        conn.execute("INSERT INTO kept VALUES (7)")
+    server.stop()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=2)
+    server.start()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT n FROM kept").fetchall() == [(7,)]
+
+
+def test_free_port_is_free_on_loopback() -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
