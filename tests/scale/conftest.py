@@ -5,6 +5,8 @@
   server takes a private one from ``make_redis()``, so other tests never see it go.
 - ``pg_server`` (session): this process's PostgreSQL cluster; ``pg_url`` (per test) is a
   fresh database on it, dropped after the test. ``make_pg()`` gives a private cluster.
+- ``procs``: starts ``hookline serve`` / ``hookline worker`` processes for the test
+  (tests/scale/procs.py) and ends every one after it.
 
 Under pytest-xdist each worker process starts its own servers. Every server is stopped
 at the end of the session (and dies with the process if the session is killed).
@@ -20,10 +22,12 @@ import importlib.util
 import itertools
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
 from dbservers import INSTALL_HINT, PgServer, RedisServer, pg_bindir, redis_binary
+from procs import Procs
 
 CI = bool(os.environ.get("CI"))
 SCALE_MODULES = ("celery", "kombu", "redis", "psycopg", "psycopg_pool")
@@ -152,3 +156,17 @@ def make_pg() -> Iterator[Callable[[], PgServer]]:
     finally:
         for server in made:
             server.close()
+
+
+# ------------------------------------------------------------------------- processes
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Procs]:
+    """``procs.serve(DIR, ...)`` / ``procs.worker(DIR, ...)``: processes on free ports,
+    healthy when returned, their output under tmp_path; all ended after the test."""
+    group = Procs(tmp_path / "procs")
+    try:
+        yield group
+    finally:
+        group.close()

@@ -42,7 +42,7 @@ _libc_name = ctypes.util.find_library("c")
 _prctl = ctypes.CDLL(_libc_name, use_errno=True).prctl if _libc_name else None
 
 
-def _die_with_parent(signum: int) -> Callable[[], None] | None:
+def die_with_parent(signum: int) -> Callable[[], None] | None:
     """A preexec function: the child gets ``signum`` when the test process ends."""
     if _prctl is None:
         return None
@@ -176,7 +176,7 @@ class RedisServer:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent(signal.SIGTERM),
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
@@ -331,7 +331,7 @@ class PgServer:
                 cwd=self.dir,
                 env={**os.environ, "LC_ALL": "C"},
                 # SIGINT is PostgreSQL's fast shutdown: clients cut, no wait.
-                preexec_fn=_die_with_parent(signal.SIGINT),
+                preexec_fn=die_with_parent(signal.SIGINT),
                 **self._run_as(),
             )
         finally:
