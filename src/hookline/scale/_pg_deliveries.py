@@ -255,14 +255,19 @@ class Deliveries:
 
     # --- the dispatcher's side --------------------------------------------------------
 
-    def due(self, limit: int = 500, republish: float = REPUBLISH_SECONDS) -> list[str]:
-        """Up to ``limit`` ids to publish now, oldest first, marked published: rows never
-        published (or whose publish failed), retries whose time came, rows whose worker
-        died (lease expired), and any due row not published for ``republish`` seconds.
+    def due(self, limit: int = 500, republish: float = REPUBLISH_SECONDS) -> list[tuple[str, str]]:
+        """Up to ``limit`` deliveries to publish now, marked published, each with why:
+
+        - ``unpublished``: never published, or its publish failed;
+        - ``retry``: a retry whose time came;
+        - ``lost``: running under a lease that expired (its worker died);
+        - ``republish``: due, and not published for ``republish`` seconds (the broker may
+          have lost the message).
+
         Rows another dispatcher is marking are skipped, not waited for."""
         with self._conn() as conn:
             found = conn.execute(_DUE, {"limit": limit, "republish": republish}).fetchall()
-        return [row[0] for row in found]
+        return [(row[0], row[1]) for row in found]
 
     # --- reading ----------------------------------------------------------------------
 
@@ -504,9 +509,8 @@ WHERE id = %(id)s AND status = 'running' AND lease_owner = %(owner)s
 """
 
 _DUE = """
-UPDATE deliveries SET published_at = now()
-WHERE id IN (
-    SELECT id FROM deliveries
+WITH picked AS (
+    SELECT id, status, published_at FROM deliveries
     WHERE status IN ('queued', 'retry-wait', 'running') AND (
         (status = 'queued' AND (published_at IS NULL
             OR published_at < now() - make_interval(secs => %(republish)s)))
@@ -518,8 +522,14 @@ WHERE id IN (
             OR published_at < now() - make_interval(secs => %(republish)s))))
     ORDER BY received_at
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED)
-RETURNING id
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE deliveries d SET published_at = now() FROM picked WHERE d.id = picked.id
+RETURNING d.id, CASE
+    WHEN picked.status = 'running' THEN 'lost'
+    WHEN picked.status = 'retry-wait' THEN 'retry'
+    WHEN picked.published_at IS NULL THEN 'unpublished'
+    ELSE 'republish' END
 """
 
 
