@@ -14,6 +14,10 @@ hookline home, keyed by the pipeline's name, so:
 
 ``acquire`` never waits: it returns ``None`` when every slot is busy, and the caller
 decides (``run-pipeline`` exits 75, a ``serve`` worker leaves the run queued).
+
+In distributed mode (a coordination Redis installed in ``_coord``) the same functions
+take the slots as Redis leases instead, shared by every machine (``hookline.scale._slots``):
+a dead holder's lease expires rather than dying with a file descriptor.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
+
+from . import _coord
 
 EXIT_BUSY = 75  # EX_TEMPFAIL from sysexits.h: "try again later"
 DEFAULT_SLOTS = 1
@@ -125,12 +131,16 @@ class Held:
             self.release()
 
 
-def acquire(home: Path, pipeline: str, slots: int = DEFAULT_SLOTS) -> Held | None:
+def acquire(home: Path, pipeline: str, slots: int = DEFAULT_SLOTS) -> _coord.SlotLease | None:
     """Take a free slot of ``pipeline`` at once, or return None when all are busy.
 
     Raises OSError when the lock directory cannot be created or a lock file opened (a
-    read-only home, for instance): the caller words it for the user.
+    read-only home, for instance), or a shared backend cannot be reached: the caller
+    words it for the user.
     """
+    shared = _coord.shared()
+    if shared is not None:
+        return shared.acquire_slot(pipeline, slots)
     paths = lock_paths(home, pipeline, slots)
     paths[0].parent.mkdir(parents=True, exist_ok=True)
     for index, path in enumerate(paths):
@@ -152,6 +162,9 @@ def acquire(home: Path, pipeline: str, slots: int = DEFAULT_SLOTS) -> Held | Non
 def holders(home: Path, pipeline: str, slots: int = DEFAULT_SLOTS) -> list[str]:
     """What the lock files say about the processes that hold ``pipeline``'s slots
     ("pid 4242 since 2026-03-01T06:00:00Z"); empty lines and missing files are left out."""
+    shared = _coord.shared()
+    if shared is not None:
+        return shared.holders(pipeline, slots)
     notes = []
     for path in lock_paths(home, pipeline, slots):
         try:
@@ -194,9 +207,14 @@ def run_slot(
     if slots < 1:
         yield False
         return
+    shared = _coord.shared()
     try:
         held = acquire(home, pipeline, slots)
     except OSError as exc:
+        if shared is not None:  # Redis out of reach: a transient failure, try later
+            log.error(f"{exc}; the run of pipeline '{pipeline}' was not started", event="lock_off")
+            yield True
+            return
         reason = exc.strerror or str(exc)
         log.warning(
             f"cannot take the run lock in {home / LOCKS_DIR}: {reason}; running without it "

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from .. import _coord
 from .._errors import ConnectorError
 from .._jsonsafe import MAX_VALUES, UntrustedJSONError, loads
 from .._model import RetryPolicy
@@ -73,6 +74,21 @@ class _Session(requests.Session):
         return fresh
 
 
+def _limiter(
+    runtime: Runtime, name: str, base_url: str, rate_limit: tuple[float, float]
+) -> _coord.Limiter:
+    """This run's own window, or in distributed mode the one every worker shares for the
+    pipeline's connection ``name`` to the origin of ``base_url``."""
+    shared = _coord.shared()
+    if shared is None:
+        return RateLimiter(*rate_limit)
+    try:
+        origin = origin_of(base_url) if base_url else ""
+    except BadURL:
+        origin = base_url
+    return shared.rate_limiter(runtime.pipeline.name, name, origin, *rate_limit)
+
+
 class HttpClient:
     """The HTTP side of one connection (or of the steps that give a whole URL).
 
@@ -104,7 +120,7 @@ class HttpClient:
         self.retry = retry
         self.follow_redirects = follow_redirects
         self.max_response_size = max_response_size
-        self.limiter = RateLimiter(*rate_limit) if rate_limit else None
+        self.limiter = _limiter(runtime, name, base_url, rate_limit) if rate_limit else None
         self.session = _Session()
         # `hookline test` answers at the HTTP layer, so that everything above it (auth,
         # redirects, pagination, retries, parsing) runs as in production.
@@ -185,7 +201,7 @@ class HttpClient:
         while True:
             self.runtime.check_cancelled()
             deadline = self._step_deadline(step_id, req, timeout, called)
-            slot = self.limiter.acquire(deadline) if self.limiter is not None else None
+            slot = self._slot(step_id, req, deadline)
             if self.limiter is not None and slot is None:
                 raise self._step_timeout(step_id, req, timeout, called)
             token = self.tokens.token(step_id) if self.tokens else None
@@ -270,6 +286,16 @@ class HttpClient:
         if left is not None and left <= 0:
             raise self._step_timeout(step_id, req, timeout, called)
         return None if left is None else time.monotonic() + left
+
+    def _slot(self, step_id: str, req: HttpRequest, deadline: float | None) -> Any | None:
+        """A rate-limit slot; a shared limit that cannot be counted (its Redis out of
+        reach) fails the step rather than letting the request go uncounted."""
+        if self.limiter is None:
+            return None
+        try:
+            return self.limiter.acquire(deadline)
+        except OSError as exc:
+            raise ConnectorError(step_id, f"{req.method} {self.show(req.url)}: {exc}") from exc
 
     def _step_timeout(
         self, step_id: str, req: HttpRequest, timeout: float | None, called: float
