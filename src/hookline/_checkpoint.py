@@ -17,7 +17,9 @@ fetched is used by the next one). They live in the hookline home's database (mod
 only while the run is unfinished.
 
 The table lives in the run-history database, created by ``CREATE TABLE IF NOT EXISTS``
-when a ``CheckpointStore`` opens it. Each store keeps one connection per thread.
+when a ``CheckpointStore`` opens it. Each store keeps one connection per thread. The
+engine knows a run's checkpoints only through the ``Checkpoints`` protocol: in the
+distributed mode they live in PostgreSQL (``hookline.scale._pg_checkpoints``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ._errors import RunFailed
 
@@ -40,6 +42,8 @@ __all__ = [
     "Checkpoints",
     "Mark",
     "NeedsAttention",
+    "SqliteCheckpoints",
+    "plain_json",
 ]
 
 #: Seconds a checkpoint write waits for another writer of the database.
@@ -91,6 +95,30 @@ class Mark:
     result: Any = None  # finished: the step's result
 
 
+class Checkpoints(Protocol):
+    """The checkpoints of one run, as the engine uses them (``checkpoint=``). Every
+    write is committed before it returns."""
+
+    run_id: str
+
+    def load(self) -> dict[int, Mark]:
+        """What an earlier attempt of this run recorded, by step index (empty: a new run);
+        CheckpointFailed when it cannot be read."""
+        ...
+
+    def started(self, index: int, step_id: str, digest: str, safe: bool, why: str) -> None:
+        """Step ``index`` is about to begin and may reach a server (CheckpointFailed)."""
+        ...
+
+    def finished(self, index: int, step_id: str, digest: str, result: Any) -> None:
+        """Step ``index`` ended with ``result``, kept whole (CheckpointFailed)."""
+        ...
+
+    def clear(self) -> None:
+        """The run ended: its checkpoints go (best effort, never raises)."""
+        ...
+
+
 class CheckpointStore:
     """The ``checkpoints`` table of one database, shared by every worker thread.
 
@@ -138,9 +166,9 @@ class CheckpointStore:
             self._all.append(db)
         return db
 
-    def for_run(self, run_id: str) -> Checkpoints:
+    def for_run(self, run_id: str) -> SqliteCheckpoints:
         """The checkpoints of one run (the engine takes it as ``checkpoint=``)."""
-        return Checkpoints(self, run_id)
+        return SqliteCheckpoints(self, run_id)
 
     def unfinished(self) -> list[str]:
         """Ids of the runs that have checkpoints: runs a crash interrupted."""
@@ -162,8 +190,8 @@ class CheckpointStore:
         self.close()
 
 
-class Checkpoints:
-    """The checkpoints of one run. Every write is committed before it returns."""
+class SqliteCheckpoints:
+    """The checkpoints of one run in the embedded database (``Checkpoints``)."""
 
     def __init__(self, store: CheckpointStore, run_id: str) -> None:
         self.store = store
@@ -202,8 +230,7 @@ class Checkpoints:
 
     def finished(self, index: int, step_id: str, digest: str, result: Any) -> None:
         """Step ``index`` ended with ``result`` (kept whole: a resumed run reuses it)."""
-        # ensure_ascii: a lone surrogate from an upstream's JSON stays storable as \\udXXX.
-        text = json.dumps(result, default=_plain, allow_nan=True)
+        text = plain_json(result)
         self._write(
             step_id,
             "INSERT OR REPLACE INTO checkpoints"
@@ -225,6 +252,12 @@ class Checkpoints:
             raise CheckpointFailed(
                 f"cannot record the checkpoint of step '{step_id}' in {self.store.path}: {exc}"
             ) from exc
+
+
+def plain_json(result: Any) -> str:
+    """A step's result as the JSON text a checkpoint keeps."""
+    # ensure_ascii: a lone surrogate from an upstream's JSON stays storable as \\udXXX.
+    return json.dumps(result, default=_plain, allow_nan=True)
 
 
 def _plain(value: Any) -> Any:

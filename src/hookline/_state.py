@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ._errors import RunFailed
 
@@ -37,10 +37,13 @@ __all__ = [
     "CHANGES_KEPT",
     "MAX_STATE_BYTES",
     "Snapshot",
+    "StateBackend",
     "StateConflict",
     "StateFailed",
     "StateStore",
     "committer",
+    "encode",
+    "merge",
 ]
 
 #: Size cap of one pipeline's stored state, as JSON text (bytes of UTF-8).
@@ -111,6 +114,33 @@ def ensure_tables(db: sqlite3.Connection) -> None:
         raise
 
 
+class StateBackend(Protocol):
+    """Where a run's state lives: the embedded database (``StateStore``) or PostgreSQL
+    (``hookline.scale._pg_state.PgStateStore``). The run history that records a run
+    names it (``_state_run``), so that the state commits with the run's final record."""
+
+    @property
+    def where(self) -> str:
+        """The store, for messages (a path, or a URL without its password)."""
+        ...
+
+    def load(self, pipeline: str) -> Snapshot:
+        """The pipeline's state and its version; raises StateFailed when unreadable."""
+        ...
+
+    def committer(
+        self,
+        pipeline: str,
+        read_at: Snapshot,
+        update: Mapping[str, Any],
+        run_id: str,
+        redact: Callable[[Any], Any],
+    ) -> Callable[[Any], None]:
+        """The action the history runs in the transaction of the run's final record, with
+        its connection: merge ``update`` under the conflict rule (``merge``), or raise."""
+        ...
+
+
 class StateStore:
     """The state tables of one database. Each call opens its own connection and closes
     it: a run reads its state once (about 0.4 ms), and no connection outlives the
@@ -119,6 +149,20 @@ class StateStore:
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT):
         self.path = Path(path)
         self._busy_timeout = busy_timeout
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def committer(
+        self,
+        pipeline: str,
+        read_at: Snapshot,
+        update: Mapping[str, Any],
+        run_id: str,
+        redact: Callable[[Any], Any],
+    ) -> Callable[[sqlite3.Connection], None]:
+        return committer(pipeline, read_at, update, run_id, redact)
 
     def db(self) -> sqlite3.Connection:
         """A new connection, the tables created; the caller closes it."""
@@ -244,16 +288,7 @@ def write(
 ) -> int:
     """Store ``values`` as version current + 1, noting ``keys`` as changed (inside the
     caller's transaction). Raises StateFailed when the state is too large."""
-    try:
-        text = json.dumps(values, allow_nan=False, sort_keys=True)
-    except ValueError as exc:
-        raise StateFailed("the state cannot hold NaN or Infinity, which JSON cannot carry") from exc
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_STATE_BYTES:
-        raise StateFailed(
-            f"the state update was not saved: the pipeline's state would take {size:,} bytes"
-            f" as JSON, over the limit of {MAX_STATE_BYTES:,}"
-        )
+    text = encode(values)
     version = current.version + 1
     now = _now()
     db.execute(
@@ -275,6 +310,22 @@ def write(
     return version
 
 
+def encode(values: dict[str, Any]) -> str:
+    """The state as the JSON text stored (ASCII); StateFailed when JSON cannot carry it or
+    it is over MAX_STATE_BYTES."""
+    try:
+        text = json.dumps(values, allow_nan=False, sort_keys=True)
+    except ValueError as exc:
+        raise StateFailed("the state cannot hold NaN or Infinity, which JSON cannot carry") from exc
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_STATE_BYTES:
+        raise StateFailed(
+            f"the state update was not saved: the pipeline's state would take {size:,} bytes"
+            f" as JSON, over the limit of {MAX_STATE_BYTES:,}"
+        )
+    return text
+
+
 def changed_keys(before: Mapping[str, Any], update: Mapping[str, Any]) -> list[str]:
     """The keys ``update`` changes in ``before`` (null removes a key)."""
     out = []
@@ -292,6 +343,43 @@ def _same(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+Changes = list[tuple[int, "str | None", list[str]]]
+"""(version, committed by, keys changed) of the versions after a run's read, in order."""
+
+
+def merge(
+    read_at: Snapshot,
+    update: Mapping[str, Any],
+    current: Snapshot,
+    changes_since: Callable[[], Changes],
+) -> tuple[dict[str, Any], list[str]] | None:
+    """The conflict rule (docs/state.md), whatever the store: the state to write and the
+    keys it changes, or None when nothing changes; raises StateConflict.
+
+    ``current`` is the stored state read inside the writing transaction (locked, so no
+    other writer commits in between); ``changes_since()`` gives what ``state_changes``
+    still holds of the versions after ``read_at`` (asked only when there are some)."""
+    mine = changed_keys(read_at.values, update)
+    if current.version != read_at.version:
+        rows = changes_since()
+        known = {row[0] for row in rows}
+        lost = set(range(read_at.version + 1, current.version + 1)) - known
+        # A key the other run set to the value this run sets too loses nothing.
+        disputed = set(changed_keys(current.values, {k: update[k] for k in mine}))
+        for version, by, keys in rows:
+            clash = sorted(disputed & set(keys))
+            if clash:
+                raise _conflict(clash, by, read_at.version, version)
+        if lost and disputed:  # the record of those versions is gone: assume the worst
+            raise _conflict(sorted(disputed), None, read_at.version, min(lost))
+    # Only the keys this run changed from what it read: a key it left as it was must
+    # not undo what an overlapping run saved meanwhile.
+    mine_update = {key: update[key] for key in mine}
+    new = {k: v for k, v in {**current.values, **mine_update}.items() if v is not None}
+    keys = changed_keys(current.values, mine_update)
+    return (new, keys) if keys else None
+
+
 def committer(
     pipeline: str,
     read_at: Snapshot,
@@ -304,31 +392,20 @@ def committer(
 
     def commit(db: sqlite3.Connection) -> None:
         ensure_tables_in_transaction(db)
-        mine = changed_keys(read_at.values, update)
         current = read(db, pipeline)
-        if current.version != read_at.version:
+
+        def since() -> Changes:
             rows = db.execute(
                 "SELECT version, run_id, keys FROM state_changes"
                 " WHERE pipeline = ? AND version > ? ORDER BY version",
                 (pipeline, read_at.version),
             ).fetchall()
-            known = {row[0] for row in rows}
-            lost = set(range(read_at.version + 1, current.version + 1)) - known
-            # A key the other run set to the value this run sets too loses nothing.
-            disputed = set(changed_keys(current.values, {k: update[k] for k in mine}))
-            for version, by, keys in rows:
-                clash = sorted(disputed & set(json.loads(keys)))
-                if clash:
-                    raise _conflict(clash, by, read_at.version, version)
-            if lost and disputed:  # the record of those versions is gone: assume the worst
-                raise _conflict(sorted(disputed), None, read_at.version, min(lost))
-        # Only the keys this run changed from what it read: a key it left as it was must
-        # not undo what an overlapping run saved meanwhile.
-        mine_update = {key: update[key] for key in mine}
-        new = {k: v for k, v in {**current.values, **mine_update}.items() if v is not None}
-        keys = changed_keys(current.values, mine_update)
-        if not keys:
+            return [(v, by, json.loads(keys)) for v, by, keys in rows]
+
+        found = merge(read_at, update, current, since)
+        if found is None:
             return  # nothing changes: no new version
+        new, keys = found
         write(db, pipeline, current, new, keys, redact({k: update[k] for k in keys}), run_id)
 
     return commit

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._model import Pipeline
 from ._runtime import Runtime
-from ._state import Snapshot, StateFailed, StateStore, committer
+from ._state import Snapshot, StateBackend, StateFailed, StateStore
 
 __all__ = ["RunState", "open_state", "render_update"]
 
@@ -20,7 +20,7 @@ class RunState:
     """The state a run started from, and where its update goes (None: nowhere)."""
 
     snapshot: Snapshot
-    store: StateStore | None
+    store: StateBackend | None
 
     def commit_action(
         self, pipeline: Pipeline, update: Mapping[str, Any] | None, runtime: Runtime
@@ -40,39 +40,48 @@ class RunState:
                 f"the state update was not saved: save_state {names} holds the value of a "
                 "secret, and the state is stored as it is"
             )
-        return committer(
+        return self.store.committer(
             pipeline.name, self.snapshot, update, runtime.run_id, runtime.redactor.value
         )
 
 
-def _history(runtime: Runtime) -> tuple[Path, bool] | None:
-    """Where the run's history is (the Store, or a wrapper around it that passes every
-    call on, as serve's metering does), and whether it is on; None without a history."""
+def _history(runtime: Runtime) -> tuple[Callable[[], StateBackend], str, bool] | None:
+    """Where the run's history keeps state (how to open it, the store's name for
+    messages), and whether the history is on; None without a history.
+
+    The history is the Store (SQLite: the state lives in the same file), another store
+    that names its own state backend (``state_backend()``, e.g. PostgreSQL), or a
+    wrapper around either that passes every call on, as serve's metering does."""
     inner = getattr(runtime.recorder, "inner", None)
-    path = getattr(inner, "path", None)
     enabled = getattr(inner, "enabled", None)
-    if isinstance(path, Path) and isinstance(enabled, bool):
-        return path, enabled
+    if not isinstance(enabled, bool):
+        return None
+    backend = getattr(inner, "state_backend", None)
+    if callable(backend):
+        return backend, str(getattr(inner, "where", "the run history")), enabled
+    path = getattr(inner, "path", None)
+    if isinstance(path, Path):
+        return (lambda: StateStore(path)), str(path), enabled
     return None
 
 
 def open_state(pipeline: Pipeline, runtime: Runtime, given: Mapping[str, Any] | None) -> RunState:
-    """The pipeline's stored state, read from the run history's database; ``given``
+    """The pipeline's stored state, read from where the run history keeps it; ``given``
     instead when the caller gave one (never committed). Raises StateFailed."""
     if given is not None:
         return RunState(Snapshot(dict(given), 0), None)
     history = _history(runtime)
     if history is None:  # a dry run, or an embedding that keeps no history
         return RunState(Snapshot({}, 0), None)
-    path, enabled = history
+    make, where, enabled = history
     if not enabled:
         if pipeline.save_state:
             raise StateFailed(
                 "this pipeline keeps state (save_state), which lives in the run history, "
-                f"and the run history at {path} is off: the run did not start"
+                f"and the run history at {where} is off: the run did not start"
             )
         return RunState(Snapshot({}, 0), None)
-    store = StateStore(path)
+    store = make()
     return RunState(store.load(pipeline.name), store)
 
 
