@@ -353,7 +353,7 @@ class Outcomes:
         rows = self._query(
             "SELECT run_id, received_at, finished_at FROM deliveries",
             "SELECT id, extract(epoch FROM received_at)::float8,"
-            " extract(epoch FROM updated_at)::float8 FROM deliveries",
+            " extract(epoch FROM finished_at)::float8 FROM deliveries",
         )
         wanted = set(run_ids)
         return [(r, f) for rid, r, f in rows if rid in wanted and f is not None]
