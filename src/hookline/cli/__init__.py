@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     # Imported here rather than at the top: run-pipeline needs only ``run``.
-    from . import check, cron, init, replay, runs, schema, serve, state, test
+    from . import check, cron, init, replay, runs, schema, serve, state, test, worker
 
     commands: dict[str, object] = {
         "run": run,
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "runs": runs,
         "schema": schema,
         "serve": serve,
+        "worker": worker,
         "cron": cron,
         "state": state,
         "replay": replay,

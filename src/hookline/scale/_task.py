@@ -1,0 +1,344 @@
+"""The body of the ``hookline.run`` task: one delivery id, claimed, run, recorded.
+
+A message carries only the delivery's id; the row in PostgreSQL says what to run and
+where it stands. So a message is a nudge, and every outcome of a nudge is safe:
+
+- the row is claimed (``Deliveries.claim``: one conditional UPDATE) under this worker's
+  lease, ``LEASE_SECONDS`` long, renewed every third of it while the run goes;
+- a row finished, not yet due, or held by a live lease of another worker: the message is
+  a duplicate or early; it is acknowledged and nothing runs (the dispatcher publishes
+  the row again when it is due, or when that worker's lease expires);
+- the pipeline's run slots (``concurrency``, Redis leases shared by every worker) are all
+  held: the worker waits up to ``SLOT_WAIT`` seconds for one, then gives the claim back
+  (``unclaim``: the attempt is not counted) and acknowledges the message; the leader's
+  dispatcher publishes the row again at its next round. A message is not requeued on
+  the broker instead: a worker would take it straight back while the slots are held, a
+  loop that costs the database a claim each turn;
+- the run goes through ``serve._run_delivery`` (the embedded worker pool's code): the
+  same checkpoints (in PostgreSQL), so a run cut short resumes at its first unfinished
+  step, the same retry rule, the same statuses;
+- a run stopped by the worker's SIGTERM (past ``--grace``) is handed back: its row queued
+  with its lease cleared, the message requeued on the broker, so another worker resumes
+  it from its checkpoints at once;
+- the database cannot be reached to claim: the message is requeued after a pause
+  (``DATABASE_PAUSE``), so it waits in the broker rather than being lost or spun on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from .._checkpoint import Checkpoints
+from .._coord import SlotLease, shared
+from .._engine import RunResult
+from .._errors import UsageError
+from .._log import RunLog
+from .._model import Pipeline
+from .._recorder import Recorder
+from .._runtime import Runtime
+from ..serve._run_delivery import execute, verdict
+from ._pg_deliveries import Claim, Deliveries
+from ._worker_admin import WorkerMetrics
+
+__all__ = [
+    "DATABASE_PAUSE",
+    "LEASE_SECONDS",
+    "SLOT_WAIT",
+    "HandBack",
+    "TaskRunner",
+    "lease_from_env",
+]
+
+#: Seconds a worker's lease on a delivery lasts (HOOKLINE_LEASE_SECONDS); renewed every
+#: third of it while the run goes. A worker that died is taken over this long after its
+#: last renewal.
+LEASE_SECONDS = 60.0
+#: Seconds a claimed delivery waits for a run slot of its pipeline before it is given back.
+SLOT_WAIT = 1.0
+_SLOT_POLL = 0.05
+#: Seconds a task waits after the database could not be reached, before its message is
+#: handed back to the broker.
+DATABASE_PAUSE = 2.0
+
+_STOPPING = "the worker is stopping; the run is handed back and resumes on another worker"
+_LOST = "another worker took this delivery over (this worker's lease expired)"
+
+
+class HandBack(Exception):
+    """The message goes back to the broker (the task raises Celery's ``Reject``)."""
+
+
+class CheckpointSource(Protocol):
+    def for_run(self, run_id: str) -> Checkpoints: ...
+
+
+def lease_from_env(env: Mapping[str, str]) -> float:
+    """HOOKLINE_LEASE_SECONDS, checked: seconds from 1 to 3600."""
+    text = env.get("HOOKLINE_LEASE_SECONDS", "").strip()
+    if not text:
+        return LEASE_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 1 <= seconds <= 3600:
+        raise UsageError(f"HOOKLINE_LEASE_SECONDS={text!r}: expected seconds from 1 to 3600")
+    return seconds
+
+
+class TaskRunner:
+    """Runs the deliveries the worker's Celery tasks name; shared by the task threads."""
+
+    def __init__(
+        self,
+        deliveries: Deliveries,
+        *,
+        owner: str,
+        lookup: Callable[[str], Pipeline | None],
+        recorder: Recorder | None,
+        checkpoints: CheckpointSource,
+        env: Mapping[str, str],
+        make_log: Callable[[], RunLog],
+        metrics: WorkerMetrics,
+        lease_seconds: float = LEASE_SECONDS,
+        ended_run: Callable[[str], tuple[str, Any, str | None] | None] | None = None,
+    ) -> None:
+        self.deliveries = deliveries
+        self.owner = owner
+        self.lookup = lookup
+        self.recorder = recorder
+        self.checkpoints = checkpoints
+        self.env = env
+        self.make_log = make_log
+        self.metrics = metrics
+        self.lease_seconds = lease_seconds
+        self.ended_run = ended_run
+        self._lock = threading.Lock()
+        self._live: dict[str, tuple[Claim, Runtime | None]] = {}  # by delivery id
+        self._lost: set[str] = set()  # deliveries whose lease another worker took
+        self._stopping = threading.Event()
+        self._cancelled = threading.Event()
+        self._closed = threading.Event()
+        self._heart: threading.Thread | None = None
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._heart = threading.Thread(target=self._beat, name="hookline-lease", daemon=True)
+        self._heart.start()
+
+    def stop_taking(self) -> None:
+        """SIGTERM: tasks that start from now on hand their message back unrun."""
+        self._stopping.set()
+
+    def cancel_all(self) -> list[str]:
+        """Past the grace period: stop the runs under way (each is handed back); their
+        run ids."""
+        self._cancelled.set()
+        cancelled = []
+        with self._lock:
+            for claim, runtime in self._live.values():
+                if runtime is not None:
+                    runtime.cancel(_STOPPING)
+                    cancelled.append(claim.run_id)
+        return cancelled
+
+    def close(self) -> None:
+        """Once no task runs any more: stop renewing leases."""
+        self._stopping.set()
+        self._closed.set()
+        if self._heart is not None:
+            self._heart.join(self.lease_seconds / 3 + 5)
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._live)
+
+    # --- a task -----------------------------------------------------------------------
+
+    def run(self, delivery_id: str, redelivered: bool = False) -> str:
+        """Run delivery ``delivery_id``; what happened, in a word, for the log and tests:
+        ``ran``, ``not due`` (finished, early, or held by another worker), ``busy``
+        (given back: no free slot), ``lost`` (another worker took it over).
+        Raises HandBack when the message must go back to the broker."""
+        if self._stopping.is_set():
+            raise HandBack(_STOPPING)
+        try:
+            claim = self.deliveries.claim(delivery_id, self.owner, self.lease_seconds)
+        except Exception as exc:  # the database is down: keep the message in the broker
+            self.make_log().error(
+                f"delivery {delivery_id}: cannot claim it: {_one_line(exc)}; it goes back "
+                f"to the queue",
+                event="claim_failed",
+            )
+            self._stopping.wait(DATABASE_PAUSE)
+            raise HandBack(str(exc)) from None
+        if claim is None:
+            return "not due"
+        if claim.takeover:
+            self.metrics.takeovers.inc()
+        if claim.resume or redelivered:
+            self.metrics.redeliveries.inc()
+        pipeline = self.lookup(claim.pipeline)
+        held = self._slot(pipeline) if pipeline is not None else None
+        if pipeline is not None and held is None:
+            self._give_back(claim)
+            return "busy"
+        with self._lock:
+            self._live[claim.id] = (claim, None)
+        try:
+            return self._run(claim, pipeline)
+        finally:
+            with self._lock:
+                self._live.pop(claim.id, None)
+                self._lost.discard(claim.id)
+            if held is not None:
+                held.release()
+
+    def _slot(self, pipeline: Pipeline) -> SlotLease | None:
+        backend = shared()
+        if backend is None:  # the worker installs Redis before it takes tasks
+            raise RuntimeError("no coordination backend: the worker did not install Redis")
+        slots = getattr(pipeline, "concurrency", None) or 1
+        deadline = time.monotonic() + SLOT_WAIT
+        while True:
+            try:
+                held = backend.acquire_slot(pipeline.name, slots)
+            except OSError as exc:
+                self.make_log().error(
+                    f"pipeline '{pipeline.name}': cannot take a run slot: {exc}",
+                    event="slot_failed",
+                )
+                return None
+            if held is not None or time.monotonic() >= deadline:
+                return held
+            if self._stopping.wait(_SLOT_POLL):
+                return None
+
+    def _give_back(self, claim: Claim) -> None:
+        try:
+            self.deliveries.unclaim(claim)
+        except Exception as exc:  # its lease expires: the dispatcher publishes it then
+            self.make_log().warning(
+                f"delivery {claim.id}: cannot give it back: {_one_line(exc)}; it is taken "
+                f"up again once its lease expires",
+                event="unclaim_failed",
+            )
+        if self._stopping.is_set():
+            raise HandBack(_STOPPING)
+
+    def _run(self, claim: Claim, pipeline: Pipeline | None) -> str:
+        began = time.monotonic()
+        ended = self._ended(claim)
+        if ended is not None:  # it ended before its worker died: only the outcome was lost
+            result = RunResult(claim.run_id, *ended)
+        else:
+
+            def started(runtime: Runtime) -> None:
+                with self._lock:
+                    self._live[claim.id] = (claim, runtime)
+                    if claim.id in self._lost:
+                        runtime.cancel(_LOST)
+                    elif self._cancelled.is_set():
+                        runtime.cancel(_STOPPING)
+
+            result = execute(
+                pipeline,
+                claim,
+                env=self.env,
+                log=self.make_log(),
+                recorder=self.recorder,
+                checkpoint=self.checkpoints.for_run(claim.run_id),
+                started=started,
+            )
+            self.metrics.run_finished(claim.pipeline, result.status, time.monotonic() - began)
+        with self._lock:
+            lost = claim.id in self._lost
+        if lost:
+            self.make_log().warning(
+                f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is that "
+                "worker's to record",
+                event="lease_lost",
+            )
+            return "lost"
+        return self._record(claim, result, pipeline)
+
+    def _ended(self, claim: Claim) -> tuple[str, Any, str | None] | None:
+        if not claim.resume or self.ended_run is None:
+            return None
+        try:
+            return self.ended_run(claim.run_id)
+        except Exception:  # the history cannot say: run it (checkpoints skip what is done)
+            return None
+
+    def _record(self, claim: Claim, result: RunResult, pipeline: Pipeline | None) -> str:
+        next_ = verdict(claim, result, pipeline)
+        try:
+            kept = self.deliveries.finish(
+                claim,
+                next_.status,
+                error=next_.error,
+                retry_in=next_.retry_in,
+                run_status=next_.run_status,
+                outcome=next_.outcome,
+                output=result.output,
+            )
+        except Exception as exc:  # its lease expires; the next claim finds the run ended
+            self.make_log().error(
+                f"run {claim.run_id} of '{claim.pipeline}': cannot record how it ended: "
+                f"{_one_line(exc)}; it is taken up again once its lease expires",
+                event="record_failed",
+            )
+            return "ran"
+        if not kept:
+            self.make_log().warning(
+                f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is that "
+                "worker's to record",
+                event="lease_lost",
+            )
+            return "lost"
+        if next_.warning is not None:
+            self.make_log().warning(next_.warning, event="run_retry")
+        if next_.status == "queued":  # stopped: another worker resumes it now
+            raise HandBack(result.error or _STOPPING)
+        return "ran"
+
+    # --- the lease --------------------------------------------------------------------
+
+    def _beat(self) -> None:
+        """Every third of the lease: renew the leases of the runs under way; a run whose
+        lease another worker took (this one paused past it) is stopped at once."""
+        every = self.lease_seconds / 3
+        warned = False
+        while not self._closed.wait(every):
+            with self._lock:
+                ids = list(self._live)
+            if not ids:
+                continue
+            try:
+                held = self.deliveries.beat(ids, self.owner, self.lease_seconds)
+            except Exception as exc:
+                if not warned:
+                    self.make_log().warning(
+                        f"cannot renew the leases of the runs under way: {_one_line(exc)}; "
+                        "trying again",
+                        event="lease_renew_failed",
+                    )
+                warned = True
+                continue
+            warned = False
+            with self._lock:
+                for id in set(ids) - held:
+                    if id in self._live:
+                        self._lost.add(id)
+                        runtime = self._live[id][1]
+                        if runtime is not None:
+                            runtime.cancel(_LOST)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,346 @@
+"""``hookline worker``: an in-process Celery worker that runs the deliveries serve queued.
+
+One process, ``--concurrency`` threads (Celery's ``threads`` pool: runs wait on HTTP, and
+threads share the database pool, the Redis client and one history writer). At start it
+loads and checks the pipeline directory exactly as ``serve`` does (an invalid set: the
+same messages, exit 2), brings the database to this code's schema, installs the Redis
+coordination (pipeline slots and rate limits shared by every worker), then consumes.
+
+Celery's own banner and task chatter are left out: its warnings and errors come out as
+lines of the worker's log, in its format.
+
+Signals (the main thread runs Celery's consumer loop):
+
+- SIGTERM (and Ctrl-C): no new task is taken (Celery's warm shutdown: the messages not
+  started stay in the broker); the runs under way get ``--grace`` seconds to finish; the
+  ones still going are then stopped and handed back (their rows queued, their messages
+  requeued), and another worker resumes them from their checkpoints. Exit 0.
+- A second SIGTERM: the runs under way are stopped and handed back at once.
+- SIGKILL: nothing more runs here. The broker delivers the unacknowledged messages again
+  (late acknowledgement), and the leader's dispatcher publishes the rows again once their
+  leases expired; the next claim resumes each run from its checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from .._errors import PipelineInvalid
+from .._log import Format, RunLog
+from .._model import Pipeline
+from .._redact import Redactor
+from ..serve._catalog import Catalog, load_catalog
+from ..serve._logstream import LogStream
+from ..serve._server import bind
+from ._config import ScaleConfig
+
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_GRACE", "Worker", "WorkerSettings"]
+
+#: Runs at once in one worker process (``--concurrency``).
+DEFAULT_CONCURRENCY = 4
+#: Seconds runs under way get to finish at SIGTERM before they are handed back.
+DEFAULT_GRACE = 30.0
+#: Connections the worker's database pool holds beyond one per run: the lease heartbeat,
+#: the history writer, health checks.
+_POOL_SPARE = 4
+#: Seconds a health check waits for the database.
+_HEALTH_TIMEOUT = 2.0
+# Celery's loggers: their warnings and errors become lines of our log, the rest is dropped.
+_CELERY_LOGGERS = ("celery", "kombu", "amqp")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    directory: str
+    home: Path
+    config: ScaleConfig
+    concurrency: int = DEFAULT_CONCURRENCY
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8082
+    grace: float = DEFAULT_GRACE
+    skip_invalid: bool = False
+    log_format: Format = "text"
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+class _ToOurLog(logging.Handler):
+    """Celery's records at WARNING and above, as one line each of the worker's log."""
+
+    def __init__(self, log: RunLog) -> None:
+        super().__init__(logging.WARNING)
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            lines = record.getMessage().strip().splitlines() or [record.name]
+            text = f"celery: {lines[0]}"
+            if record.levelno >= logging.ERROR:
+                self._log.error(text, event="celery")
+            else:
+                self._log.warning(text, event="celery")
+        except Exception:  # a log line must never break the worker
+            self.handleError(record)
+
+
+class Worker:
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.env = settings.env
+        self.redactor = Redactor()
+        self.stream = LogStream(sys.stderr)
+        self.log = RunLog(
+            cast(TextIO, self.stream), fmt=settings.log_format, redactor=self.redactor, stamps=None
+        )
+        self.catalog = Catalog()
+        self.stopping = False
+        self._signalled = 0
+        self._controller: Any = None
+        self._runner: Any = None
+        self._pool: Any = None
+
+    def lookup(self, name: str) -> Pipeline | None:
+        return self.catalog.lookup(name)
+
+    def _new_log(self) -> RunLog:
+        fmt = self.settings.log_format
+        return RunLog(cast(TextIO, self.stream), fmt=fmt, redactor=self.redactor, stamps=None)
+
+    def run(self) -> int:
+        """Load, connect, consume until SIGTERM; the exit code."""
+        try:
+            return self._run()
+        finally:
+            self.stream.close()
+
+    def _load(self) -> Catalog:
+        s = self.settings
+        catalog = load_catalog(s.directory, env=self.env, cache=s.home, skip_invalid=s.skip_invalid)
+        if not catalog.pipelines:  # --skip-invalid skipped every one
+            raise PipelineInvalid(catalog.problems)
+        for secrets in catalog.secrets.values():
+            for value in secrets.values():
+                self.redactor.add(value)
+        for warning in catalog.warnings:
+            self.log.warning(warning, event="weak_secret")
+        for path in catalog.skipped:
+            problems = [p for p in catalog.problems if p.file == path]
+            self.log.warning(
+                f"{path}: skipped ({len(problems)} problem{'s' if len(problems) != 1 else ''})",
+                event="skipped",
+            )
+            for problem in problems:
+                self.log.info(f"  {problem}", event="problem")
+        return catalog
+
+    def _run(self) -> int:
+        from ._celery import make_app
+        from ._coordinate import install_redis
+        from ._pg import make_pool, migrate
+        from ._pg_checkpoints import PgCheckpointStore
+        from ._pg_deliveries import Deliveries, owner_id
+        from ._pg_history import PgStore
+        from ._task import TaskRunner, lease_from_env
+        from ._worker_admin import AdminListener, WorkerAdmin, WorkerMetrics
+
+        s = self.settings
+        config = s.config
+        assert config.broker and config.database and config.redis  # checked by the CLI
+        lease = lease_from_env(self.env)
+        self.catalog = self._load()  # PipelineInvalid: nothing started, the CLI lists it
+        admin_sock = bind(s.admin_host, s.admin_port)
+        s.home.mkdir(parents=True, exist_ok=True)
+        pool = make_pool(config.database, max_size=s.concurrency + _POOL_SPARE, name="worker")
+        self._pool = pool
+        try:
+            with pool.connection() as conn:
+                migrate(conn)
+            install_redis(config.redis, log=self.log)
+            store = PgStore(pool, warn=lambda m: self.log.warning(m, event="history_off"))
+            deliveries = Deliveries(pool)
+            metrics = WorkerMetrics()
+            runner = TaskRunner(
+                deliveries,
+                owner=owner_id(),
+                lookup=self.lookup,
+                recorder=store,
+                checkpoints=PgCheckpointStore(pool),
+                env=self.env,
+                make_log=self._new_log,
+                metrics=metrics,
+                lease_seconds=lease,
+                ended_run=getattr(store, "ended_run", None),
+            )
+            self._runner = runner
+            metrics.watch(runner.running, deliveries.depth)
+            app = make_app(config)
+            _register_task(app, runner)
+            admin = AdminListener(WorkerAdmin(metrics, self._health), admin_sock)
+            controller = app.WorkController(
+                pool_cls="threads",
+                concurrency=s.concurrency,
+                hostname=f"hookline@{socket.gethostname()}:{os.getpid()}",
+                loglevel="WARNING",
+                without_heartbeat=True,  # the lease in the database says who is alive
+                without_mingle=True,
+                without_gossip=True,
+            )
+            self._controller = controller
+            _quiet_celery(self._new_log())
+            runner.start()
+            admin.start()
+            self._signals()
+            self.log.info(
+                f"working on {self.catalog.describe()}; {s.concurrency} run"
+                f"{'s' if s.concurrency != 1 else ''} at once; {config.describe()}; health "
+                f"and metrics on http://{_host(s.admin_host)}:{admin.port}",
+                event="working",
+            )
+            try:
+                controller.start()  # returns after the warm shutdown
+            finally:
+                runner.close()
+                admin.stop()
+                store.close()
+        finally:
+            pool.close()
+        self.log.info("stopped", event="stopped")
+        return 0
+
+    # --- signals ----------------------------------------------------------------------
+
+    def _signals(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_stop)
+
+    def _on_stop(self, signum: int, frame: Any) -> None:
+        from celery.worker import state
+
+        self._signalled += 1
+        self.stopping = True
+        name = signal.Signals(signum).name
+        state.should_stop = 0  # Celery's warm shutdown: its consumer loop sees this
+        runner = self._runner
+        if runner is None:
+            return
+        runner.stop_taking()
+        # Logging and waiting happen in a thread: a signal handler must return at once.
+        if self._signalled == 1:
+            threading.Thread(
+                target=self._grace, args=(name,), name="hookline-grace", daemon=True
+            ).start()
+        else:
+            threading.Thread(target=self._hand_back, args=(f"{name} again",), daemon=True).start()
+
+    def _grace(self, name: str) -> None:
+        grace = self.settings.grace
+        self.log.info(
+            f"{name}: stopping; runs under way get {grace:g}s to finish, then are handed "
+            "back to the queue",
+            event="stopping",
+        )
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self._runner.running():
+            time.sleep(0.05)
+        if self._runner.running():
+            self._hand_back(f"not finished within {grace:g}s")
+
+    def _hand_back(self, why: str) -> None:
+        cancelled = self._runner.cancel_all()
+        if cancelled:
+            count = len(cancelled)
+            self.log.warning(
+                f"{count} run{'s' if count != 1 else ''} {why}: handed back to the queue, "
+                "another worker resumes them from their checkpoints",
+                event="handed_back",
+            )
+
+    # --- health -----------------------------------------------------------------------
+
+    def _health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "status": "ok",
+            "pipelines": len(self.catalog.pipelines),
+            "running": self._runner.running() if self._runner is not None else 0,
+        }
+        reasons = []
+        if self.stopping:
+            reasons.append("the worker is stopping")
+        broker = _broker_state(self._controller)
+        report["broker"] = broker
+        if broker != "connected":
+            reasons.append(f"broker: {broker}")
+        database = _database_state(self._pool)
+        report["database"] = database
+        if database != "ok":
+            reasons.append(f"database: {database}")
+        if reasons:
+            report["status"] = "stopping" if self.stopping else "unavailable"
+            report["reason"] = "; ".join(reasons)
+        return report
+
+
+def _register_task(app: Any, runner: Any) -> None:
+    """The ``hookline.run`` task, bound to this worker's runner."""
+    from celery.exceptions import Reject
+
+    from ._task import HandBack
+
+    def run(task: Any, delivery_id: str) -> None:
+        info = getattr(task.request, "delivery_info", None) or {}
+        try:
+            runner.run(str(delivery_id), redelivered=bool(info.get("redelivered")))
+        except HandBack:
+            raise Reject(requeue=True) from None
+
+    app.task(
+        name="hookline.run",
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        ignore_result=True,
+    )(run)
+
+
+def _quiet_celery(log: RunLog) -> None:
+    handler = _ToOurLog(log)
+    for name in _CELERY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
+def _broker_state(controller: Any) -> str:
+    if controller is None:
+        return "not started"
+    consumer = getattr(controller, "consumer", None)
+    connection = getattr(consumer, "connection", None)
+    if connection is None or not getattr(connection, "connected", False):
+        return "not connected"
+    return "connected"
+
+
+def _database_state(pool: Any) -> str:
+    if pool is None:
+        return "not connected"
+    try:
+        with pool.connection(timeout=_HEALTH_TIMEOUT) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:
+        text = str(exc).strip().splitlines()
+        return f"unreachable ({text[0] if text else type(exc).__name__})"
+    return "ok"
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
