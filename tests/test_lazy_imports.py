@@ -12,9 +12,15 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from support import ROOT
 
 HEAVY = ("zeep", "gql", "graphql", "croniter", "requests")
+# The distributed mode's libraries (the scale extra) and hookline's modules over them:
+# loaded only when a broker or database URL is configured, never by a run, a check or the
+# embedded serve (a machine without the extra must not even notice they exist).
+SCALE = ("celery", "kombu", "redis", "psycopg", "psycopg_pool", "hookline.scale")
 SEED = ROOT / "pipelines" / "reshape-call-fields.yaml"
 CALL = ROOT / "pipelines" / "inputs" / "call.json"
 
@@ -30,7 +36,7 @@ _PROBE = textwrap.dedent(
     print(json.dumps({"code": code, "out": out.getvalue(), "err": err.getvalue(),
                       "imported": heavy}))
     """
-).replace("HEAVY", repr(HEAVY))
+).replace("HEAVY", repr(HEAVY + SCALE))
 
 
 def imports_after(prog: str, *argv: str) -> dict[str, bool]:
@@ -50,12 +56,24 @@ def imports_after(prog: str, *argv: str) -> dict[str, bool]:
 
 def test_a_pure_pipeline_runs_without_any_heavy_client_library() -> None:
     imported = imports_after("run-pipeline", str(SEED), "--input", f"@{CALL}")
-    assert imported == dict.fromkeys(HEAVY, False)
+    assert imported == dict.fromkeys(HEAVY + SCALE, False)
 
 
 def test_checking_a_pure_pipeline_imports_none_either() -> None:
     imported = imports_after("hookline", "check", str(SEED))
-    assert imported == dict.fromkeys(HEAVY, False)
+    assert imported == dict.fromkeys(HEAVY + SCALE, False)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("runs",), ("runs", "prune", "--keep-days", "30"), ("state", "show", "counter")],
+    ids=["runs", "runs-prune", "state-show"],
+)
+def test_the_history_and_state_commands_without_a_database_url_load_no_scale_code(
+    argv: tuple[str, ...],
+) -> None:
+    imported = imports_after("hookline", *argv)
+    assert {name: imported[name] for name in SCALE} == dict.fromkeys(SCALE, False)
 
 
 def test_a_graphql_step_imports_graphql_but_not_zeep(tmp_path: Path) -> None:
@@ -140,6 +158,9 @@ NOT_FOR_REST = (
     # The progress line is drawn only on a terminal: a run in a pipe (cron, CI) does not
     # import it (its classes cost a warm run about a millisecond).
     "hookline._progress",
+    # The distributed mode: a run without --database/--redis keeps its history in SQLite
+    # and its lock in a file, and loads no client of PostgreSQL, Redis or Celery.
+    *SCALE,
 )
 
 _REST_PROBE = textwrap.dedent(
@@ -235,12 +256,13 @@ def test_a_pipeline_that_reads_state_loads_the_state_code(tmp_path: Path) -> Non
             steps:
               - id: next
                 set: "${{ sum([state.n || `0`, `1`]) }}"
+            save_state: {n: "${{ steps.next }}"}
             output: "${{ steps.next }}"
             """
         ),
         encoding="utf-8",
     )
-    probe = _REST_PROBE.replace(repr(NOT_FOR_REST), repr(("hookline._state_run",)))
+    probe = _REST_PROBE.replace(repr(NOT_FOR_REST), repr(("hookline._state_run", *SCALE)))
     done = subprocess.run(
         [sys.executable, "-c", probe, str(pipeline)],
         capture_output=True,
@@ -308,3 +330,41 @@ def test_every_registered_step_kind_is_type_checked_and_importable() -> None:
     for name in steps.STEP_KINDS:
         module = importlib.import_module(steps.STEP_KINDS.path(name))
         assert callable(module.build) and callable(module.run) and module.STEP_SCHEMA
+
+
+# The embedded service: what serve loads at start, for a webhook and its run, and at its
+# SIGTERM, written by the served process itself as it ends.
+_SERVE_PROBE = textwrap.dedent(
+    """
+    import os, sys
+    from hookline.cli import main
+    code = main(sys.argv[1:])  # with argv, main returns rather than ending the process
+    loaded = sorted(m for m in NAMES if m in sys.modules)
+    sys.stderr.write("scale modules: " + repr(loaded) + "\\n")
+    sys.stderr.flush()
+    os._exit(code)
+    """
+).replace("NAMES", repr(SCALE))
+
+
+def test_the_embedded_serve_loads_no_scale_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serve_support
+    from serve_support import SIGNED, Serve, hook
+
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "echo.yaml").write_text(
+        hook("echo", "/hooks/echo", trigger_extra=SIGNED), encoding="utf-8"
+    )
+    # Serve starts ``python -c ENTRY``: here the probe above, which runs the same main().
+    monkeypatch.setattr(serve_support, "ENTRY", _SERVE_PROBE)
+    for name in ("HOOKLINE_BROKER_URL", "HOOKLINE_DATABASE_URL", "HOOKLINE_REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with Serve(folder, tmp_path / "home", "--workers", "1") as serve:
+        assert serve.post("/hooks/echo", {"n": 1}).status == 202
+        assert serve.wait_for(r"^echo: ok", 30), serve.stderr
+        serve.signal(15)
+        assert serve.wait() == 0
+    assert "scale modules: []" in serve.lines, serve.stderr
