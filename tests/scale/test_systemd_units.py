@@ -119,7 +119,7 @@ def test_the_env_file_example_names_what_the_units_and_hookline_read(cli) -> Non
     assert "/etc/hookline/hookline.env" in text and "-m 0600" in text
     names = set(re.findall(r"^#?(HOOKLINE_\w+)=", text, re.MULTILINE))
     assert names == {"HOOKLINE_BROKER_URL", "HOOKLINE_DATABASE_URL", "HOOKLINE_REDIS_URL"}
-    for command in ("worker",):
+    for command in ("serve", "worker"):
         shown = cli(command, "--help")
         assert shown.code == 0
         described = " ".join(shown.out.split())  # argparse wraps lines anywhere
