@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from hookline.scale._leader import Leader
-from hookline.scale._redis import connect
+from hookline.scale._redis import connect as _connect
 
 # A contender in a process of its own, so that it can be killed as a machine dies.
 HOLDER = """
@@ -24,11 +26,25 @@ time.sleep(600)
 """
 
 
+@pytest.fixture
+def connect():
+    """``connect(url)``, each client closed when the test ends."""
+    made = []
+
+    def make(url):
+        made.append(_connect(url))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
 def _leaders(contenders: list[Leader]) -> list[Leader]:
     return [c for c in contenders if c.is_leader()]
 
 
-def test_two_contenders_one_leader(redis_url):
+def test_two_contenders_one_leader(redis_url, connect):
     contenders = [Leader(connect(redis_url), "serve", ttl=1.0) for _ in range(2)]
     for contender in contenders:
         contender.start()
@@ -50,7 +66,7 @@ def test_two_contenders_one_leader(redis_url):
             contender.stop()
 
 
-def test_a_killed_leader_is_replaced_within_the_ttl_with_a_greater_term(redis_url):
+def test_a_killed_leader_is_replaced_within_the_ttl_with_a_greater_term(redis_url, connect):
     ttl = 2.0
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, redis_url, str(ttl)], stdout=subprocess.PIPE, text=True
@@ -79,7 +95,7 @@ def test_a_killed_leader_is_replaced_within_the_ttl_with_a_greater_term(redis_ur
         follower.stop()
 
 
-def test_a_stopped_leader_hands_over_at_once_and_terms_grow(redis_url):
+def test_a_stopped_leader_hands_over_at_once_and_terms_grow(redis_url, connect):
     first = Leader(connect(redis_url), "serve", ttl=30.0)
     second = Leader(connect(redis_url), "serve", ttl=30.0)
     first.start()
@@ -99,7 +115,7 @@ def test_a_stopped_leader_hands_over_at_once_and_terms_grow(redis_url):
         second.stop()
 
 
-def test_a_leader_that_loses_redis_steps_down(make_redis):
+def test_a_leader_that_loses_redis_steps_down(make_redis, connect):
     server = make_redis()
     leader = Leader(connect(server.url), "serve", ttl=1.5)
     leader.start()

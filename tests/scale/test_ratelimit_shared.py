@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from hookline.scale._ratelimit import RedisRateLimiter, window_key
-from hookline.scale._redis import CoordinationUnavailable, connect
+from hookline.scale._redis import CoordinationUnavailable
+from hookline.scale._redis import connect as _connect
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "coord_driver.py"
@@ -61,6 +62,20 @@ def clock_server() -> Iterator[str]:
             proc.stdout.close()
 
 
+@pytest.fixture
+def connect():
+    """``connect(url)``, each client closed when the test ends."""
+    made = []
+
+    def make(url):
+        made.append(_connect(url))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
 def busiest_window(times: list[float], width: float = 1.0) -> int:
     times = sorted(times)
     return max(sum(1 for t in times[i:] if t < start + width) for i, start in enumerate(times))
@@ -104,7 +119,7 @@ def test_four_worker_processes_never_exceed_the_shared_limit(redis_url, clock_se
     assert busiest >= 8  # and the limit is used, not wasted
 
 
-def test_two_limiters_of_one_identity_share_one_window(redis_url):
+def test_two_limiters_of_one_identity_share_one_window(redis_url, connect):
     """Two limiter objects (two processes' views) of one window: 6 slots at 3 per 0.5 s
     are spread over at least one full window, by Redis's clock."""
     name = window_key("p", "api", "http://127.0.0.1:1")
@@ -120,7 +135,7 @@ def test_two_limiters_of_one_identity_share_one_window(redis_url):
     assert busiest_window(stamps, 0.5) <= 3
 
 
-def test_a_wait_past_the_deadline_gives_up_at_once(redis_url):
+def test_a_wait_past_the_deadline_gives_up_at_once(redis_url, connect):
     limiter = RedisRateLimiter(connect(redis_url), window_key("p", "a", ""), 1, 30.0)
     assert limiter.acquire(time.monotonic() + 5) is not None
     started = time.monotonic()
@@ -128,7 +143,7 @@ def test_a_wait_past_the_deadline_gives_up_at_once(redis_url):
     assert time.monotonic() - started < 5  # it did not sleep first
 
 
-def test_redis_out_of_reach_is_a_clear_error_without_the_password(make_redis):
+def test_redis_out_of_reach_is_a_clear_error_without_the_password(make_redis, connect):
     server = make_redis()
     url = server.url.replace("redis://", "redis://hook:s3cret-pass@")
     server.kill()

@@ -81,5 +81,9 @@ def install_redis(
 
 
 def uninstall() -> None:
-    """Back to this machine's coordination (flock files, per-run rate limits)."""
+    """Back to this machine's coordination (flock files, per-run rate limits); the
+    installed Redis client is closed."""
+    installed = _coord.shared()
     _coord.install(None)
+    if isinstance(installed, RedisCoordination):
+        installed.client.close()
