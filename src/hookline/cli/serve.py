@@ -7,16 +7,25 @@ Everything the service needs beyond the core (uvicorn, prometheus_client) comes 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .._errors import PipelineInvalid, UsageError
 from .._home import default_home
+
+if TYPE_CHECKING:
+    from ..scale._config import ScaleConfig
 
 DESCRIPTION = (
     "Serve every pipeline under DIR: webhooks on the public listener, schedules on time, "
     "runs on a pool of worker threads; /healthz and /metrics on the admin listener. Refuses "
     "to start while any pipeline is invalid (exit 2). SIGTERM stops (exit 0), SIGHUP "
-    "reloads the pipelines. See docs/serve.md."
+    "reloads the pipelines. With --broker and --database (or their environment variables) "
+    "it runs in distributed mode: deliveries are committed in PostgreSQL and run by "
+    "'hookline worker' processes on any number of machines. See docs/serve.md and "
+    "docs/deploy.md."
 )
 
 
@@ -57,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--admin-port", type=_port, default=9090, help="admin listener port: /healthz, /metrics"
     )
-    p.add_argument("--workers", type=_positive, default=4, help="worker threads (4)")
+    p.add_argument("--workers", type=_positive, default=4, help="worker threads (4; embedded mode)")
     p.add_argument(
         "--grace",
         type=_seconds,
@@ -84,10 +93,58 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="deliveries waiting past which new ones get 503 with Retry-After (10000)",
     )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
+    add_scale_options(p, redis_help=_REDIS_HELP)
     p.set_defaults(handler=handle)
 
 
+_REDIS_HELP = (
+    "distributed mode: Redis for the leader lease and shared limits "
+    "(default: the broker's URL when it is Redis). Default from $HOOKLINE_REDIS_URL"
+)
+
+
+def add_scale_options(
+    p: argparse.ArgumentParser, *, broker: bool = True, redis_help: str | None = None
+) -> None:
+    """--broker, --database, --redis: distributed mode (docs/deploy.md)."""
+    if broker:
+        p.add_argument(
+            "--broker",
+            metavar="URL",
+            help="distributed mode: the Celery broker, redis://HOST:PORT/DB or "
+            "amqp://HOST/ (a password in it is never shown). Default from "
+            "$HOOKLINE_BROKER_URL",
+        )
+    p.add_argument(
+        "--database",
+        metavar="URL",
+        help="distributed mode: PostgreSQL, postgresql://USER@HOST:PORT/DB, for the "
+        "deliveries, run history and state. Default from $HOOKLINE_DATABASE_URL",
+    )
+    p.add_argument("--redis", metavar="URL", help=redis_help or _REDIS_HELP)
+
+
+_SCALE_ENV = ("HOOKLINE_BROKER_URL", "HOOKLINE_DATABASE_URL", "HOOKLINE_REDIS_URL")
+
+
+def scale_config(args: argparse.Namespace, environ: Mapping[str, str]) -> ScaleConfig | None:
+    """The distributed mode's URLs, or None when none is set (embedded mode): then
+    ``hookline.scale`` is not even imported."""
+    given = any(getattr(args, name, None) for name in ("broker", "database", "redis"))
+    if not given and not any(environ.get(name, "").strip() for name in _SCALE_ENV):
+        return None
+    from ..scale._config import ScaleConfig
+
+    return ScaleConfig.from_args_env(args, environ)
+
+
 def handle(args: argparse.Namespace) -> int:
+    scale = scale_config(args, os.environ)
+    if scale is not None:
+        scale.require("hookline serve", broker=True, database=True, redis=True)
+        from ..scale import require_extra
+
+        require_extra()
     try:
         from ..serve._intake_sqlite import MAX_QUEUE
         from ..serve._intake_store import durability_from_env
@@ -110,6 +167,7 @@ def handle(args: argparse.Namespace) -> int:
         durability=durability_from_env(args.durability),
         max_queue=args.max_queue or MAX_QUEUE,
         log_format=args.log_format,
+        scale=scale,
     )
     if (args.host, args.port) == (args.admin_host, args.admin_port) and args.port:
         raise UsageError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -31,6 +32,8 @@ INTERVAL = 1.0
 #: Deliveries published per round at most (a longer backlog: the next round goes on at
 #: once).
 BATCH = 500
+#: Seconds between two sweeps of old done deliveries (kept HOOKLINE_DELIVERY_DAYS).
+SWEEP_SECONDS = 3600.0
 
 
 class Gate(Protocol):
@@ -59,6 +62,7 @@ class Dispatcher:
         batch: int = BATCH,
         republish: float = REPUBLISH_SECONDS,
         published: Callable[[str], None] | None = None,
+        keep_done_days: float | None = None,
     ) -> None:
         self.deliveries = deliveries
         self.publish = publish
@@ -68,6 +72,8 @@ class Dispatcher:
         self.batch = batch
         self.republish = republish
         self.published = published
+        self.keep_done_days = keep_done_days
+        self._swept = -SWEEP_SECONDS
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._broker_down = False
@@ -89,6 +95,7 @@ class Dispatcher:
             if self.gate.is_leader():
                 try:
                     full = self.round() >= self.batch
+                    self._sweep()
                 except Exception as exc:  # a bug must not end the dispatching for good
                     self.log.warning(f"dispatcher: {type(exc).__name__}: {exc}")
             if not full:
@@ -132,6 +139,15 @@ class Dispatcher:
             if self.published is not None:
                 self.published(reason)
         return len(due)
+
+    def _sweep(self) -> None:
+        """Hourly, on the leader: forget done deliveries older than keep_done_days (their
+        dedup keys with them), as the embedded worker pool does."""
+        if self.keep_done_days is None or time.monotonic() - self._swept < SWEEP_SECONDS:
+            return
+        self._swept = time.monotonic()
+        with contextlib.suppress(psycopg.Error, PoolTimeout):  # next hour
+            self.deliveries.forget_done(self.keep_done_days)
 
     def _unpublish(self, ids: list[str]) -> None:
         if ids:

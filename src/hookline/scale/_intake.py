@@ -82,6 +82,7 @@ class CeleryIntake:
         self._wake = threading.Condition(self._lock)
         self._closing = False
         self._waiting = 0
+        self._running = 0
         self._counted_at = 0.0
         self._to_publish: queue.Queue[str | None] = queue.Queue()
         self.publish_failures = 0
@@ -116,6 +117,10 @@ class CeleryIntake:
         """Queued and retry-wait deliveries of every instance, as last counted (at most
         ``_RECOUNT_SECONDS`` old while idle)."""
         return self._waiting
+
+    def running(self) -> int:
+        """Deliveries workers run now, on every machine, as last counted."""
+        return self._running
 
     def active(self, pipeline: str) -> int:
         try:
@@ -175,7 +180,7 @@ class CeleryIntake:
             contextlib.suppress(psycopg.Error, PoolTimeout),  # the next commit says why
             self.pool.connection(timeout=self.commit_timeout) as conn,
         ):
-            self._waiting = count_waiting(conn)
+            self._waiting, self._running = count_waiting(conn)
         self._counted_at = time.monotonic()
 
     def _commit(self, batch: list[_Pending]) -> None:
@@ -202,7 +207,7 @@ class CeleryIntake:
         stale = time.monotonic() - self._counted_at >= _RECOUNT_SECONDS
         with self.pool.connection(timeout=self.commit_timeout) as conn:
             if stale:  # once a second under load: other instances' and workers' work
-                self._waiting = count_waiting(conn)
+                self._waiting, self._running = count_waiting(conn)
                 self._counted_at = time.monotonic()
             return insert_batch(
                 conn,

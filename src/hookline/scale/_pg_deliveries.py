@@ -436,11 +436,14 @@ def _waiting_of(conn: psycopg.Connection[Any], pipeline: str) -> int:
     return int(row[0]) if row else 0
 
 
-def count_waiting(conn: psycopg.Connection[Any]) -> int:
+def count_waiting(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+    """Deliveries waiting (queued or retry-wait), and running, in one query."""
     row = conn.execute(
-        "SELECT count(*) FROM deliveries WHERE status IN ('queued', 'retry-wait')"
+        "SELECT count(*) FILTER (WHERE status <> 'running'), count(*) FILTER"
+        " (WHERE status = 'running') FROM deliveries"
+        " WHERE status IN ('queued', 'retry-wait', 'running')"
     ).fetchone()
-    return int(row[0]) if row else 0
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def _rewrite_run(

@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from .._errors import PipelineInvalid
 from .._log import Format, RunLog
@@ -44,6 +44,12 @@ from ._scheduler import Scheduler
 from ._server import bind, make_server, new_loop
 from ._workers import DEFAULT_WORKERS, WorkerPool
 
+if TYPE_CHECKING:
+    from ..scale._config import ScaleConfig
+    from ..scale._intake import CeleryIntake
+    from ..scale._pg_history import PgStore
+    from ..scale._serve import Distributed
+
 DEFAULT_GRACE = 30.0
 """Seconds runs under way get to finish at SIGTERM before they are left queued."""
 
@@ -62,6 +68,8 @@ class Settings:
     durability: Durability = "process"
     max_queue: int = MAX_QUEUE
     log_format: Format = "text"
+    # Broker, database and Redis URLs: distributed mode (docs/deploy.md); None: embedded.
+    scale: ScaleConfig | None = None
 
 
 class MeteredRecorder:
@@ -92,7 +100,7 @@ class MeteredRecorder:
 class CountingIntake:
     """The intake as the scheduler sees it: each fire it commits counted in the metrics."""
 
-    def __init__(self, inner: SqliteIntake, metrics: Metrics) -> None:
+    def __init__(self, inner: Any, metrics: Metrics) -> None:
         self._inner = inner
         self._metrics = metrics
 
@@ -119,6 +127,12 @@ def _schedules(catalog: Catalog) -> list[Schedule]:
 
 
 class Service:
+    # Embedded: the SQLite intake and history, a pool of worker threads; distributed:
+    # PostgreSQL and Celery, the runs on hookline workers (``hookline.scale._serve``).
+    intake: SqliteIntake | CeleryIntake
+    store: Store | PgStore
+    pool: WorkerPool | Distributed
+
     def __init__(self, settings: Settings, env: Mapping[str, str] | None = None) -> None:
         import os
 
@@ -143,6 +157,7 @@ class Service:
         self.scheduler: Scheduler | None = None
         self.poller: Poller | None = None
         self._stopped_at: float | None = None
+        self.distributed: Distributed | None = None
 
     # --- the pipelines --------------------------------------------------------------
 
@@ -178,6 +193,25 @@ class Service:
     def lookup(self, name: str) -> Pipeline | None:
         return self.catalog.lookup(name)
 
+    def _open_distributed(self, config: ScaleConfig) -> None:
+        """The intake, history and leader of distributed mode (``hookline.scale``)."""
+        from ..scale import require_extra
+
+        require_extra()  # one line, exit 2, before anything of the extra is imported
+        from ..scale._serve import Distributed
+
+        self.distributed = Distributed(
+            config,
+            env=self.env,
+            log=self.log,
+            metrics=self.metrics,
+            max_queue=self.settings.max_queue,
+            home=self.settings.home,
+        )
+        self.intake = self.distributed.intake
+        self.store = self.distributed.store
+        self.pool = self.distributed
+
     # --- running --------------------------------------------------------------------
 
     def run(self) -> int:
@@ -196,26 +230,31 @@ class Service:
         admin_sock = bind(s.admin_host, s.admin_port)
         s.home.mkdir(parents=True, exist_ok=True)
         db = s.home / "hookline.db"
-        self.intake = SqliteIntake(db, durability=s.durability, max_queue=s.max_queue)
-        history = settings_from_env(self.env)
-        self.store = Store(
-            db,
-            warn=lambda message: self.log.warning(message, event="history_off"),
-            busy_timeout=history["busy_timeout"],
-            max_mb=history["max_mb"],
-        )
+        if s.scale is not None:  # the queue, history and workers are elsewhere
+            self._open_distributed(s.scale)
+        else:
+            intake = SqliteIntake(db, durability=s.durability, max_queue=s.max_queue)
+            self.intake = intake
+            history = settings_from_env(self.env)
+            self.store = Store(
+                db,
+                warn=lambda message: self.log.warning(message, event="history_off"),
+                busy_timeout=history["busy_timeout"],
+                max_mb=history["max_mb"],
+            )
         self.app = WebhookApp(self.intake, self.metrics, self.log)
         self.metrics.watch_queue(self.intake.depth)
         self._adopt(catalog)
-        self.pool = WorkerPool(
-            self.intake,
-            home=s.home,
-            lookup=self.lookup,
-            recorder=MeteredRecorder(self.store, self.metrics),
-            workers=s.workers,
-            make_log=lambda: RunLog(cast(TextIO, self.stream), fmt=s.log_format, stamps=None),
-            env=self.env,
-        )
+        if self.distributed is None:
+            self.pool = WorkerPool(
+                intake,
+                home=s.home,
+                lookup=self.lookup,
+                recorder=MeteredRecorder(self.store, self.metrics),
+                workers=s.workers,
+                make_log=lambda: RunLog(cast(TextIO, self.stream), fmt=s.log_format, stamps=None),
+                env=self.env,
+            )
         self.admin = AdminApp(self.metrics, self._health)
         loop = new_loop()
         try:
@@ -226,23 +265,31 @@ class Service:
                     "unfinished",
                     event="recovered",
                 )
-            self.scheduler = Scheduler(
-                CountingIntake(self.intake, self.metrics),
-                _schedules(catalog),
-                db=db,
-                log=self.log,
-            )
-            self.scheduler.start()
-            self.poller = Poller(
-                CountingIntake(self.intake, self.metrics),
-                catalog.pipelines.values(),
-                db=db,
-                log=self.log,
-                env=self.env,
-                recorder=MeteredRecorder(self.store, self.metrics),
-                make_log=lambda: RunLog(cast(TextIO, self.stream), fmt=s.log_format, stamps=None),
-            )
-            self.poller.start()
+            counting = CountingIntake(self.intake, self.metrics)
+            make_log = lambda: RunLog(cast(TextIO, self.stream), fmt=s.log_format, stamps=None)  # noqa: E731
+            if self.distributed is not None:  # the leader's fire alone, marks in PostgreSQL
+                self.scheduler = self.distributed.scheduler(counting, _schedules(catalog))
+                self.poller = self.distributed.poller(
+                    counting,
+                    catalog.pipelines.values(),
+                    recorder=MeteredRecorder(self.store, self.metrics),
+                    make_log=make_log,
+                )
+            else:
+                self.scheduler = Scheduler(counting, _schedules(catalog), db=db, log=self.log)
+                self.poller = Poller(
+                    counting,
+                    catalog.pipelines.values(),
+                    db=db,
+                    log=self.log,
+                    env=self.env,
+                    recorder=MeteredRecorder(self.store, self.metrics),
+                    make_log=make_log,
+                )
+            if self.scheduler is not None:
+                self.scheduler.start()
+            if self.poller is not None:
+                self.poller.start()
             self.public = make_server(self.app, public_sock, grace=s.grace)
             self.admin_server = make_server(self.admin, admin_sock, grace=s.grace)
             loop.run_until_complete(self._serve(loop, public_sock, admin_sock))
@@ -270,8 +317,7 @@ class Service:
         self.log.info(
             f"serving {self.catalog.describe()} on http://{_host(s.host)}:"
             f"{public_sock.getsockname()[1]}; health and metrics on http://"
-            f"{_host(s.admin_host)}:{admin_sock.getsockname()[1]}; {s.workers} worker"
-            f"{'s' if s.workers != 1 else ''}",
+            f"{_host(s.admin_host)}:{admin_sock.getsockname()[1]}; {self._runs_where()}",
             event="serving",
         )
         await self._stop.wait()
@@ -280,6 +326,12 @@ class Service:
         self.public.should_exit = True
         self.admin_server.should_exit = True
         await asyncio.gather(public, admin, return_exceptions=True)
+
+    def _runs_where(self) -> str:
+        if self.distributed is not None:
+            return self.distributed.describe()
+        s = self.settings
+        return f"{s.workers} worker{'s' if s.workers != 1 else ''}"
 
     def _on_stop(self, signum: int) -> None:
         name = signal.Signals(signum).name
@@ -294,10 +346,10 @@ class Service:
             self.admin_server.force_exit = True
             self.log.info(f"{name} again: stopping now", event="stopping")
             return
-        self.log.info(
-            f"{name}: stopping; runs under way get {self.settings.grace:g}s to finish",
-            event="stopping",
-        )
+        runs = f"runs under way get {self.settings.grace:g}s to finish"
+        if self.distributed is not None:  # the workers run them; they stop on their own
+            runs = "deliveries under way are committed first"
+        self.log.info(f"{name}: stopping; {runs}", event="stopping")
 
     def _on_reload(self, signum: int) -> None:
         if self._reloading or self.stopping:
@@ -345,16 +397,22 @@ class Service:
                 f"within {self.settings.grace:g}s: left queued, they resume at the next start",
                 event="left_queued",
             )
+        if self.distributed is not None:
+            self.distributed.close()  # its intake, history, leader and pool, in order
+            return
         self.intake.close()
         self.store.close()
 
     def _health(self) -> dict[str, Any]:
-        return {
+        health = {
             "status": "stopping" if self.stopping else "ok",
             "pipelines": len(self.catalog.pipelines),
             "queue_depth": self.intake.depth(),
             "running": self.pool.running(),
         }
+        if self.distributed is not None:
+            health.update(self.distributed.health())
+        return health
 
 
 def _host(host: str) -> str:
