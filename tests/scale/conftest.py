@@ -21,6 +21,7 @@ import atexit
 import importlib.util
 import itertools
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -40,8 +41,16 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(reason)
 
 
+def _installed(name: str) -> bool:
+    # Already imported: installed. (find_spec would raise here for kombu, whose module
+    # replaces itself and has no __spec__ once imported.)
+    if name in sys.modules:
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
+
+
 def _require_extra() -> None:
-    missing = [name for name in SCALE_MODULES if importlib.util.find_spec(name) is None]
+    missing = [name for name in SCALE_MODULES if not _installed(name)]
     if missing:
         unavailable(
             f"the scale extra is not installed ({', '.join(missing)} missing): "

@@ -122,3 +122,14 @@ def test_free_port_is_free_on_loopback() -> None:
     port = free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_servers_are_made_after_celery_and_kombu_were_imported(make_redis) -> None:
+    # kombu replaces its module on import (no __spec__ after): the fixtures' check that
+    # the extra is installed must not trip on it in a process that imported it.
+    import celery
+    import kombu
+
+    assert celery and kombu
+    server: RedisServer = make_redis()
+    assert redis_ping(server.port)
