@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .._display import json_safe
 from .._engine import run_pipeline
@@ -20,6 +23,7 @@ from .._log import Level, RunLog
 from .._runtime import Runtime
 from .._secrets import weak_secrets
 from .._store import Store, settings_from_env
+from ._database import REDIS_HELP, add_database, database_url, redis_url
 from ._signals import stop_on_signals
 
 DESCRIPTION = (
@@ -54,6 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="run history database (default hookline.db in $HOOKLINE_HOME, else in the "
         "user state directory, e.g. ~/.local/state/hookline)",
     )
+    add_database(p)
+    p.add_argument("--redis", metavar="URL", help=REDIS_HELP)
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.add_argument(
         "--output",
@@ -95,6 +101,8 @@ def parse_overrides(
 def handle(args: argparse.Namespace) -> int:
     home = default_home()
     history = settings_from_env()
+    database = database_url(args)  # PostgreSQL (distributed mode) or None: SQLite
+    shared = None if args.dry_run else redis_url(args)
     pipeline = load_pipeline(args.file, cache=None if args.dry_run else home)
     source = read_input(args.input, sys.stdin)
     value = parse_input(*source) if source else None
@@ -121,11 +129,23 @@ def handle(args: argparse.Namespace) -> int:
         log.warning(warning, event="weak_secret")
     slots = 0 if args.dry_run else pipeline.concurrency  # 0: a dry run takes no lock
     db = Path(args.db) if args.db else home / "hookline.db"
-    with stop_on_signals(), run_slot(home, pipeline.name, slots, notice, db) as busy:
+    with (
+        stop_on_signals(),
+        _coordinated(shared, notice),
+        run_slot(home, pipeline.name, slots, notice, db) as busy,
+    ):
         if busy:
             return EXIT_BUSY
-        store = None
-        if not args.dry_run:
+        store: Any = None
+        if args.dry_run:
+            pass
+        elif database is not None:
+            from ..scale._pg_history import PgStore
+
+            store = PgStore(
+                database, warn=lambda message: notice.warning(message, event="history_off")
+            )
+        else:
             store = Store(
                 db,
                 warn=lambda message: notice.warning(message, event="history_off"),
@@ -178,6 +198,21 @@ def handle(args: argparse.Namespace) -> int:
         log.error("the output holds NaN or Infinity, which JSON cannot carry", event="run_failed")
         return 1
     return _emit(text, args.output, log)
+
+
+@contextlib.contextmanager
+def _coordinated(url: str | None, log: RunLog) -> Iterator[None]:
+    """With ``--redis``: the run lock and slots are Redis leases for the block."""
+    if url is None:
+        yield
+        return
+    from ..scale._coordinate import install_redis, uninstall
+
+    install_redis(url, log=log)
+    try:
+        yield
+    finally:
+        uninstall()
 
 
 def _emit(text: str, output: str | None, log: RunLog) -> int:

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from .._state import peek
 from .._store import RUN_STATUSES, settings_from_env
 from .._store_read import History
 from .._store_read4 import SHOWN_ITERATIONS
+from ._database import add_database, database_url
 
 SHOWN_ITEM = 1000
 """Characters of an iteration's item that ``runs show`` prints (the history keeps 4 KiB
@@ -38,6 +40,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "run: each step, each request sent and each response received.",
     )
     p.add_argument("--db", metavar="PATH", help="run history database")
+    add_database(p)
     p.add_argument("--pipeline", metavar="NAME", help="only runs of this pipeline")
     p.add_argument(
         "--status",
@@ -61,6 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     run_id.completer = recent_run_ids  # type: ignore[attr-defined]  # argcomplete's hook
     show.add_argument("--db", metavar="PATH", help="run history database")
+    add_database(show)
     show.add_argument("--format", choices=["text", "json"], default="text")
     which = show.add_mutually_exclusive_group()
     which.add_argument(
@@ -132,21 +136,33 @@ def handle(args: argparse.Namespace) -> int:
         from . import prune
 
         return prune.handle(args)
-    path = Path(args.db) if args.db else default_db()
-    if not path.exists():  # reading history must not create it
-        if args.runs_command == "show":
-            raise UsageError(f"no run history at {path} (set HOOKLINE_HOME or --db)")
-        print(f"no runs recorded: no run history at {path}", file=sys.stderr)
-        return 0
-    store = History(path, busy_timeout=settings_from_env()["busy_timeout"])
+    database = database_url(args)
+    store: Any
+    if database is not None:  # the distributed mode's history, in PostgreSQL
+        from ..scale._pg_history_read import PgHistory
+
+        store = PgHistory(database)
+        saved = store.saved_state
+    else:
+        path = Path(args.db) if args.db else default_db()
+        if not path.exists():  # reading history must not create it
+            if args.runs_command == "show":
+                raise UsageError(f"no run history at {path} (set HOOKLINE_HOME or --db)")
+            print(f"no runs recorded: no run history at {path}", file=sys.stderr)
+            return 0
+        store = History(path, busy_timeout=settings_from_env()["busy_timeout"])
+
+        def saved(run_id: str) -> dict[str, Any]:
+            return peek(path, run_id=run_id)
+
     try:
         if args.runs_command == "show":
             if args.format == "json" and args.iteration is None:  # every record
-                run = _with_state(path, store.get_run(args.run_id))
+                run = _with_state(saved, store.get_run(args.run_id))
                 print(json_safe(json.dumps(run, indent=2, ensure_ascii=False)))
                 return 0
             # Only the rows printed: a run of 100,000 iterations answers at once.
-            run = _with_state(path, store.show_run(args.run_id, args.iteration, every=args.all))
+            run = _with_state(saved, store.show_run(args.run_id, args.iteration, every=args.all))
             if args.format == "json":
                 picked = iteration_json(run, args.iteration)
                 print(json_safe(json.dumps(picked, indent=2, ensure_ascii=False)))
@@ -165,9 +181,9 @@ def handle(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _with_state(path: Path, run: dict[str, Any]) -> dict[str, Any]:
+def _with_state(peek_run: Callable[[str], dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
     """The run, with the state update it saved (docs/state.md), redacted, if any."""
-    saved = peek(path, run_id=run["id"]).get("changes")
+    saved = peek_run(run["id"]).get("changes")
     if saved:
         run["state_update"] = {"version": saved[0]["version"], "values": saved[0]["values"]}
     return run

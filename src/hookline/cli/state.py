@@ -7,13 +7,17 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from .._errors import UsageError
+from .._errors import HooklineError, UsageError
 from .._home import default_db
 from .._jsonsafe import UntrustedJSONError, loads
 from .._state import StateStore, peek
+from ._database import add_database, database_url
+
+T = TypeVar("T")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -43,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     clear.add_argument("pipeline", metavar="PIPELINE", help="the pipeline's name")
     for each in (show, put, clear):
         each.add_argument("--db", metavar="PATH", help="run history database (where state lives)")
+        add_database(each)
     p.set_defaults(handler=handle)
 
 
@@ -50,9 +55,15 @@ def handle(args: argparse.Namespace) -> int:
     name = args.pipeline
     if not _NAME.fullmatch(name):
         raise UsageError(f"{name!r} is not a pipeline name (letters, digits, '_', '.', '-')")
+    database = database_url(args)
     path = Path(args.db) if args.db else default_db()
     if args.state_command == "show":
-        return _show(path, name)
+        if database is not None:
+            from ..scale._config import masked
+
+            found = _pg(database, lambda conn, pg: pg.peek(conn, name))
+            return _show(found, name, masked(database))
+        return _show(peek(path, pipeline=name), name, str(path))
     if args.state_command == "clear":
 
         def change(current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -67,7 +78,11 @@ def handle(args: argparse.Namespace) -> int:
             new = {k: v for k, v in {**current, key: value}.items() if v is not None}
             return new, {key: value}
 
-    version, new = StateStore(path).replace(name, change, f"hookline state {args.state_command}")
+    by = f"hookline state {args.state_command}"
+    if database is not None:
+        version, new = _pg(database, lambda conn, pg: pg.replace(conn, name, change, by), True)
+    else:
+        version, new = StateStore(path).replace(name, change, by)
     print(f"state of {name}: version {version}", file=sys.stderr)
     print(json.dumps(new, indent=2, ensure_ascii=False, sort_keys=True))
     return 0
@@ -83,8 +98,26 @@ def _value(text: str) -> Any:
         ) from exc
 
 
-def _show(path: Path, name: str) -> int:
-    found = peek(path, pipeline=name)
+def _pg(url: str, action: Callable[[Any, Any], T], write: bool = False) -> T:
+    """``action(connection, _pg_state)`` against the database at ``url`` (migrated first
+    when it writes); its errors as one line."""
+    import psycopg
+
+    from ..scale import _pg_state
+    from ..scale._pg import connect, describe, migrate
+
+    conn = connect(url)
+    try:
+        if write:
+            migrate(conn)
+        return action(conn, _pg_state)
+    except psycopg.Error as exc:
+        raise HooklineError(f"cannot reach the state in the database: {describe(exc)}") from None
+    finally:
+        conn.close()
+
+
+def _show(found: dict[str, Any], name: str, where: str) -> int:
     shown = {
         "pipeline": name,
         "version": found.get("version", 0),
@@ -94,6 +127,6 @@ def _show(path: Path, name: str) -> int:
         "changes": found.get("changes", []),
     }
     if "version" not in found:
-        print(f"no state saved for pipeline {name!r} in {path}", file=sys.stderr)
+        print(f"no state saved for pipeline {name!r} in {where}", file=sys.stderr)
     print(json.dumps(shown, indent=2, ensure_ascii=False))
     return 0

@@ -15,10 +15,11 @@ record of the run is.
 see ``_pg_state``) and the final record in one transaction: both are written or neither
 is, and then it raises (what ``action`` raised, or ``HistoryOff``).
 
-Liveness: while runs are live, a thread stamps them every ``HEARTBEAT_SECONDS`` with the
-database's clock. A run still ``running`` whose stamp is older than ``STALE_SECONDS`` is
-shown ``lost`` (the heartbeat's age alone decides: a pid cannot be checked across
-machines), and a store that starts marks such runs lost.
+Liveness: while runs are live, a thread stamps them with the database's clock every
+sixth of the stale time. A run still ``running`` whose stamp is older than the stale
+time (``HOOKLINE_HISTORY_STALE_SECONDS``, default ``STALE_SECONDS``: 60 s, so a stamp
+every 10 s) is shown ``lost``: the heartbeat's age alone decides, since a pid cannot be
+checked across machines. A store that starts marks such runs lost.
 
 The history is the record of a run, not its result: a database that fails costs a
 warning on stderr (at most one a minute), the records of that moment are lost, and the
@@ -32,29 +33,47 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from .._errors import UsageError
 from .._history_json import history_json
 from .._history_writer import Writer
 from .._model import Pipeline
 from .._store import HistoryOff
 from .._store_queue import RecordQueue
 from .._store_rows import RESULT_LIMIT
-from .._store_schema import HEARTBEAT_SECONDS, STALE_SECONDS, host
+from .._store_schema import STALE_SECONDS, host
 from ._config import masked
 from ._pg import PgUnavailable, describe, make_pool, migrate, pool_where
 from ._pg_history_rows import COLUMNS, RowMaker
 from ._pg_text import plain
 
-__all__ = ["HEARTBEAT_SECONDS", "STALE_SECONDS", "WARN_EVERY", "PgStore"]
+__all__ = ["STALE_SECONDS", "WARN_EVERY", "PgStore", "stale_seconds"]
 
 #: Seconds between two warnings of a failing database (the first is given at once).
 WARN_EVERY = 60.0
+STALE_ENV = "HOOKLINE_HISTORY_STALE_SECONDS"
+
+
+def stale_seconds(env: Mapping[str, str] | None = None) -> float:
+    """The age (seconds) past which a running run's silent process is taken for dead:
+    HOOKLINE_HISTORY_STALE_SECONDS, else STALE_SECONDS (60). Its heartbeat beats at a
+    sixth of it."""
+    text = (os.environ if env is None else env).get(STALE_ENV, "").strip()
+    if not text:
+        return STALE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise UsageError(f"{STALE_ENV}={text!r}: expected a number of seconds > 0")
+    return value
 
 
 def _now() -> str:
@@ -81,13 +100,12 @@ class PgStore(RecordQueue):
         target: str | ConnectionPool,
         *,
         warn: Callable[[str], None] = _warn_stderr,
-        heartbeat_seconds: float = HEARTBEAT_SECONDS,
-        stale_seconds: float = STALE_SECONDS,
+        stale: float | None = None,
         pool_size: int = 4,
     ) -> None:
         self._warn_to = warn
-        self._heartbeat_seconds = heartbeat_seconds
-        self.stale_seconds = stale_seconds
+        self.stale_seconds = stale_seconds() if stale is None else stale
+        self._heartbeat_seconds = self.stale_seconds / 6
         self._lock = threading.Lock()
         self._last_warning = -WARN_EVERY
         self._seq: dict[str, Iterator[int]] = {}

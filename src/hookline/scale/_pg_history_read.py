@@ -3,9 +3,9 @@ dicts as ``_store_read.History``, so ``hookline runs`` and ``runs show`` print t
 text from either store (the printing code is shared, in ``cli/runs.py``).
 
 A run still recorded as ``running`` whose heartbeat (the database's clock) is older than
-``stale_seconds`` is shown ``lost``. ``runs show`` of a run of 100,000 iterations counts
-its iterations with one aggregate query and reads only the rows it prints, as the
-embedded reader does. Reading never migrates nor writes.
+the stale time (``_pg_history.stale_seconds``) is shown ``lost``. ``runs show`` of a run
+of 100,000 iterations counts its iterations with one aggregate query and reads only the
+rows it prints, as the embedded reader does. Reading never migrates nor writes.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from .._errors import UsageError
 from .._recorder import child_key, key
 from .._store_read import _answers_as_results, _name_run
 from .._store_read4 import SHOWN_ITERATIONS, Where
-from .._store_schema import STALE_SECONDS
 from ._config import masked
 from ._pg import PgUnavailable, connect, describe
+from ._pg_history import stale_seconds
 from ._pg_history_rows import ATTEMPT, ITERATION, SELECT, STEP, record
 
 __all__ = ["PgHistory"]
@@ -53,9 +53,9 @@ _JSON = ("input", "output")
 class PgHistory:
     """A read-only view of the run history in the database at ``url``."""
 
-    def __init__(self, url: str, *, stale_seconds: float = STALE_SECONDS) -> None:
+    def __init__(self, url: str, *, stale: float | None = None) -> None:
         self.where = masked(url)
-        self.stale_seconds = stale_seconds
+        self.stale_seconds = stale_seconds() if stale is None else stale
         try:
             self._conn = connect(url)
             self._conn.autocommit = True
@@ -64,9 +64,7 @@ class PgHistory:
             raise UsageError(str(exc)) from None
         except psycopg.Error as exc:
             self._conn.close()
-            raise UsageError(
-                f"{self.where}: cannot read the run history: {describe(exc)}"
-            ) from None
+            raise UsageError(self._cannot(exc)) from None
         self._empty = not (found and found[0])
 
     def close(self) -> None:
@@ -78,13 +76,25 @@ class PgHistory:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _cannot(self, exc: BaseException) -> str:
+        return f"{self.where}: cannot read the run history: {describe(exc)}"
+
+    def saved_state(self, run_id: str) -> dict[str, Any]:
+        """What ``_state.peek(run_id=...)`` gives: the state change a run committed."""
+        from ._pg_state import peek
+
+        if self._empty:
+            return {}
+        try:
+            return peek(self._conn, run_id=run_id)
+        except psycopg.Error as exc:
+            raise UsageError(self._cannot(exc)) from None
+
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, tuple(args)).fetchall()
         except psycopg.Error as exc:
-            raise UsageError(
-                f"{self.where}: cannot read the run history: {describe(exc)}"
-            ) from None
+            raise UsageError(self._cannot(exc)) from None
 
     def _runs(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
         names = (*_NAMES, "_age")

@@ -29,7 +29,7 @@ from .._state import CHANGES_KEPT, Changes, Snapshot, StateFailed, changed_keys,
 from ._config import masked
 from ._pg import describe, make_pool, pool_where
 
-__all__ = ["PgStateStore", "pg_state_backend"]
+__all__ = ["PgStateStore", "peek", "pg_state_backend", "replace"]
 
 Conn = psycopg.Connection[Any]
 
@@ -146,46 +146,65 @@ class PgStateStore:
         by: str,
     ) -> tuple[int, dict[str, Any]]:
         """``hookline state set|clear``: as ``StateStore.replace``, the row locked."""
-        with self.pool.connection() as conn, conn.transaction():
-            current = _lock(conn, pipeline)
-            values, shown = change(current.values)
-            gone = {key: None for key in current.values if key not in values}
-            keys = changed_keys(current.values, {**values, **gone})
-            version = write(conn, pipeline, current, values, keys, shown, by)
-        return version, values
+        with self.pool.connection() as conn:
+            return replace(conn, pipeline, change, by)
 
     def peek(self, pipeline: str | None = None, run_id: str | None = None) -> dict[str, Any]:
-        """As ``_state.peek``: a pipeline's state and its last changes, or the change a
-        run committed."""
-        out: dict[str, Any] = {}
-        args: tuple[Any, ...]
         with self.pool.connection() as conn:
-            if pipeline is not None:
-                row = conn.execute(
-                    "SELECT version, value, updated_at, updated_by FROM pipeline_state"
-                    " WHERE pipeline = %s AND version > 0",
-                    (pipeline,),
-                ).fetchone()
-                if row is not None:
-                    out.update(
-                        version=row[0],
-                        state=json.loads(row[1]),
-                        updated_at=row[2],
-                        updated_by=row[3],
-                    )
-                where, args = "pipeline = %s", (pipeline,)
-            else:
-                where, args = "run_id = %s", (run_id,)
-            rows = conn.execute(
-                "SELECT version, run_id, keys, changes, at FROM state_changes"
-                f" WHERE {where} ORDER BY version DESC LIMIT 10",
-                args,
-            ).fetchall()
-        out["changes"] = [
-            {"version": v, "by": r, "keys": json.loads(k), "values": json.loads(c), "at": at}
-            for v, r, k, c, at in rows
-        ]
+            return peek(conn, pipeline, run_id)
+
+
+def replace(
+    conn: Conn,
+    pipeline: str,
+    change: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]],
+    by: str,
+) -> tuple[int, dict[str, Any]]:
+    """Change the state by hand: ``change(current)`` gives the new state and what
+    ``state_changes`` keeps of it, inside one transaction, the row locked, so that no
+    run's update saved meanwhile is lost. The new version and state."""
+    with conn.transaction():
+        current = _lock(conn, pipeline)
+        values, shown = change(current.values)
+        # The keys whose value this changes: a run in flight that changes only others
+        # keeps its update (the conflict rule).
+        gone = {key: None for key in current.values if key not in values}
+        keys = changed_keys(current.values, {**values, **gone})
+        version = write(conn, pipeline, current, values, keys, shown, by)
+    return version, values
+
+
+def peek(conn: Conn, pipeline: str | None = None, run_id: str | None = None) -> dict[str, Any]:
+    """As ``_state.peek``: a pipeline's state and its last changes, or the change a run
+    committed (empty when the tables are not there yet)."""
+    out: dict[str, Any] = {}
+    args: tuple[Any, ...]
+    found = conn.execute("SELECT to_regclass('state_changes') IS NOT NULL").fetchone()
+    if not found or not found[0]:
         return out
+    if pipeline is not None:
+        row = conn.execute(
+            "SELECT version, value, updated_at, updated_by FROM pipeline_state"
+            " WHERE pipeline = %s AND version > 0",
+            (pipeline,),
+        ).fetchone()
+        if row is not None:
+            out.update(
+                version=row[0], state=json.loads(row[1]), updated_at=row[2], updated_by=row[3]
+            )
+        where, args = "pipeline = %s", (pipeline,)
+    else:
+        where, args = "run_id = %s", (run_id,)
+    rows = conn.execute(
+        "SELECT version, run_id, keys, changes, at FROM state_changes"
+        f" WHERE {where} ORDER BY version DESC LIMIT 10",
+        args,
+    ).fetchall()
+    out["changes"] = [
+        {"version": v, "by": r, "keys": json.loads(k), "values": json.loads(c), "at": at}
+        for v, r, k, c, at in rows
+    ]
+    return out
 
 
 def pg_state_backend(target: str | ConnectionPool) -> PgStateStore:
