@@ -10,6 +10,7 @@ Commands call ``require_extra()`` before importing the rest of the package.
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from .._errors import UsageError
 
@@ -24,7 +25,12 @@ _PACKAGES = ("celery", "kombu", "redis", "psycopg", "psycopg_pool")
 def require_extra() -> None:
     """UsageError (exit 2, one line) when a package of the scale extra is missing.
 
-    find_spec, not an import: the check must not load celery where it is not used."""
+    find_spec, not an import: the check must not load celery where it is not used. A
+    name set to None in sys.modules (how an import is blocked) counts as missing."""
     for name in _PACKAGES:
-        if importlib.util.find_spec(name) is None:
+        try:
+            missing = sys.modules.get(name, True) is None or importlib.util.find_spec(name) is None
+        except (ImportError, ValueError):  # a broken install
+            missing = True
+        if missing:
             raise UsageError(EXTRA_MISSING)

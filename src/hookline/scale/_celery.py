@@ -66,8 +66,14 @@ def visibility_from_env(environ: Mapping[str, str]) -> float:
     return value
 
 
-def make_app(config: ScaleConfig, environ: Mapping[str, str] | None = None) -> Celery:
-    """The Celery app on ``config.broker`` (see the module docstring for each setting)."""
+def make_app(
+    config: ScaleConfig, environ: Mapping[str, str] | None = None, *, publisher: bool = False
+) -> Celery:
+    """The Celery app on ``config.broker`` (see the module docstring for each setting).
+
+    ``publisher``: an app that only sends (serve): a broker that cannot be reached fails
+    a send after one quick retry instead of kombu's default of several seconds of
+    retries; the row waits in the database and the dispatcher tries again."""
     if not config.broker:
         raise UsageError("distributed mode needs a broker: --broker or HOOKLINE_BROKER_URL")
     env = os.environ if environ is None else environ
@@ -85,7 +91,7 @@ def make_app(config: ScaleConfig, environ: Mapping[str, str] | None = None) -> C
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=BROKER_TIMEOUT,
-        broker_transport_options=_transport_options(config.broker, env),
+        broker_transport_options=_transport_options(config.broker, env, publisher),
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         worker_send_task_events=False,
@@ -96,8 +102,10 @@ def make_app(config: ScaleConfig, environ: Mapping[str, str] | None = None) -> C
     return app
 
 
-def _transport_options(broker: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _transport_options(broker: str, env: Mapping[str, str], publisher: bool) -> dict[str, Any]:
     options: dict[str, Any] = {"visibility_timeout": visibility_from_env(env)}
+    if publisher:
+        options.update(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2)
     if broker.lower().startswith(("redis://", "rediss://")):
         # A Redis that stopped answering must fail a publish, not hang it.
         options["socket_timeout"] = BROKER_TIMEOUT

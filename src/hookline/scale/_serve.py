@@ -74,7 +74,7 @@ class Distributed:
         self.recovered: list[dict[str, Any]] = []  # the WorkerPool's: none here
         self._closers: list[Callable[[], None]] = []
         keep_days = keep_days_from_env(env)
-        self.app = make_app(config, env)
+        self.app = make_app(config, env, publisher=True)
         self.pg = make_pool(config.database, max_size=POOL_SIZE, name="hookline-serve")
         self._closers.append(self.pg.close)
         try:
