@@ -161,9 +161,22 @@ class Distributed:
     # --- the leader's scheduler and poller ----------------------------------------------
 
     def scheduler(self, intake: Any, schedules: Iterable[Any]) -> Any:
-        """The scheduler, firing only while this instance leads; None: none to run."""
-        return None
+        """The scheduler, firing only while this instance leads; marks in PostgreSQL."""
+        from ._pg_schedule import leader_scheduler
+
+        return leader_scheduler(intake, schedules, pool=self.pg, leader=self.leader, log=self.log)
 
     def poller(self, intake: Any, pipelines: Iterable[Any], *, recorder: Any, make_log: Any) -> Any:
-        """The poller, polling only while this instance leads; None: none to run."""
-        return None
+        """The poller, polling only while this instance leads; baselines in PostgreSQL."""
+        from ._pg_schedule import leader_poller
+
+        return leader_poller(
+            intake,
+            pipelines,
+            pool=self.pg,
+            leader=self.leader,
+            log=self.log,
+            env=self.env,
+            recorder=recorder,
+            make_log=make_log,
+        )
