@@ -88,10 +88,10 @@ def handle(args: argparse.Namespace) -> int:
             "no run refers to",
             file=sys.stderr,
         )
-    kept_size = "the tables keep" if database is not None else "the file keeps"
+    kept_size = "the tables keep their" if database is not None else "the file keeps its"
     print(
         f"history data: {_mb(done.bytes_before)} before, {_mb(done.bytes_after)} after"
-        + ("" if args.vacuum else f" ({kept_size} its size until --vacuum)"),
+        + ("" if args.vacuum else f" ({kept_size} size until --vacuum)"),
         file=sys.stderr,
     )
     return 0

@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from .._checkpoint import CheckpointFailed, Mark, plain_json
 from ._config import masked
-from ._pg import describe, make_pool, pool_where
+from ._pg import describe, make_pool, migrate, pool_where
 
 __all__ = ["PgCheckpointStore", "PgCheckpoints"]
 
@@ -30,11 +30,19 @@ __all__ = ["PgCheckpointStore", "PgCheckpoints"]
 class PgCheckpointStore:
     """The ``checkpoints`` table of one PostgreSQL database, shared by every thread.
 
-    A URL opens a pool of its own (closed by ``close``); a pool given is the caller's."""
+    A URL opens a pool of its own (closed by ``close``) and migrates the database; a
+    pool given is the caller's, its database migrated by the caller."""
 
     def __init__(self, target: str | ConnectionPool) -> None:
         self._own = isinstance(target, str)
         self.pool = make_pool(target, max_size=4) if isinstance(target, str) else target
+        if self._own:
+            try:
+                with self.pool.connection() as conn:
+                    migrate(conn)
+            except BaseException:
+                self.pool.close()
+                raise
         self.where = masked(target) if isinstance(target, str) else pool_where(self.pool)
 
     def for_run(self, run_id: str) -> PgCheckpoints:

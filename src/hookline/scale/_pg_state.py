@@ -27,7 +27,7 @@ from psycopg_pool import ConnectionPool
 
 from .._state import CHANGES_KEPT, Changes, Snapshot, StateFailed, changed_keys, encode, merge
 from ._config import masked
-from ._pg import describe, make_pool, pool_where
+from ._pg import describe, make_pool, migrate, pool_where
 
 __all__ = ["PgStateStore", "peek", "pg_state_backend", "replace"]
 
@@ -208,6 +208,10 @@ def peek(conn: Conn, pipeline: str | None = None, run_id: str | None = None) -> 
 
 
 def pg_state_backend(target: str | ConnectionPool) -> PgStateStore:
-    """The state backend of a database (a URL opens a pool of its own)."""
+    """The state backend of a database (a URL opens a pool of its own, never closed: for
+    a process's lifetime, and migrates the database)."""
     pool = make_pool(target, max_size=2) if isinstance(target, str) else target
+    if isinstance(target, str):
+        with pool.connection() as conn:
+            migrate(conn)
     return PgStateStore(pool, where=masked(target) if isinstance(target, str) else None)
