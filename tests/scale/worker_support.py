@@ -59,7 +59,7 @@ class Producer:
 
     def dispatch(self) -> list[str]:
         """One round of the leader's dispatcher: publish what is due."""
-        due = self.deliveries.due(republish=5.0)
+        due = [id for id, _why in self.deliveries.due(republish=5.0)]
         for id in due:
             self.publish(id)
         return due

@@ -26,9 +26,11 @@ where it stands. So a message is a nudge, and every outcome of a nudge is safe:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .._checkpoint import Checkpoints
@@ -71,6 +73,15 @@ class HandBack(Exception):
     """The message goes back to the broker (the task raises Celery's ``Reject``)."""
 
 
+@dataclass
+class _Live:
+    """A delivery this worker runs now."""
+
+    claim: Claim
+    held: SlotLease | None
+    runtime: Runtime | None = None
+
+
 class CheckpointSource(Protocol):
     def for_run(self, run_id: str) -> Checkpoints: ...
 
@@ -105,6 +116,7 @@ class TaskRunner:
         metrics: WorkerMetrics,
         lease_seconds: float = LEASE_SECONDS,
         ended_run: Callable[[str], tuple[str, Any, str | None] | None] | None = None,
+        requeue: Callable[[str], None] | None = None,
     ) -> None:
         self.deliveries = deliveries
         self.owner = owner
@@ -116,9 +128,11 @@ class TaskRunner:
         self.metrics = metrics
         self.lease_seconds = lease_seconds
         self.ended_run = ended_run
+        self.requeue = requeue  # publish a delivery's id again (a run abandoned at a stop)
         self._lock = threading.Lock()
-        self._live: dict[str, tuple[Claim, Runtime | None]] = {}  # by delivery id
+        self._live: dict[str, _Live] = {}  # by delivery id
         self._lost: set[str] = set()  # deliveries whose lease another worker took
+        self._abandoned: set[str] = set()  # handed back while their run still went
         self._stopping = threading.Event()
         self._cancelled = threading.Event()
         self._closed = threading.Event()
@@ -140,11 +154,36 @@ class TaskRunner:
         self._cancelled.set()
         cancelled = []
         with self._lock:
-            for claim, runtime in self._live.values():
-                if runtime is not None:
-                    runtime.cancel(_STOPPING)
-                    cancelled.append(claim.run_id)
+            for live in self._live.values():
+                if live.runtime is not None:
+                    live.runtime.cancel(_STOPPING)
+                    cancelled.append(live.claim.run_id)
         return cancelled
+
+    def abandon(self) -> list[str]:
+        """The runs still going once cancelled (a request under way that does not end):
+        hand them back now, as a run cancelled between two steps is (row queued, lease
+        cleared, slot released, id published again), for the worker to exit without
+        them. Their threads record nothing afterwards. Their run ids."""
+        with self._lock:
+            stuck = list(self._live.values())
+            self._abandoned.update(live.claim.id for live in stuck)
+        for live in stuck:
+            try:
+                self.deliveries.finish(live.claim, "queued", error=_STOPPING)
+            except Exception as exc:  # its lease expires: the dispatcher publishes it then
+                self.make_log().warning(
+                    f"delivery {live.claim.id}: cannot hand it back: {_one_line(exc)}; it "
+                    "is taken up again once its lease expires",
+                    event="hand_back_failed",
+                )
+            if live.held is not None:
+                live.held.release()
+            if self.requeue is not None:
+                # A failed publish: the row is unpublished, the dispatcher publishes it.
+                with contextlib.suppress(Exception):
+                    self.requeue(live.claim.id)
+        return [live.claim.run_id for live in stuck]
 
     def close(self) -> None:
         """Once no task runs any more: stop renewing leases."""
@@ -188,14 +227,15 @@ class TaskRunner:
             self._give_back(claim)
             return "busy"
         with self._lock:
-            self._live[claim.id] = (claim, None)
+            self._live[claim.id] = _Live(claim, held)
         try:
             return self._run(claim, pipeline)
         finally:
             with self._lock:
                 self._live.pop(claim.id, None)
                 self._lost.discard(claim.id)
-            if held is not None:
+                abandoned = claim.id in self._abandoned
+            if held is not None and not abandoned:
                 held.release()
 
     def _slot(self, pipeline: Pipeline) -> SlotLease | None:
@@ -239,7 +279,7 @@ class TaskRunner:
 
             def started(runtime: Runtime) -> None:
                 with self._lock:
-                    self._live[claim.id] = (claim, runtime)
+                    self._live[claim.id].runtime = runtime
                     if claim.id in self._lost:
                         runtime.cancel(_LOST)
                     elif self._cancelled.is_set():
@@ -257,6 +297,8 @@ class TaskRunner:
             self.metrics.run_finished(claim.pipeline, result.status, time.monotonic() - began)
         with self._lock:
             lost = claim.id in self._lost
+            if claim.id in self._abandoned:  # handed back already, as the worker stopped
+                return "abandoned"
         if lost:
             self.make_log().warning(
                 f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is that "
@@ -334,7 +376,7 @@ class TaskRunner:
                 for id in set(ids) - held:
                     if id in self._live:
                         self._lost.add(id)
-                        runtime = self._live[id][1]
+                        runtime = self._live[id].runtime
                         if runtime is not None:
                             runtime.cancel(_LOST)
 

@@ -23,6 +23,7 @@ Signals (the main thread runs Celery's consumer loop):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -44,7 +45,7 @@ from ..serve._logstream import LogStream
 from ..serve._server import bind
 from ._config import ScaleConfig
 
-__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_GRACE", "Worker", "WorkerSettings"]
+__all__ = ["CANCEL_WAIT", "DEFAULT_CONCURRENCY", "DEFAULT_GRACE", "Worker", "WorkerSettings"]
 
 #: Runs at once in one worker process (``--concurrency``).
 DEFAULT_CONCURRENCY = 4
@@ -53,6 +54,9 @@ DEFAULT_GRACE = 30.0
 #: Connections the worker's database pool holds beyond one per run: the lease heartbeat,
 #: the history writer, health checks.
 _POOL_SPARE = 4
+#: Seconds runs stopped at the end of the grace period get to end before the worker
+#: hands them back as they are and exits (a run waiting on a request notices only later).
+CANCEL_WAIT = 5.0
 #: Seconds a health check waits for the database.
 _HEALTH_TIMEOUT = 2.0
 # Celery's loggers: their warnings and errors become lines of our log, the rest is dropped.
@@ -107,6 +111,8 @@ class Worker:
         self._controller: Any = None
         self._runner: Any = None
         self._pool: Any = None
+        self._store: Any = None
+        self._hurry = threading.Event()  # a second SIGTERM: hand back at once
 
     def lookup(self, name: str) -> Pipeline | None:
         return self.catalog.lookup(name)
@@ -143,7 +149,7 @@ class Worker:
         return catalog
 
     def _run(self) -> int:
-        from ._celery import make_app
+        from ._celery import make_app, publish
         from ._coordinate import install_redis
         from ._pg import make_pool, migrate
         from ._pg_checkpoints import PgCheckpointStore
@@ -166,7 +172,9 @@ class Worker:
                 migrate(conn)
             install_redis(config.redis, log=self.log)
             store = PgStore(pool, warn=lambda m: self.log.warning(m, event="history_off"))
+            self._store = store
             deliveries = Deliveries(pool)
+            app = make_app(config, self.env)
             metrics = WorkerMetrics()
             runner = TaskRunner(
                 deliveries,
@@ -179,10 +187,10 @@ class Worker:
                 metrics=metrics,
                 lease_seconds=lease,
                 ended_run=getattr(store, "ended_run", None),
+                requeue=lambda id: publish(app, id),
             )
             self._runner = runner
             metrics.watch(runner.running, deliveries.depth)
-            app = make_app(config)
             _register_task(app, runner)
             admin = AdminListener(WorkerAdmin(metrics, self._health), admin_sock)
             controller = app.WorkController(
@@ -239,9 +247,13 @@ class Worker:
                 target=self._grace, args=(name,), name="hookline-grace", daemon=True
             ).start()
         else:
-            threading.Thread(target=self._hand_back, args=(f"{name} again",), daemon=True).start()
+            self._hurry.set()
 
     def _grace(self, name: str) -> None:
+        """Give the runs under way ``--grace`` seconds, then stop them and hand them back;
+        a run that does not stop (a request under way) is handed back as it is, and the
+        process exits without it."""
+        runner = self._runner
         grace = self.settings.grace
         self.log.info(
             f"{name}: stopping; runs under way get {grace:g}s to finish, then are handed "
@@ -249,20 +261,46 @@ class Worker:
             event="stopping",
         )
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self._runner.running():
-            time.sleep(0.05)
-        if self._runner.running():
-            self._hand_back(f"not finished within {grace:g}s")
-
-    def _hand_back(self, why: str) -> None:
-        cancelled = self._runner.cancel_all()
+        while runner.running() and time.monotonic() < deadline:
+            if self._hurry.wait(0.05):
+                break
+        why = f"{name} again" if self._hurry.is_set() else f"not finished within {grace:g}s"
+        cancelled = runner.cancel_all()
         if cancelled:
             count = len(cancelled)
             self.log.warning(
-                f"{count} run{'s' if count != 1 else ''} {why}: handed back to the queue, "
-                "another worker resumes them from their checkpoints",
+                f"{count} run{'s' if count != 1 else ''} {why}: stopped and handed back to "
+                f"the queue; another worker resumes {'them' if count != 1 else 'it'} from "
+                "its checkpoints",
                 event="handed_back",
             )
+        deadline = time.monotonic() + CANCEL_WAIT
+        while runner.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not runner.running():
+            return  # Celery's warm shutdown ends; run() returns
+        stuck = runner.abandon()
+        count = len(stuck)
+        self.log.warning(
+            f"{count} run{'s' if count != 1 else ''} did not stop within {CANCEL_WAIT:g}s "
+            "(a request under way): handed back to the queue as "
+            f"{'they are' if count != 1 else 'it is'}; exiting without waiting for "
+            f"{'them' if count != 1 else 'it'}",
+            event="abandoned",
+        )
+        # Celery's warm shutdown waits for every task thread, and these do not end:
+        # leave without them, once the history and the log are written out.
+        with contextlib.suppress(Exception):
+            runner.close()
+        if self._store is not None:
+            with contextlib.suppress(Exception):
+                self._store.close()
+        self.log.info("stopped", event="stopped")
+        self.stream.close()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(0)
 
     # --- health -----------------------------------------------------------------------
 
@@ -295,10 +333,19 @@ def _register_task(app: Any, runner: Any) -> None:
 
     from ._task import HandBack
 
-    def run(task: Any, delivery_id: str) -> None:
+    def run(task: Any, delivery_id: Any) -> None:
+        if not isinstance(delivery_id, str) or not delivery_id:
+            # Not a message serve sent: nothing to claim. Acknowledged, or it would come
+            # back for ever.
+            runner.make_log().warning(
+                f"a message for hookline.run without a delivery id ({type(delivery_id).__name__}"
+                "): ignored",
+                event="bad_message",
+            )
+            return
         info = getattr(task.request, "delivery_info", None) or {}
         try:
-            runner.run(str(delivery_id), redelivered=bool(info.get("redelivered")))
+            runner.run(delivery_id, redelivered=bool(info.get("redelivered")))
         except HandBack:
             raise Reject(requeue=True) from None
 
