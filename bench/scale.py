@@ -26,10 +26,12 @@ Each round of a row has two phases:
    ``--latency-seconds``: intake p99 is the sender's time from request to 2xx, end-to-end
    p99 the table's time from received to finished.
 
-The table shows each row's median over the rounds (min–max), the CPU seconds its
-hookline processes used (serve and workers, from ``wait4``) per 1000 deliveries, and
-the goals: 4 workers ≥ 3.2× one worker; one worker ≥ 0.8× embedded. Not a test: nothing
-asserts.
+The tables show each row's median over the rounds (min–max); for the distributed rows,
+the PostgreSQL transactions committed and the Redis commands processed (broker and
+coordination) per delivery; and where the CPU went in the throughput phase, per
+delivery, by process (serve, the workers, PostgreSQL's backends, Redis, the REST server,
+the bench's own senders), from /proc. Then the goals: 4 workers ≥ 3.2× one worker; one
+worker ≥ 0.8× embedded. Not a test: nothing asserts.
 """
 
 # ruff: noqa: RUF001, RUF002, RUF003  (the table prints – and × as the other benches do)
@@ -120,7 +122,12 @@ def serve_slow() -> None:
 
     httpd = Backlog(("127.0.0.1", 0), Slow)
     print(httpd.server_address[1], flush=True)
-    threading.Thread(target=lambda: (sys.stdin.read(), httpd.shutdown()), daemon=True).start()
+
+    def stop_when_stdin_closes() -> None:
+        sys.stdin.read()
+        httpd.shutdown()
+
+    threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
     httpd.serve_forever()
 
 
@@ -239,6 +246,25 @@ class Backends:
             sock.recv(64)
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/{name}", url
 
+    def counters(self, database: str) -> tuple[int, int]:
+        """(PostgreSQL transactions committed in ``database``, Redis commands processed)
+        so far: their difference over a phase, per delivery, is its round trips' tally."""
+        import psycopg
+
+        time.sleep(1.2)  # PostgreSQL publishes a backend's counts at most once a second
+        with psycopg.connect(self.admin_url(), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = %s",
+                (database.rsplit("/", 1)[1],),
+            ).fetchone()
+        with socket.create_connection(("127.0.0.1", self.redis_port)) as sock:
+            sock.sendall(b"INFO stats\r\n")
+            text = b""
+            while b"total_commands_processed" not in text or not text.endswith(b"\r\n"):
+                text += sock.recv(65536)
+        found = text.split(b"total_commands_processed:")[1].split(b"\r\n")[0]
+        return int(row[0]) if row else 0, int(found)
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.send_signal(signal.SIGTERM)  # postgres: smart shutdown, no clients left
@@ -286,29 +312,58 @@ def wait_healthy(p: Proc, timeout: float = 60.0) -> None:
     raise SystemExit(f"no healthy answer on port {p.admin} within {timeout:g}s")
 
 
-def stop_procs(procs: list[Proc]) -> float:
-    """SIGTERM each, reap it; the CPU seconds they used (user + system)."""
+def stop_procs(procs: list[Proc]) -> None:
+    """SIGTERM each and wait for it (SIGKILL past a minute)."""
     for p in procs:
         if p.proc.poll() is None:
             p.proc.send_signal(signal.SIGTERM)
-    cpu = 0.0
     for p in procs:
-        if p.proc.returncode is not None:  # it ended early, reaped by poll(): no figure
-            continue
-        deadline = time.monotonic() + 60
-        while True:
-            pid, _, usage = os.wait4(p.proc.pid, os.WNOHANG)
-            if pid:
-                p.proc.returncode = 0
-                cpu += usage.ru_utime + usage.ru_stime
-                break
-            if time.monotonic() > deadline:
-                p.proc.kill()
-                _, _, usage = os.wait4(p.proc.pid, 0)
-                cpu += usage.ru_utime + usage.ru_stime
-                break
-            time.sleep(0.05)
-    return cpu
+        try:
+            p.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            p.proc.kill()
+            p.proc.wait()
+
+
+# --- where the CPU goes ------------------------------------------------------------------
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds of every thread) of a live process, from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def cpu_by_role(roots: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each role's processes and all their descendants (a
+    postgres backend per connection, runuser's child), plus this process (the senders)."""
+    parents: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            found = _stat(int(entry.name))
+            if found:
+                parents[int(entry.name)] = found
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    out: dict[str, float] = {}
+    for role, pids in roots.items():
+        total, todo = 0.0, list(pids)
+        while todo:
+            pid = todo.pop()
+            if pid in parents:
+                total += parents[pid][1]
+            todo.extend(children.get(pid, []))
+        out[role] = total
+    own = os.times()
+    out["bench senders"] = own.user + own.system
+    return out
 
 
 # --- reading outcomes --------------------------------------------------------------------
@@ -331,8 +386,8 @@ class Outcomes:
         import psycopg
 
         assert self.pg_url is not None
-        with psycopg.connect(self.pg_url) as conn:
-            return conn.execute(sql_pg, args).fetchall()
+        with psycopg.connect(self.pg_url) as pg:
+            return pg.execute(sql_pg, args).fetchall()
 
     def finished(self) -> int:
         rows = self._query(
@@ -474,11 +529,15 @@ class Row:
     rate: list[float] = field(default_factory=list)
     intake_p99: list[float] = field(default_factory=list)
     e2e_p99: list[float] = field(default_factory=list)
-    cpu_per_1000: list[float] = field(default_factory=list)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # per delivery, by role
+    pg_commits: list[float] = field(default_factory=list)  # per delivery
+    redis_commands: list[float] = field(default_factory=list)  # per delivery (broker too)
     not_done: int = 0
 
 
-def measure(row: Row, args: argparse.Namespace, api: str, backends: Backends | None) -> None:
+def measure(
+    row: Row, args: argparse.Namespace, api: str, api_pid: int, backends: Backends | None
+) -> None:
     with tempfile.TemporaryDirectory(prefix="hookline-bench-scale-") as tmp_text:
         tmp = Path(tmp_text)
         pipelines = tmp / "pipelines"
@@ -517,10 +576,24 @@ def measure(row: Row, args: argparse.Namespace, api: str, backends: Backends | N
         try:
             for p in procs:
                 wait_healthy(p)
+            roots = {"serve": [procs[0].proc.pid], "workers": [p.proc.pid for p in procs[1:]]}
+            roots["REST server"] = [api_pid]
+            if row.workers and backends is not None:
+                roots["PostgreSQL"] = [backends.procs[1].pid]
+                roots["Redis"] = [backends.procs[0].pid]
             sender = Sender(port)
             # Phase 1: throughput while the backlog drains.
+            counted = None
+            if row.workers and backends is not None:
+                counted = backends.counters(database)
+            before = cpu_by_role(roots)
             _, ids = closed_loop(sender, args.deliveries)
             wait_done(outcomes, args.deliveries, timeout=600)
+            after = cpu_by_role(roots)
+            if counted is not None and backends is not None:
+                commits, commands = backends.counters(database)
+                row.pg_commits.append((commits - counted[0]) / args.deliveries)
+                row.redis_commands.append((commands - counted[1]) / args.deliveries)
             times = outcomes.times(ids)
             span = max(f for _, f in times) - min(r for r, _ in times)
             rate = len(times) / span
@@ -529,13 +602,14 @@ def measure(row: Row, args: argparse.Namespace, api: str, backends: Backends | N
             wait_done(outcomes, args.deliveries + len(ids2), timeout=600)
             e2e = [f - r for r, f in outcomes.times(ids2)]
             row.not_done += outcomes.failed()
-            total = args.deliveries + len(ids2)
         finally:
-            cpu = stop_procs(procs)
+            stop_procs(procs)
     row.rate.append(rate)
     row.intake_p99.append(percentile(intake, 0.99) * 1000)
     row.e2e_p99.append(percentile(e2e, 0.99) * 1000)
-    row.cpu_per_1000.append(cpu / total * 1000)
+    for role in after:
+        spent = (after[role] - before[role]) / args.deliveries * 1000
+        row.cpu_ms.setdefault(role, []).append(spent)
 
 
 def spread(values: list[float], fmt: str) -> str:
@@ -587,11 +661,11 @@ def main() -> int:
             with SlowServer() as api:
                 for round_ in range(args.rounds):
                     for row in rows:  # interleaved: a busy machine slows every row alike
-                        measure(row, args, api.url, backends)
+                        measure(row, args, api.url, api.proc.pid, backends)
                         print(
                             f"round {round_ + 1}: {row.name}: {row.rate[-1]:.1f}/s, intake p99 "
                             f"{row.intake_p99[-1]:.1f} ms, end-to-end p99 {row.e2e_p99[-1]:.0f}"
-                            f" ms, CPU {row.cpu_per_1000[-1]:.1f} s per 1000",
+                            f" ms, CPU {sum(v[-1] for v in row.cpu_ms.values()):.1f} ms a delivery",
                             file=sys.stderr,
                         )
         finally:
@@ -608,13 +682,26 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
         f"{LATENCY * 1000:.0f} ms per run; {args.concurrency} runs at once per worker; "
         f"PostgreSQL fsync {args.pg_fsync}; {os.cpu_count()} cores; median (min–max)\n"
     )
-    print("| mode | deliveries run/s | intake p99 ms | end-to-end p99 ms | CPU s per 1000 |")
-    print("|---|---|---|---|---|")
+    print(
+        "| mode | deliveries run/s | intake p99 ms | end-to-end p99 ms "
+        "| PostgreSQL commits a delivery | Redis commands a delivery |"
+    )
+    print("|---|---|---|---|---|---|")
     for row in rows:
         print(
             f"| {row.name} | {spread(row.rate, '.1f')} | {spread(row.intake_p99, '.1f')} | "
-            f"{spread(row.e2e_p99, '.0f')} | {spread(row.cpu_per_1000, '.1f')} |"
+            f"{spread(row.e2e_p99, '.0f')} | {spread(row.pg_commits, '.1f')} | "
+            f"{spread(row.redis_commands, '.1f')} |"
         )
+    roles = ["serve", "workers", "PostgreSQL", "Redis", "REST server", "bench senders"]
+    print("\nCPU ms per delivery in the throughput phase, by process (median of the rounds):\n")
+    print("| mode | " + " | ".join(roles) + " | all |")
+    print("|---|" + "---|" * (len(roles) + 1))
+    for row in rows:
+        cells = [statistics.median(row.cpu_ms[r]) if r in row.cpu_ms else None for r in roles]
+        shown = ["–" if c is None else f"{c:.1f}" for c in cells]
+        total = sum(c for c in cells if c is not None)
+        print(f"| {row.name} | " + " | ".join(shown) + f" | {total:.1f} |")
     if any(row.not_done for row in rows):
         print("\ndeliveries not done (dead): " + ", ".join(
             f"{row.name}: {row.not_done}" for row in rows if row.not_done))  # fmt: skip
