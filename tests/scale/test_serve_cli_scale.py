@@ -1,0 +1,122 @@
+"""``hookline serve`` given distributed-mode URLs that cannot work: one line saying what
+is wrong, exit 2 for a usage mistake, exit 1 for a server that cannot be reached, never
+a traceback, never a password."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dbservers import free_port
+
+from serve_support import ENTRY, SECRET, hook
+
+
+@pytest.fixture
+def pipelines(tmp_path: Path) -> Path:
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "orders.yaml").write_text(hook("orders", "/hooks/orders"), encoding="utf-8")
+    return folder
+
+
+def serve(folder: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            ENTRY,
+            "serve",
+            str(folder),
+            "--port",
+            "0",
+            "--admin-port",
+            "0",
+            *args,
+        ],
+        env={
+            **clean,
+            "HOOKLINE_HOME": str(folder.parent / "home"),
+            "HOOK_SECRET": SECRET,
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_broker_without_a_database_says_what_is_missing(pipelines: Path) -> None:
+    code, out = serve(pipelines, "--broker", "redis://:hunter2@127.0.0.1:1/0")
+    assert (code, out) == (
+        2,
+        "error: hookline serve in distributed mode needs --database (or HOOKLINE_DATABASE_URL)\n",
+    )
+
+
+def test_an_amqp_broker_needs_a_redis_for_coordination(pipelines: Path) -> None:
+    code, out = serve(
+        pipelines,
+        env={
+            "HOOKLINE_BROKER_URL": "amqp://guest:hunter2@127.0.0.1:1//",
+            "HOOKLINE_DATABASE_URL": "postgresql://hookline:hunter2@127.0.0.1:1/hooks",
+        },
+    )
+    assert (code, out) == (
+        2,
+        "error: hookline serve in distributed mode needs --redis (or HOOKLINE_REDIS_URL; "
+        "needed when the broker is not Redis)\n",
+    )
+
+
+def test_a_url_of_the_wrong_kind_is_named_with_its_password_masked(pipelines: Path) -> None:
+    code, out = serve(
+        pipelines,
+        "--broker",
+        "redis://127.0.0.1:1/0",
+        "--database",
+        "mysql://app:hunter2@db.internal/hooks",
+    )
+    assert (code, out) == (
+        2,
+        "error: --database 'mysql://app:***@db.internal/hooks' is not a URL hookline can "
+        "use: give postgresql://USER@HOST:PORT/DATABASE\n",
+    )
+
+
+def test_an_option_beats_the_environment(pipelines: Path) -> None:
+    # The environment's broker is of the wrong kind; the option's is used instead.
+    code, out = serve(
+        pipelines,
+        "--broker",
+        "redis://127.0.0.1:1/0",
+        env={"HOOKLINE_BROKER_URL": "kafka://127.0.0.1:1"},
+    )
+    assert (code, out) == (
+        2,
+        "error: hookline serve in distributed mode needs --database (or HOOKLINE_DATABASE_URL)\n",
+    )
+
+
+def test_a_database_that_cannot_be_reached_is_one_error_line_and_exit_1(
+    pipelines: Path,
+) -> None:
+    port = free_port()  # nothing listens there
+    code, out = serve(
+        pipelines,
+        "--broker",
+        f"redis://127.0.0.1:{port}/0",
+        "--database",
+        f"postgresql://app:hunter2@127.0.0.1:{port}/hooks",
+    )
+    assert code == 1, out
+    assert out.splitlines()[-1].startswith(
+        f"error: cannot connect to the database postgresql://app:***@127.0.0.1:{port}/hooks: "
+    )
+    assert "hunter2" not in out
+    assert "Traceback" not in out
