@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +71,65 @@ output: "${{{{ steps.send.body }}}}"
     # One line says the worker works, and nothing of Celery's banner.
     assert "working on 1 pipeline: 1 webhook, 0 schedules; 4 runs at once" in worker.output
     assert "celery@" not in worker.output and "[tasks]" not in worker.output
+
+
+def test_several_workers_share_the_work_and_each_delivery_runs_once(
+    tmp_path: Path, urls: dict[str, str], producer: Producer, gate: GateServer
+) -> None:
+    # Every run waits at one gate until all four are there: a worker runs two at once
+    # (--concurrency 2), so the other worker must have taken the other two.
+    steps = f"""\
+  - id: wait
+    rest: {{url: "{gate.url}/gate/all"}}
+  - id: send
+    rest: {{url: "{gate.url}/done", method: POST, json: {{n: "${{{{ input.n }}}}"}}}}
+"""
+    folder = write(tmp_path / "pipelines", orders=pipeline("orders", steps, concurrency=8))
+    with Procs(tmp_path, env=urls) as procs:
+        workers = [procs.worker(folder, "--concurrency", "2") for _ in range(2)]
+        ids = [producer.send("orders", {"n": n}) for n in range(4)]
+        deadline = time.monotonic() + 60
+        while gate.hits["GET /gate/all"] < 4:
+            assert time.monotonic() < deadline, gate.hits
+            time.sleep(0.02)
+        gate.open("all")
+        rows = [producer.wait(id) for id in ids]
+        assert [(r["status"], r["attempts"], r["takeovers"]) for r in rows] == [("done", 1, 0)] * 4
+        counts = [
+            metric(w.metrics(), 'hookline_runs_total{pipeline="orders",status="succeeded"}')
+            for w in workers
+        ]
+        assert counts == [2, 2]
+        for worker in workers:
+            assert worker.terminate() == 0
+    assert sorted(body["n"] for body in gate.bodies if body) == [0, 1, 2, 3]  # each once
+    assert gate.hits["GET /gate/all"] == 4
+
+
+def test_a_message_for_a_finished_delivery_runs_nothing(
+    tmp_path: Path, urls: dict[str, str], producer: Producer, gate: GateServer
+) -> None:
+    steps = f'  - id: send\n    rest: {{url: "{gate.url}/orders", method: POST, json: {{}}}}\n'
+    folder = write(tmp_path / "pipelines", orders=pipeline("orders", steps))
+    with Procs(tmp_path, env=urls) as procs:
+        worker = procs.worker(folder)
+        run_id = producer.send("orders", {})
+        finished = producer.wait(run_id)
+        import redis  # the scale extra: here, once the fixtures checked it is installed
+
+        # The broker delivers it again (a message sent twice, a lost acknowledgement).
+        for _ in range(3):
+            producer.publish(run_id)
+        broker = redis.Redis.from_url(urls["HOOKLINE_BROKER_URL"])
+        try:
+            deadline = time.monotonic() + 30
+            while broker.llen("hookline") or broker.hlen("unacked"):
+                assert time.monotonic() < deadline, "the messages were not taken"
+                time.sleep(0.05)
+        finally:
+            broker.close()
+        assert producer.row(run_id) == finished
+        assert gate.hits["POST /orders"] == 1
+        metrics = worker.metrics()
+        assert metric(metrics, 'hookline_runs_total{pipeline="orders",status="succeeded"}') == 1
+        assert worker.terminate() == 0

@@ -5,11 +5,14 @@ as the leader's dispatcher, publish again what is due), and pipelines whose step
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from hookline.serve._queue import Delivery
+from serve_support import ENTRY
 
 FINISHED = ("done", "dead", "needs-attention")
 
@@ -109,3 +112,17 @@ class Producer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def hookline(
+    *argv: str, env: dict[str, str], prelude: str = "", timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """``hookline ARGV...`` in a subprocess, as a user types it; ``prelude``: Python run
+    first in that process."""
+    return subprocess.run(
+        [sys.executable, "-c", f"{prelude}\n{ENTRY}", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
