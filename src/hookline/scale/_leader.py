@@ -102,7 +102,7 @@ class Leader:
         self.ttl = ttl
         self.token = holder_id()
         self.log = log
-        self.on_change = on_change
+        self._listeners: list[Callable[[bool], None]] = [on_change] if on_change else []
         self._clock = clock
         self._key = key("leader", name)
         self._term_key = key("leader", name, "term")
@@ -154,6 +154,15 @@ class Leader:
                     "cannot give the leader lease back",
                     lambda: self._release(keys=[self._key], args=[self.token]),
                 )
+
+    def watch(self, listener: Callable[[bool], None]) -> None:
+        """Call ``listener(True)`` when this process becomes the leader and
+        ``listener(False)`` when it steps down (from the renewing thread: be quick)."""
+        self._listeners.append(listener)
+
+    def _tell(self, leading: bool) -> None:
+        for listener in list(self._listeners):
+            listener(leading)
 
     def wait_leader(self, timeout: float) -> bool:
         """Wait until this process leads, for at most ``timeout`` seconds (tests)."""
@@ -214,8 +223,7 @@ class Leader:
                     event="leader_elected",
                     term=term,
                 )
-            if self.on_change is not None:
-                self.on_change(True)
+            self._tell(True)
 
     def _step_down(self, why: str | None) -> bool:
         with self._lock:
@@ -228,6 +236,5 @@ class Leader:
                 event="leader_lost",
                 term=was,
             )
-        if self.on_change is not None:
-            self.on_change(False)
+        self._tell(False)
         return True

@@ -15,6 +15,9 @@ pipeline, so a change queued before the crash runs once.
 - A failed listing, or a delivery the intake refused (a full queue), fires what it fired
   and keeps the baseline: the next poll tries again (the keys keep it from running twice).
 - Time: the scheduler's injectable ``Clock``.
+- Distributed mode (``hookline.scale._pg_schedule.leader_poller``): a ``gate`` lets only
+  the leader among the ``serve`` instances poll (the others let their polls pass), and
+  ``stores`` gives the baselines' store in PostgreSQL instead of the history database.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
     from .._model import Pipeline
     from .._recorder import Recorder
     from ..triggers.poll import PollSpec
+    from ..triggers.poll_store import PollStore
+    from ._scheduler import Gate
 
 __all__ = ["PollOutcome", "Poller"]
 
@@ -68,6 +73,15 @@ def _stderr_log() -> Any:
     return RunLog(sys.stderr)
 
 
+def _sqlite_stores(db: Path) -> Callable[[], PollStore]:
+    def open_store() -> PollStore:
+        from ..triggers.poll_store import PollStore
+
+        return PollStore(db)
+
+    return open_store
+
+
 def poll_pipelines(pipelines: Iterable[Pipeline]) -> list[tuple[Pipeline, PollSpec]]:
     """The pipelines with a poll trigger, and the trigger."""
     from ..triggers.poll import poll_of
@@ -89,18 +103,25 @@ class Poller:
         intake: Intake,
         pipelines: Iterable[Pipeline],
         *,
-        db: Path,
+        db: Path | None = None,
         log: Any,
         env: Mapping[str, str],
         recorder: Recorder | None = None,
         clock: Clock | None = None,
         make_log: Callable[[], Any] | None = None,
+        stores: Callable[[], PollStore] | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.intake = intake
         self.log = log
         self.env = env
         self.recorder = recorder
-        self.db_path = Path(db)
+        if stores is None:
+            if db is None:
+                raise TypeError("Poller needs db (the history database) or stores")
+            stores = _sqlite_stores(Path(db))
+        self.stores = stores
+        self.gate = gate
         self.clock: Clock = clock or SystemClock()
         self.make_log = make_log or _stderr_log
         self.done: list[PollOutcome] = []  # the latest polls, for tests
@@ -174,11 +195,13 @@ class Poller:
                 self.clock.wait(soonest, self._wake)
                 self._wake.clear()
                 continue
+            leading = self.gate is None or self.gate.is_leader()
             for entry in due:
                 at = entry.next
                 with self._lock:
                     entry.next = entry.times.next_after(max(at, now))
-                self._start_poll(entry, at)
+                if leading:  # a follower lets the poll pass: the leader runs it
+                    self._start_poll(entry, at)
 
     def _start_poll(self, entry: _Entry, at: float) -> None:
         name = entry.pipeline.name
@@ -222,7 +245,6 @@ class Poller:
         from .._secrets import read_secrets
         from ..triggers.poll_diff import PollProblem
         from ..triggers.poll_run import poll_once
-        from ..triggers.poll_store import PollStore
 
         name = pipeline.name
         log = self.make_log()
@@ -255,7 +277,7 @@ class Poller:
                     raise PollProblem("a change was not queued: the queue is full") from None
                 outcome.fired.append(key)
 
-        store = PollStore(self.db_path)
+        store = self.stores()
         try:
             report = poll_once(pipeline, spec, store, runtime, fire)
         except PollProblem as exc:

@@ -9,10 +9,17 @@ the commit of 200 fires due in the same minute is one group commit, not 200.
 - **Overlap** (``overlap:``): ``skip`` (default) skips a fire while a run of the pipeline
   is queued or running (``Intake.active``), and logs it; ``queue`` submits it anyway, and
   the worker pool runs it once the pipeline's ``concurrency`` slot is free.
-- **Missed fires** (``missed:``): the last fire of each pipeline is kept in the
-  ``schedule_fires`` table of the history database. At start, fires that fell between it
-  and now are logged and skipped (``skip``, default) or run once (``run_once``, with the
-  key of the latest missed minute). A pipeline seen for the first time has missed nothing.
+- **Missed fires** (``missed:``): the last fire of each pipeline is kept (``Marks``: the
+  ``schedule_fires`` table of the history database, or PostgreSQL in distributed mode).
+  At start, fires that fell between it and now are logged and skipped (``skip``,
+  default) or run once (``run_once``, with the key of the latest missed minute). A
+  pipeline seen for the first time has missed nothing.
+- **A leader gate** (distributed mode, ``gate``): with several ``serve`` instances only
+  the one whose gate says it leads fires; the others let their fires pass. An instance
+  that becomes the leader catches up from the marks as a start does, except that a fire
+  due within the last ``handover`` seconds (default 60) is fired as on time: it fell
+  while the lease passed from one instance to the next, not while the service was down
+  (if the old leader had fired it, its key keeps it from running twice).
 - **Time**: an injectable ``Clock`` (tests move time by hand; cron resolves to the
   minute). The real clock wakes at least once a minute, so a step of the system clock
   (NTP, a resumed laptop) is noticed within a minute.
@@ -23,7 +30,6 @@ Wall times and DST follow ``hookline._crontime`` (Debian cron's rule).
 from __future__ import annotations
 
 import concurrent.futures
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -32,22 +38,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .._crontime import CronTimes
-from .._locks import HistoryShare
 from ..triggers.schedule import Schedule
-from ._intake_store import connect, patiently, transaction
 from ._queue import Delivery, Intake, QueueFull
+from ._schedule_marks import Marks, SqliteMarks
 
-__all__ = ["Clock", "Fire", "Scheduler", "SystemClock", "fire_key"]
-
-TABLE = """CREATE TABLE IF NOT EXISTS schedule_fires (
-    pipeline TEXT PRIMARY KEY,
-    last_fire REAL NOT NULL,
-    recorded_at REAL NOT NULL
-)"""
+__all__ = ["Clock", "Fire", "Gate", "Scheduler", "SystemClock", "fire_key"]
 
 #: The real clock's longest sleep, so a step of the system clock is seen within it.
 MAX_SLEEP = 60.0
-_WRITE_TIMEOUT = 30.0
+#: A follower's longest sleep: how soon it sees that it leads now.
+GATE_SLEEP = 1.0
+#: Seconds: a fire due this recently when an instance becomes the leader is fired.
+HANDOVER = 60.0
 
 
 class Clock(Protocol):
@@ -70,6 +72,12 @@ class SystemClock:
 
     def wait(self, until: float, wake: threading.Event) -> None:
         wake.wait(min(max(0.0, until - time.time()), MAX_SLEEP))
+
+
+class Gate(Protocol):
+    """Whether this instance may fire (``hookline.scale._leader.Leader``)."""
+
+    def is_leader(self) -> bool: ...
 
 
 class _Log(Protocol):
@@ -114,14 +122,24 @@ class Scheduler:
         intake: Intake,
         schedules: Iterable[Schedule],
         *,
-        db: Path,
+        db: Path | None = None,
         log: _Log,
         clock: Clock | None = None,
+        marks: Marks | None = None,
+        gate: Gate | None = None,
+        handover: float = HANDOVER,
     ) -> None:
         self.intake = intake
         self.log = log
         self.clock: Clock = clock or SystemClock()
-        self.db_path = Path(db)
+        if marks is None:
+            if db is None:
+                raise TypeError("Scheduler needs db (the history database) or marks")
+            marks = SqliteMarks(db)
+        self.marks: Marks = marks
+        self.gate = gate
+        self.handover = handover
+        self._leading = False  # the gate was open at the last tick (and caught up)
         self.fired: list[Fire] = []  # the latest fires, for tests and the benchmark
         self.keep_fired = 10_000
         self._schedules = list(schedules)
@@ -130,19 +148,13 @@ class Scheduler:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._db: sqlite3.Connection | None = None
-        self._share: HistoryShare | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
-        # serve's history writer lives as long as the service and remembers the ids of
-        # the texts it stored: ``runs prune`` must not delete them meanwhile. The store
-        # does not hold this share itself (yet); the scheduler lives as long as it does.
-        self._share = HistoryShare(self.db_path)
-        self._db = connect(self.db_path)
-        patiently(lambda: self._create(), _WRITE_TIMEOUT)
-        self._install(self._schedules, catch_up=True)
+        self.marks.open()
+        # Behind a gate, the catch-up waits until this instance leads (``_take_over``).
+        self._install(self._schedules, catch_up=self.gate is None)
         self._thread = threading.Thread(target=self._loop, name="hookline-scheduler", daemon=True)
         self._thread.start()
 
@@ -151,17 +163,16 @@ class Scheduler:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-        if self._share is not None:
-            self._share.release()
-            self._share = None
+        self.marks.close()
 
     def reload(self, schedules: Iterable[Schedule]) -> None:
         """New schedules (a reload of the pipelines): a pipeline whose schedule did not
         change keeps its next fire; a new or changed one fires from now on."""
         self._install(list(schedules), catch_up=False)
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look again now (the gate opened or closed; tests)."""
         self._wake.set()
 
     def next_fires(self) -> dict[str, float]:
@@ -170,23 +181,9 @@ class Scheduler:
 
     # --- inside -------------------------------------------------------------------------
 
-    def _create(self) -> None:
-        assert self._db is not None
-        have = self._db.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'schedule_fires'"
-        ).fetchone()[0]
-        if not have:
-            with transaction(self._db):
-                self._db.execute(TABLE)
-
-    def _last_fires(self) -> dict[str, float]:
-        assert self._db is not None
-        rows = self._db.execute("SELECT pipeline, last_fire FROM schedule_fires").fetchall()
-        return {str(name): float(at) for name, at in rows}
-
     def _install(self, schedules: Sequence[Schedule], *, catch_up: bool) -> None:
         now = self.clock.time()
-        last = self._last_fires() if catch_up else {}
+        last = self.marks.last_fires() if catch_up else {}
         entries: dict[str, _Entry] = {}
         due_now: list[tuple[_Entry, float]] = []
         with self._lock:
@@ -233,6 +230,8 @@ class Scheduler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             now = self.clock.time()
+            if self.gate is not None and not self._lead(now):
+                continue
             with self._lock:
                 due = [(e, e.next) for e in self._entries.values() if e.next <= now]
                 soonest = min((e.next for e in self._entries.values()), default=now + MAX_SLEEP)
@@ -247,6 +246,67 @@ class Scheduler:
             with self._lock:
                 for entry, at in due:
                     entry.next = entry.times.next_after(max(at, now))
+
+    def _lead(self, now: float) -> bool:
+        """Behind a gate: True when this instance leads (caught up on becoming the
+        leader); otherwise the fires due pass without firing, and it waits a little."""
+        assert self.gate is not None
+        if self.gate.is_leader():
+            if self._leading:
+                return True
+            try:
+                self._take_over(now)
+            except Exception as exc:  # the marks cannot be read: try again shortly
+                self.log.error(
+                    f"the scheduler cannot take over as leader: {exc}", event="schedule_error"
+                )
+                self.clock.wait(now + GATE_SLEEP, self._wake)
+                self._wake.clear()
+                return False
+            self._leading = True
+            return True
+        self._leading = False
+        with self._lock:
+            for entry in self._entries.values():
+                if entry.next <= now:  # the leader fires it
+                    entry.next = entry.times.next_after(now)
+            soonest = min((e.next for e in self._entries.values()), default=now + MAX_SLEEP)
+        self.clock.wait(min(soonest, now + GATE_SLEEP), self._wake)
+        self._wake.clear()
+        return False
+
+    def _take_over(self, now: float) -> None:
+        """This instance leads now: fires from now on, and what fell since each
+        pipeline's last mark (see ``handover`` in the module docstring)."""
+        last = self.marks.last_fires()
+        due: list[tuple[_Entry, float]] = []
+        with self._lock:
+            entries = list(self._entries.values())
+        for entry in entries:
+            name = entry.schedule.pipeline
+            pending = entry.next  # the first fire this instance has not let pass
+            with self._lock:
+                entry.next = entry.times.next_after(now)
+            missed = entry.times.previous_at_or_before(now, last[name]) if name in last else None
+            if missed is None:
+                if pending <= now:  # due this very moment: on time, not missed
+                    due.append((entry, pending))
+                continue
+            latest, count = missed
+            if latest >= pending:  # due now in the ordinary course
+                due.append((entry, latest))
+            elif now - latest <= self.handover:
+                self.log.info(
+                    f"pipeline '{name}': the fire of {_when(latest)} fell while the leader "
+                    "changed; firing it now",
+                    event="schedule_handover",
+                    pipeline=name,
+                )
+                due.append((entry, latest))
+            else:
+                due.extend(self._missed(entry, latest, count))
+        if due:
+            self._fire(due, now)
 
     def _fire(self, due: Sequence[tuple[_Entry, float]], now: float) -> None:
         handled: list[tuple[str, float]] = []
@@ -311,23 +371,11 @@ class Scheduler:
 
     def _record(self, fires: Sequence[tuple[str, float]]) -> None:
         """Remember each pipeline's last fire, in one transaction for the whole tick."""
-        if not fires or self._db is None:
+        if not fires:
             return
-        db, stamp = self._db, time.time()
-
-        def write() -> None:
-            with transaction(db):
-                db.executemany(
-                    "INSERT INTO schedule_fires (pipeline, last_fire, recorded_at)"
-                    " VALUES (?, ?, ?) ON CONFLICT (pipeline) DO UPDATE SET"
-                    " last_fire = max(last_fire, excluded.last_fire),"
-                    " recorded_at = excluded.recorded_at",
-                    [(name, at, stamp) for name, at in fires],
-                )
-
         try:
-            patiently(write, _WRITE_TIMEOUT)
-        except sqlite3.Error as exc:  # a missed-fire check may then repeat: dedup holds
+            self.marks.record(fires)
+        except Exception as exc:  # a missed-fire check may then repeat: dedup holds
             self.log.warning(
                 f"cannot record the last fire of a schedule: {exc}", event="schedule_record"
             )
