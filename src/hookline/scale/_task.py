@@ -169,6 +169,11 @@ class TaskRunner:
             stuck = list(self._live.values())
             self._abandoned.update(live.claim.id for live in stuck)
         for live in stuck:
+            self.make_log().warning(
+                f"run {live.claim.run_id} of '{live.claim.pipeline}': handed back to the "
+                "queue while a request was under way",
+                event="handed_back",
+            )
             try:
                 self.deliveries.finish(live.claim, "queued", error=_STOPPING)
             except Exception as exc:  # its lease expires: the dispatcher publishes it then
@@ -345,6 +350,10 @@ class TaskRunner:
         if next_.warning is not None:
             self.make_log().warning(next_.warning, event="run_retry")
         if next_.status == "queued":  # stopped: another worker resumes it now
+            self.make_log().warning(
+                f"run {claim.run_id} of '{claim.pipeline}': handed back to the queue",
+                event="handed_back",
+            )
             raise HandBack(result.error or _STOPPING)
         return "ran"
 

@@ -13,8 +13,10 @@ Signals (the main thread runs Celery's consumer loop):
 
 - SIGTERM (and Ctrl-C): no new task is taken (Celery's warm shutdown: the messages not
   started stay in the broker); the runs under way get ``--grace`` seconds to finish; the
-  ones still going are then stopped and handed back (their rows queued, their messages
-  requeued), and another worker resumes them from their checkpoints. Exit 0.
+  ones still going are then stopped before their next step and handed back (their rows
+  queued, their messages requeued), and another worker resumes them from their
+  checkpoints. A run that has not stopped ``CANCEL_WAIT`` seconds later (it waits on a
+  request) is handed back as it is, and the worker exits without it. Exit 0.
 - A second SIGTERM: the runs under way are stopped and handed back at once.
 - SIGKILL: nothing more runs here. The broker delivers the unacknowledged messages again
   (late acknowledgement), and the leader's dispatcher publishes the rows again once their
