@@ -19,7 +19,12 @@ from hookline.scale._redis import CoordinationUnavailable
 from hookline.scale._redis import connect as _connect
 
 HERE = Path(__file__).resolve().parent
-DRIVER = HERE / "coord_driver.py"
+# run-pipeline as cron starts it, in a process of its own
+RUN_PIPELINE = [
+    sys.executable,
+    "-c",
+    "import sys; from hookline.cli import run_pipeline_main; sys.exit(run_pipeline_main())",
+]
 CLOCK_SERVER = HERE.parent / "servers" / "clock_server.py"
 
 PIPELINE = """
@@ -94,10 +99,10 @@ def test_four_worker_processes_never_exceed_the_shared_limit(redis_url, clock_se
         procs.append(
             subprocess.Popen(
                 [
-                    sys.executable,
-                    str(DRIVER),
-                    redis_url,
+                    *RUN_PIPELINE,
                     str(pipeline),
+                    "--redis",
+                    redis_url,
                     "-q",
                     "--input",
                     json.dumps(list(range(12))),

@@ -18,8 +18,12 @@ from hookline.scale._coordinate import install_redis, uninstall
 from hookline.scale._redis import connect as _connect
 from hookline.scale._slots import Slots
 
-HERE = Path(__file__).resolve().parent
-DRIVER = HERE / "coord_driver.py"
+# run-pipeline as cron starts it, in a process of its own
+RUN_PIPELINE = [
+    sys.executable,
+    "-c",
+    "import sys; from hookline.cli import run_pipeline_main; sys.exit(run_pipeline_main())",
+]
 
 PIPELINE = """
 version: 1
@@ -58,7 +62,7 @@ def connect():
 def run_pipeline(redis_url: str, pipeline: Path, home: Path, lease: float):
     env = {**os.environ, "HOOKLINE_HOME": str(home), "HOOKLINE_LEASE_SECONDS": str(lease)}
     return subprocess.run(
-        [sys.executable, str(DRIVER), redis_url, str(pipeline)],
+        [*RUN_PIPELINE, str(pipeline), "--redis", redis_url],
         capture_output=True,
         text=True,
         timeout=60,
