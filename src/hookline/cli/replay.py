@@ -7,11 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._errors import HooklineError, UsageError
 from .._home import default_home
 from .._log import Level, RunLog
+from ._database import add_database, database_url
 
 if TYPE_CHECKING:
     from ..serve._replay import Source
@@ -20,6 +21,8 @@ DESCRIPTION = (
     "Run a recorded run's pipeline again with the same input: the input the delivery "
     "arrived with (kept in the deliveries table), else the one in the run history. It runs "
     "here, like run-pipeline, unless --queue hands it to a running 'hookline serve'. "
+    "With --database (or HOOKLINE_DATABASE_URL) the history, deliveries and queue are the "
+    "distributed mode's, in PostgreSQL. "
     "Exit 0 success, 1 the run failed, 2 usage, 75 the pipeline is already running."
 )
 
@@ -40,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="put the delivery back in the queue of a running 'hookline serve' instead",
     )
     p.add_argument("--db", metavar="PATH", help="run history database")
+    add_database(p)
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="log requests and responses")
@@ -48,29 +52,35 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def handle(args: argparse.Namespace) -> int:
-    from ..serve._replay import dead_sources, find_source
-
     if (args.run_id is None) == (args.all_dead is None):
         raise UsageError("give a RUN_ID, or --all-dead PIPELINE (not both)")
+    database = database_url(args)  # PostgreSQL (distributed mode) or None: SQLite
     home = default_home()
     db = Path(args.db) if args.db else home / "hookline.db"
     level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
     log = RunLog(sys.stderr, fmt=args.log_format, level=level)
-    if args.run_id is not None:
-        sources = [find_source(db, args.run_id)]
+    if database is not None:
+        from ..scale import _pg_replay as where
     else:
-        sources = dead_sources(db, args.all_dead)
+        from ..serve import _replay as where  # type: ignore[no-redef]
+    place: Any = database if database is not None else db
+    if args.run_id is not None:
+        sources = [where.find_source(place, args.run_id)]
+    else:
+        sources = where.dead_sources(place, args.all_dead)
         if not sources:
             log.info(f"no dead deliveries of '{args.all_dead}'", event="replay_none")
             return 0
     if args.queue:
+        if database is not None:
+            return _queue_pg(database, sources, log)
         return _queue(db, sources, log)
     if args.run_id is not None:
-        return _replay_here(home, db, sources[0], log, print_output=True)
+        return _replay_here(home, db, sources[0], log, print_output=True, database=database)
     failed = 0
     for source in sources:
         try:
-            code = _replay_here(home, db, source, log, print_output=False)
+            code = _replay_here(home, db, source, log, print_output=False, database=database)
         except HooklineError as exc:  # this one's file or input: say so, go on
             log.error(f"run {source.run_id}: {exc}", event="replay_failed")
             code = 1
@@ -81,6 +91,28 @@ def handle(args: argparse.Namespace) -> int:
         event="replay_done",
     )
     return 1 if failed else 0
+
+
+def _queue_pg(database: str, sources: list[Source], log: RunLog) -> int:
+    from ..scale._pg_replay import queue_new, requeue
+
+    code = 0
+    for source in sources:
+        if source.delivery is None:
+            accepted = queue_new(database, source)
+            log.info(
+                f"run {source.run_id}: queued as run {accepted.run_id}; hookline workers take it",
+                event="replay_queued",
+            )
+        elif requeue(database, source):
+            log.info(
+                f"run {source.run_id}: its delivery is queued again; hookline workers take it",
+                event="replay_queued",
+            )
+        else:
+            log.error(f"run {source.run_id}: its delivery is already queued")
+            code = 1
+    return code
 
 
 def _queue(db: Path, sources: list[Source], log: RunLog) -> int:
@@ -121,7 +153,15 @@ def _queue(db: Path, sources: list[Source], log: RunLog) -> int:
     return code
 
 
-def _replay_here(home: Path, db: Path, source: Source, log: RunLog, *, print_output: bool) -> int:
+def _replay_here(
+    home: Path,
+    db: Path,
+    source: Source,
+    log: RunLog,
+    *,
+    print_output: bool,
+    database: str | None = None,
+) -> int:
     from .._engine import run_pipeline
     from .._env import read_config
     from .._inputs import check_input
@@ -147,12 +187,20 @@ def _replay_here(home: Path, db: Path, source: Source, log: RunLog, *, print_out
     with stop_on_signals(), run_slot(home, pipeline.name, pipeline.concurrency, log) as busy:
         if busy:
             return EXIT_BUSY
-        store = Store(
-            db,
-            warn=lambda message: log.warning(message, event="history_off"),
-            busy_timeout=history["busy_timeout"],
-            max_mb=history["max_mb"],
-        )
+        store: Any
+        if database is not None:  # the distributed mode's history (and state)
+            from ..scale._pg_history import PgStore
+
+            store = PgStore(
+                database, warn=lambda message: log.warning(message, event="history_off")
+            )
+        else:
+            store = Store(
+                db,
+                warn=lambda message: log.warning(message, event="history_off"),
+                busy_timeout=history["busy_timeout"],
+                max_mb=history["max_mb"],
+            )
         try:
             runtime = Runtime(pipeline, secrets, log=log, recorder=store)
             runtime.env = env
@@ -164,7 +212,12 @@ def _replay_here(home: Path, db: Path, source: Source, log: RunLog, *, print_out
                 runtime.close()
         finally:
             store.close()
-    record_replay(db, source, result.run_id, result.status)
+    if database is not None:
+        from ..scale._pg_replay import record_replay as record_pg
+
+        record_pg(database, source, result.run_id, result.status)
+    else:
+        record_replay(db, source, result.run_id, result.status)
     if not result.ok:
         log.error(
             f"replay of run {source.run_id} failed: {result.error or 'the run failed'}",

@@ -23,7 +23,15 @@ from .._errors import UsageError
 from .._redact import MASK
 from ._intake_store import connect, delivery_input, find_delivery, patiently, rows, transaction
 
-__all__ = ["Source", "dead_sources", "find_source", "record_replay", "requeue"]
+__all__ = [
+    "REPLAYABLE",
+    "Source",
+    "dead_sources",
+    "find_source",
+    "history_source",
+    "record_replay",
+    "requeue",
+]
 
 #: Delivery statuses a replay may take: the others are still to run.
 REPLAYABLE = ("done", "dead", "needs-attention")
@@ -37,7 +45,8 @@ class Source:
     pipeline: str
     file: str
     input: Any
-    delivery: int | None  # the delivery's row id, when the run had one
+    # The delivery's row id, when the run had one (text in distributed mode's PostgreSQL).
+    delivery: int | str | None
     trigger: str
 
 
@@ -81,6 +90,12 @@ def find_source(db: Path, run_id: str) -> Source:
             delivery["id"],
             delivery["trigger"],
         )
+    return history_source(run)
+
+
+def history_source(run: dict[str, Any]) -> Source:
+    """A run without a delivery: its input from the history, refused when the history
+    cut or masked it (a replay would send something else than the run had)."""
     value = run.get("input")
     if isinstance(value, dict) and value.get("truncated") is True and "start" in value:
         raise UsageError(
