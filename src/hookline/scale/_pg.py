@@ -25,7 +25,9 @@ Error texts never hold the URL's password: they name the server by ``masked(url)
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -47,6 +49,7 @@ __all__ = [
     "migrate",
     "migrations",
     "pool_where",
+    "single",
 ]
 
 #: Seconds to open a connection to PostgreSQL before giving up.
@@ -144,6 +147,20 @@ def pool_where(pool: ConnectionPool) -> str:
     """The database of ``pool``, for messages (no password)."""
     info = pool.conninfo
     return masked(info) if isinstance(info, str) else "the database"
+
+
+@contextlib.contextmanager
+def single(pool: ConnectionPool) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection in autocommit mode, for one statement that is its own
+    transaction: one round trip instead of three (BEGIN, the statement, COMMIT). The
+    connection goes back to the pool as it came (not autocommit)."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                conn.autocommit = False
 
 
 def _why_not(url: str) -> str:

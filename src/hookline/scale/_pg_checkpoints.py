@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from .._checkpoint import CheckpointFailed, Mark, plain_json
 from ._config import masked
-from ._pg import describe, make_pool, migrate, pool_where
+from ._pg import describe, make_pool, migrate, pool_where, single
 
 __all__ = ["PgCheckpointStore", "PgCheckpoints"]
 
@@ -73,7 +73,7 @@ class PgCheckpoints:
 
     def load(self) -> dict[int, Mark]:
         try:
-            with self.store.pool.connection() as conn:
+            with single(self.store.pool) as conn:
                 rows = conn.execute(
                     "SELECT idx, step_id, digest, phase, safe, why, result FROM checkpoints"
                     " WHERE run_id = %s ORDER BY idx",
@@ -111,12 +111,12 @@ class PgCheckpoints:
 
     def clear(self) -> None:
         """Best effort, as in the embedded store: a finished run is never resumed."""
-        with contextlib.suppress(psycopg.Error), self.store.pool.connection() as conn:
+        with contextlib.suppress(psycopg.Error), single(self.store.pool) as conn:
             conn.execute("DELETE FROM checkpoints WHERE run_id = %s", (self.run_id,))
 
     def _write(self, step_id: str, sql: str, args: tuple[Any, ...]) -> None:
         try:
-            with self.store.pool.connection() as conn:
+            with single(self.store.pool) as conn:
                 conn.execute(sql, args)
         except psycopg.Error as exc:
             raise CheckpointFailed(

@@ -49,7 +49,7 @@ from .._store_queue import RecordQueue
 from .._store_rows import RESULT_LIMIT
 from .._store_schema import STALE_SECONDS, host
 from ._config import masked
-from ._pg import PgUnavailable, describe, make_pool, migrate, pool_where
+from ._pg import PgUnavailable, describe, make_pool, migrate, pool_where, single
 from ._pg_history_rows import COLUMNS, RowMaker
 from ._pg_text import plain
 
@@ -172,7 +172,7 @@ class PgStore(RecordQueue):
         if pool is None:
             return None
         try:
-            with pool.connection() as conn:
+            with single(pool) as conn:
                 cursor = conn.execute(sql, args)
                 return cursor.fetchall() if cursor.description else []
         except psycopg.Error as exc:

@@ -27,7 +27,7 @@ from psycopg_pool import ConnectionPool
 
 from .._state import CHANGES_KEPT, Changes, Snapshot, StateFailed, changed_keys, encode, merge
 from ._config import masked
-from ._pg import describe, make_pool, migrate, pool_where
+from ._pg import describe, make_pool, migrate, pool_where, single
 
 __all__ = ["PgStateStore", "peek", "pg_state_backend", "replace"]
 
@@ -104,7 +104,7 @@ class PgStateStore:
 
     def load(self, pipeline: str) -> Snapshot:
         try:
-            with self.pool.connection() as conn:
+            with single(self.pool) as conn:
                 return read(conn, pipeline)
         except (psycopg.Error, ValueError) as exc:
             raise StateFailed(
