@@ -15,14 +15,16 @@ the next round tries again. The outage is logged once, and its end once.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import psycopg
 from psycopg_pool import PoolTimeout
 
+from .._errors import UsageError
 from ._pg_deliveries import REPUBLISH_SECONDS, Deliveries
 
 __all__ = ["BATCH", "INTERVAL", "Dispatcher", "Gate"]
@@ -47,6 +49,22 @@ class _Log(Protocol):
     def warning(self, message: str, event: str = ..., **fields: Any) -> None: ...
 
 
+def republish_from_env(environ: Mapping[str, str]) -> float:
+    """HOOKLINE_REPUBLISH_SECONDS (default ``REPUBLISH_SECONDS``), checked: seconds from 1
+    to 86400. Shorter: a broker that lost its messages costs less wait; the price is a
+    second message for a delivery that waits that long in a busy broker (harmless)."""
+    text = environ.get("HOOKLINE_REPUBLISH_SECONDS", "").strip()
+    if not text:
+        return REPUBLISH_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 86_400:
+        raise UsageError(f"HOOKLINE_REPUBLISH_SECONDS={text!r}: expected seconds from 1 to 86400")
+    return value
+
+
 class Dispatcher:
     """See the module docstring. ``published(reason)`` is called once per id sent (for
     the metrics); ``publish(id)`` may raise."""
@@ -60,7 +78,7 @@ class Dispatcher:
         log: _Log,
         interval: float = INTERVAL,
         batch: int = BATCH,
-        republish: float = REPUBLISH_SECONDS,
+        republish: float | None = None,
         published: Callable[[str], None] | None = None,
         keep_done_days: float | None = None,
     ) -> None:
@@ -70,7 +88,7 @@ class Dispatcher:
         self.log = log
         self.interval = interval
         self.batch = batch
-        self.republish = republish
+        self.republish = republish_from_env(os.environ) if republish is None else republish
         self.published = published
         self.keep_done_days = keep_done_days
         self._swept = -SWEEP_SECONDS
