@@ -219,3 +219,39 @@ def test_a_run_whose_process_stopped_beating_is_lost(cli, tmp_path, pg_url, monk
         rows = conn.execute("SELECT pipeline, status, error FROM runs ORDER BY n").fetchall()
     assert [(p, s) for p, s, _ in rows] == [("stuck", "lost"), ("plain", "succeeded")]
     assert rows[0][2].startswith(f"lost: no sign of life from its process (pid {proc.pid} on ")
+
+
+def test_two_processes_recording_one_run_lose_nothing_already_kept(tmp_path, pg_url):
+    # A lease taken over from a worker that was only slow: both record the same run for a
+    # while. Their record numbers collide; what the first kept stays, and neither turns
+    # its history off.
+    from hookline._load import load_pipeline
+    from hookline.scale._pg_history import PgStore
+
+    pipeline = load_pipeline(_write_set(tmp_path))
+    warnings: list[str] = []
+    with (
+        PgStore(pg_url, warn=warnings.append) as slow,
+        PgStore(pg_url, warn=warnings.append) as new,
+    ):
+        slow.run_started("r1", pipeline, "webhook", None)
+        for step in ("a", "b", "c"):
+            slow.step_finished("r1", step, "ok", 0.1, step, None)
+        slow.flush()
+        new.run_started("r1", pipeline, "webhook", None)  # numbers its records from 4
+        slow.step_finished("r1", "d", "ok", 0.1, "slow", None)  # 4
+        slow.flush()
+        new.step_finished("r1", "d", "ok", 0.1, "new", None)  # 4 again: not kept
+        new.step_finished("r1", "e", "ok", 0.1, "new", None)  # 5
+        new.run_finished("r1", "succeeded", None, None)
+    assert warnings == []
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT seq, step_id, texts FROM run_records ORDER BY seq").fetchall()
+    assert [(seq, step) for seq, step, _ in rows] == [
+        (1, "a"),
+        (2, "b"),
+        (3, "c"),
+        (4, "d"),
+        (5, "e"),
+    ]
+    assert "slow" in rows[3][2]

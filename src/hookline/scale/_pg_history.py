@@ -87,6 +87,11 @@ def _warn_stderr(message: str) -> None:
 
 
 _EPOCH = "extract(epoch from clock_timestamp())"
+_COLUMNS = ", ".join(COLUMNS)
+_INSERT = (
+    f"INSERT INTO run_records ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+    " ON CONFLICT (run_id, seq) DO NOTHING"
+)
 
 
 class PgStore(RecordQueue):
@@ -240,11 +245,19 @@ class PgStore(RecordQueue):
             rows = [self._rows.row(r) for r in batch if r[1] in self._written]
             if not rows:
                 return
-            with pool.connection() as conn, conn.cursor() as cursor:
-                columns = ", ".join(COLUMNS)
-                with cursor.copy(f"COPY run_records ({columns}) FROM STDIN") as copy:
+            try:
+                with (
+                    pool.connection() as conn,
+                    conn.cursor() as cursor,
+                    cursor.copy(f"COPY run_records ({_COLUMNS}) FROM STDIN") as copy,
+                ):
                     for row in rows:
                         copy.write_row(row)
+            except psycopg.errors.UniqueViolation:
+                # Two processes ran the same run at once (a lease taken over from a worker
+                # that was only slow): keep what each can add, row by row.
+                with pool.connection() as conn, conn.cursor() as cursor:
+                    cursor.executemany(_INSERT, rows)
         except psycopg.Error as exc:
             self._warn(exc)
         except Exception as exc:  # a bug must not leave the run waiting on a dead writer
