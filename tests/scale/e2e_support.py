@@ -1,0 +1,36 @@
+"""Helpers of the end-to-end tests (test_e2e_*): the command line as a subprocess, as a
+user types it, and waiting for a condition with a clear failure. The serve and worker
+processes come from ``procs``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from serve_support import ENTRY
+
+
+def hookline_cli(
+    *argv: str, env: dict[str, str], check: bool = True, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """``hookline ARGV...`` in a subprocess, as a user types it."""
+    done = subprocess.run(
+        [sys.executable, "-c", ENTRY, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"hookline {' '.join(argv)} exited {done.returncode}:\n{done.stderr}")
+    return done
+
+
+def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g}s for {what}")
+        time.sleep(0.1)
