@@ -143,13 +143,33 @@ def test_a_lease_taken_over_after_it_lapsed_is_not_freed_by_its_old_holder(redis
     old = Slots(connect(redis_url), ttl=1.0, warn=warnings.append)
     lease = old.acquire("p", 1)
     assert lease is not None
-    lease._done.set()  # its renewing thread stops, as a process frozen for a while
+    old.close()  # its renewing thread stops, as a process frozen for a while
     time.sleep(1.2)
     newer = Slots(connect(redis_url), ttl=30).acquire("p", 1)
     assert newer is not None  # the lapsed lease was taken
-    lease._done.clear()
-    lease.release()  # the old holder comes back and gives "its" slot back: a no-op
-    assert old.acquire("p", 1) is None  # the new holder still holds it
+    lease.renew()  # the old holder comes back: its renewal finds the lease gone
+    assert lease.lost and not lease.held
+    assert warnings == [
+        "pipeline 'p': this run's slot lease expired (Redis was out of reach for longer "
+        "than the lease); another run may start"
+    ]
+    lease.release()  # and giving "its" slot back is a no-op
+    assert Slots(connect(redis_url), ttl=30).acquire("p", 1) is None  # still the new one's
+    newer.release()
+
+
+def test_an_old_holder_that_gives_back_a_lapsed_slot_does_not_free_the_new_holders(
+    redis_url, connect
+):
+    old = Slots(connect(redis_url), ttl=1.0)
+    lease = old.acquire("q", 1)
+    assert lease is not None
+    old.close()  # frozen: no renewal, and it does not know its lease lapsed
+    time.sleep(1.2)
+    newer = Slots(connect(redis_url), ttl=30).acquire("q", 1)
+    assert newer is not None and not lease.lost
+    lease.release()  # compare-and-delete: the token is not its own any more
+    assert Slots(connect(redis_url), ttl=30).acquire("q", 1) is None
     newer.release()
 
 

@@ -86,4 +86,5 @@ def uninstall() -> None:
     installed = _coord.shared()
     _coord.install(None)
     if isinstance(installed, RedisCoordination):
+        installed.slots.close()
         installed.client.close()

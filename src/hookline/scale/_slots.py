@@ -12,7 +12,8 @@ slot is a lease that *expires* when its holder stops renewing it:
   expired leases and takes the lowest free slot; renew and give back act only when the
   holder's token is still the one recorded, so a holder whose lease expired and was
   taken by another never extends or frees the other's.
-- A thread renews each held lease every ``ttl/3``. A holder that dies (SIGKILL, a lost
+- One thread per process renews every lease it holds every ``ttl/3`` (no thread per
+  run: taking and giving back a slot is two short scripts). A holder that dies (SIGKILL, a lost
   machine) frees its slot within ``ttl``; a holder cut off from Redis for longer than
   ``ttl`` loses its slot, and is told (``Lease.lost``, a warning in its log) while its
   run goes on: the run cannot be stopped safely from here.
@@ -140,44 +141,40 @@ class Lease:
         self._slots = slots
         self._keys = slots.keys(pipeline)
         self._done = threading.Event()
-        self._thread = threading.Thread(
-            target=self._renew_loop, name=f"hookline-lease-{slot}", daemon=True
-        )
-        self._thread.start()
 
     @property
     def held(self) -> bool:
         return not self._done.is_set() and not self.lost
 
-    def _renew_loop(self) -> None:
+    def renew(self) -> None:
+        """Extend the lease by the ttl (the renewing thread calls it every ttl/3)."""
+        if self._done.is_set() or self.lost:
+            return
         ttl = self._slots.ttl
-        while not self._done.wait(ttl / 3):
-            try:
-                renewed = guarded(
-                    self._slots.client,
-                    "cannot renew a run slot",
-                    lambda: self._slots.renew_script(
-                        keys=self._keys, args=[self.slot, self.token, f"{ttl:.3f}"]
-                    ),
-                )
-            except CoordinationUnavailable as exc:
-                self._slots.warn(f"{exc}; trying again")
-                continue  # the lease lasts ttl: two more tries before it can lapse
-            if not int(renewed):
-                self.lost = True
-                self._slots.warn(
-                    f"pipeline '{self.pipeline}': this run's slot lease expired (Redis was "
-                    "out of reach for longer than the lease); another run may start"
-                )
-                return
+        try:
+            renewed = guarded(
+                self._slots.client,
+                "cannot renew a run slot",
+                lambda: self._slots.renew_script(
+                    keys=self._keys, args=[self.slot, self.token, f"{ttl:.3f}"]
+                ),
+            )
+        except CoordinationUnavailable as exc:
+            self._slots.warn(f"{exc}; trying again")
+            return  # the lease lasts ttl: two more tries before it can lapse
+        if not int(renewed) and not self._done.is_set():
+            self.lost = True
+            self._slots.warn(
+                f"pipeline '{self.pipeline}': this run's slot lease expired (Redis was "
+                "out of reach for longer than the lease); another run may start"
+            )
 
     def release(self) -> None:
         """Give the slot back. Safe to call twice; Redis out of reach: it expires."""
         if self._done.is_set():
             return
         self._done.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(5)
+        self._slots.forget(self)
         if self.lost:
             return
         with contextlib.suppress(CoordinationUnavailable):
@@ -216,6 +213,27 @@ class Slots:
         self.renew_script = script(client, _RENEW)
         self.release_script = script(client, _RELEASE)
         self.holders_script = script(client, _HOLDERS)
+        self._held: set[Lease] = set()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def _renew_loop(self) -> None:
+        while not self._closed.wait(self.ttl / 3):
+            with self._lock:
+                held = list(self._held)
+            for lease in held:
+                lease.renew()
+
+    def forget(self, lease: Lease) -> None:
+        with self._lock:
+            self._held.discard(lease)
+
+    def close(self) -> None:
+        """Stop renewing (the leases held then expire within the ttl)."""
+        self._closed.set()
+        if self._renewer is not None:
+            self._renewer.join(5)
 
     def keys(self, pipeline: str) -> list[str]:
         stem = lock_stem(pipeline)
@@ -240,7 +258,15 @@ class Slots:
         )
         if int(taken) < 0:
             return None
-        return Lease(self, pipeline, int(taken), token)
+        lease = Lease(self, pipeline, int(taken), token)
+        with self._lock:
+            self._held.add(lease)
+            if self._renewer is None:
+                self._renewer = threading.Thread(
+                    target=self._renew_loop, name="hookline-slot-leases", daemon=True
+                )
+                self._renewer.start()
+        return lease
 
     def holders(self, pipeline: str, slots: int = 1) -> list[str]:
         """Notes on the live holders of ``pipeline``'s slots; empty when Redis is out of
