@@ -118,3 +118,24 @@ def test_metrics_count_runs_by_status_and_the_queue_depth(
 
 def _delivery(name: str) -> Delivery:
     return Delivery(name, "webhook", {}, None, time.time())
+
+
+def test_a_worker_whose_broker_is_down_still_stops_at_sigterm(
+    tmp_path: Path, make_redis: Callable[[], RedisServer], pg_url: str, gate: GateServer
+) -> None:
+    broker = make_redis()
+    urls = {"HOOKLINE_BROKER_URL": broker.url, "HOOKLINE_DATABASE_URL": pg_url}
+    folder = write(
+        tmp_path / "pipelines",
+        orders=pipeline("orders", f'  - id: send\n    rest: {{url: "{gate.url}/x"}}\n'),
+    )
+    with Procs(tmp_path, env=urls) as procs:
+        worker = procs.worker(folder)
+        broker.stop()
+        deadline = time.monotonic() + 30
+        while worker.get("/healthz").status == 200:
+            assert time.monotonic() < deadline, "still healthy with the broker stopped"
+            time.sleep(0.1)
+        assert worker.terminate(timeout=30) == 0
+    assert worker.output.rstrip().endswith("stopped")
+    assert "Traceback" not in worker.output

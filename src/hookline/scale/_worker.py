@@ -6,8 +6,8 @@ loads and checks the pipeline directory exactly as ``serve`` does (an invalid se
 same messages, exit 2), brings the database to this code's schema, installs the Redis
 coordination (pipeline slots and rate limits shared by every worker), then consumes.
 
-Celery's own banner and task chatter are left out: its warnings and errors come out as
-lines of the worker's log, in its format.
+Celery's own banner and task chatter are left out: its warnings and errors (and the
+database pool's errors) come out as one line each of the worker's log, in its format.
 
 Signals (the main thread runs Celery's consumer loop):
 
@@ -61,8 +61,15 @@ _POOL_SPARE = 4
 CANCEL_WAIT = 5.0
 #: Seconds a health check waits for the database.
 _HEALTH_TIMEOUT = 2.0
-# Celery's loggers: their warnings and errors become lines of our log, the rest is dropped.
-_CELERY_LOGGERS = ("celery", "kombu", "amqp")
+# Libraries' loggers: what they say from this level on becomes a line of our log, the rest
+# is dropped. The database pool warns at each failed reconnection, in several lines: the
+# worker says itself what a database down means (a claim that fails, /healthz).
+_LIBRARY_LOGGERS = {
+    "celery": logging.WARNING,
+    "kombu": logging.WARNING,
+    "amqp": logging.WARNING,
+    "psycopg": logging.ERROR,
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ class WorkerSettings:
 
 
 class _ToOurLog(logging.Handler):
-    """Celery's records at WARNING and above, as one line each of the worker's log."""
+    """A library's records, as one line each of the worker's log."""
 
     def __init__(self, log: RunLog) -> None:
         super().__init__(logging.WARNING)
@@ -89,11 +96,12 @@ class _ToOurLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             lines = record.getMessage().strip().splitlines() or [record.name]
-            text = f"celery: {lines[0]}"
+            library = record.name.split(".")[0]
+            text = f"{library}: {lines[0]}"
             if record.levelno >= logging.ERROR:
-                self._log.error(text, event="celery")
+                self._log.error(text, event=library)
             else:
-                self._log.warning(text, event="celery")
+                self._log.warning(text, event=library)
         except Exception:  # a log line must never break the worker
             self.handleError(record)
 
@@ -164,6 +172,7 @@ class Worker:
         config = s.config
         assert config.broker and config.database and config.redis  # checked by the CLI
         lease = lease_from_env(self.env)
+        _quiet_libraries(self._new_log())
         self.catalog = self._load()  # PipelineInvalid: nothing started, the CLI lists it
         admin_sock = bind(s.admin_host, s.admin_port)
         s.home.mkdir(parents=True, exist_ok=True)
@@ -205,7 +214,6 @@ class Worker:
                 without_gossip=True,
             )
             self._controller = controller
-            _quiet_celery(self._new_log())
             runner.start()
             admin.start()
             self._signals()
@@ -360,12 +368,12 @@ def _register_task(app: Any, runner: Any) -> None:
     )(run)
 
 
-def _quiet_celery(log: RunLog) -> None:
+def _quiet_libraries(log: RunLog) -> None:
     handler = _ToOurLog(log)
-    for name in _CELERY_LOGGERS:
+    for name, level in _LIBRARY_LOGGERS.items():
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
-        logger.setLevel(logging.WARNING)
+        logger.setLevel(level)
         logger.propagate = False
 
 
