@@ -188,3 +188,32 @@ def test_a_run_stopped_between_two_attempts_goes_back_to_the_broker_at_once(
     assert "did not stop within" not in first.output
     assert gate.hits["POST /create"] == 1
     assert gate.hits["GET /busy"] == 2
+
+
+def test_a_run_that_ended_before_its_worker_died_is_recorded_not_run_again(
+    tmp_path: Path, urls: dict[str, str], producer: Producer, gate: GateServer
+) -> None:
+    steps = f"""\
+  - id: charge
+    rest: {{url: "{gate.url}/charge", method: POST, json: {{}}}}
+output: "${{{{ steps.charge.body }}}}"
+"""
+    folder = write(tmp_path / "pipelines", orders=pipeline("orders", steps))
+    with Procs(tmp_path, env=urls) as procs:
+        worker = procs.worker(folder)
+        run_id = producer.send("orders", {})
+        assert producer.wait(run_id)["status"] == "done"
+        # What a worker that died between its run's final record and its delivery's
+        # outcome leaves behind: the delivery running under a lease that expired.
+        producer.sql(
+            "UPDATE deliveries SET status = 'running', lease_owner = 'gone:1:x',"
+            " lease_until = now() - interval '1 second', finished_at = NULL,"
+            " run_status = NULL, output = NULL WHERE id = %s RETURNING id",
+            run_id,
+        )
+        producer.publish(run_id)
+        row = producer.wait(run_id)
+        assert (row["status"], row["run_status"], row["takeovers"]) == ("done", "succeeded", 1)
+        assert row["output"] == {"method": "POST", "path": "/charge"}
+        assert worker.terminate() == 0
+    assert gate.hits["POST /charge"] == 1  # the run ended: its POST is not sent again

@@ -27,6 +27,7 @@ where it stands. So a message is a nudge, and every outcome of a nudge is safe:
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -51,6 +52,7 @@ __all__ = [
     "SLOT_WAIT",
     "HandBack",
     "TaskRunner",
+    "ended_run_reader",
     "lease_from_env",
 ]
 
@@ -388,6 +390,29 @@ class TaskRunner:
                         runtime = self._live[id].runtime
                         if runtime is not None:
                             runtime.cancel(_LOST)
+
+
+def ended_run_reader(pool: Any) -> Callable[[str], tuple[str, Any, str | None] | None]:
+    """``ended(run_id)``: the final status, output and error the history holds for a run
+    that ended, else None. A worker that died between its run's final record and its
+    delivery's outcome leaves this: the next claim records that outcome instead of running
+    the delivery again (its checkpoints are gone with its end)."""
+
+    def ended(run_id: str) -> tuple[str, Any, str | None] | None:
+        with pool.connection() as conn:
+            found = conn.execute(
+                "SELECT status, output, error FROM runs WHERE id = %s", (run_id,)
+            ).fetchone()
+        if found is None or found[0] in ("running", "lost", "interrupted"):
+            return None
+        status, output, error = found
+        try:
+            value = json.loads(output) if isinstance(output, str) else output
+        except ValueError:
+            value = None
+        return status, value, error
+
+    return ended
 
 
 def _one_line(exc: BaseException) -> str:

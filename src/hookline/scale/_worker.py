@@ -165,7 +165,7 @@ class Worker:
         from ._pg_checkpoints import PgCheckpointStore
         from ._pg_deliveries import Deliveries, owner_id
         from ._pg_history import PgStore
-        from ._task import TaskRunner, lease_from_env
+        from ._task import TaskRunner, ended_run_reader, lease_from_env
         from ._worker_admin import AdminListener, WorkerAdmin, WorkerMetrics
 
         s = self.settings
@@ -197,7 +197,7 @@ class Worker:
                 make_log=self._new_log,
                 metrics=metrics,
                 lease_seconds=lease,
-                ended_run=getattr(store, "ended_run", None),
+                ended_run=ended_run_reader(pool),
                 requeue=lambda id: publish(app, id),
             )
             self._runner = runner
