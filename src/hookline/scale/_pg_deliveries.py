@@ -215,6 +215,7 @@ class Deliveries:
         run_id: str | None = None,
         outcome: str | None = None,
         output: Any = None,
+        conn: psycopg.Connection[Any] | None = None,
     ) -> bool:
         """Record where the delivery stands after its run, if ``claim.owner`` still holds
         it (False: another worker took it over; nothing written).
@@ -225,7 +226,8 @@ class Deliveries:
         checkpoints on the next claim). ``run_status`` rewrites the run's own status in
         the history (``dead``, ``needs-attention``), in the same transaction.
         ``outcome`` and ``output``: what a sync reply reports (the run's status, its
-        output; an output over OUTPUT_MAX_BYTES is left out)."""
+        output; an output over OUTPUT_MAX_BYTES is left out). ``conn``: write in the
+        caller's transaction (with the run's final record: one commit instead of two)."""
         ran = run_id or claim.run_id
         text = None
         if output is not None:
@@ -247,11 +249,10 @@ class Deliveries:
             "run_status": outcome or run_status,
             "output": text,
         }
-        with self._conn() as conn:
-            changed = conn.execute(_FINISH, params).rowcount
-            if changed and run_status is not None:
-                _rewrite_run(conn, ran, run_status, error)
-        return bool(changed)
+        if conn is not None:
+            return _finish(conn, params, ran, run_status, error)
+        with self._conn() as own:
+            return _finish(own, params, ran, run_status, error)
 
     # --- the dispatcher's side --------------------------------------------------------
 
@@ -444,6 +445,19 @@ def count_waiting(conn: psycopg.Connection[Any]) -> tuple[int, int]:
         " WHERE status IN ('queued', 'retry-wait', 'running')"
     ).fetchone()
     return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _finish(
+    conn: psycopg.Connection[Any],
+    params: dict[str, Any],
+    run_id: str,
+    run_status: str | None,
+    error: str | None,
+) -> bool:
+    changed = conn.execute(_FINISH, params).rowcount
+    if changed and run_status is not None:
+        _rewrite_run(conn, run_id, run_status, error)
+    return bool(changed)
 
 
 def _rewrite_run(
