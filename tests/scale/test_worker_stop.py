@@ -4,6 +4,7 @@ steps that finished are not sent again)."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -217,3 +218,31 @@ output: "${{{{ steps.charge.body }}}}"
         assert row["output"] == {"method": "POST", "path": "/charge"}
         assert worker.terminate() == 0
     assert gate.hits["POST /charge"] == 1  # the run ended: its POST is not sent again
+
+
+def test_a_worker_paused_past_its_lease_leaves_the_run_to_the_one_that_took_it_over(
+    tmp_path: Path, urls: dict[str, str], producer: Producer, gate: GateServer
+) -> None:
+    folder = two_steps(tmp_path / "pipelines", gate)
+    with Procs(tmp_path, env=urls) as procs:
+        slow = procs.worker(folder)
+        run_id = producer.send("orders", {"n": 1})
+        assert gate.arrived("hold", 60)
+        slow.signal(signal.SIGSTOP)  # a machine frozen, a long pause: its lease runs out
+        try:
+            fresh = procs.worker(folder)
+            wait_hits(gate, "GET /gate/hold", 2, dispatcher=producer)
+            gate.open("hold")  # both get their answer; the paused one reads it later
+            row = producer.wait(run_id)
+            assert (row["status"], row["takeovers"]) == ("done", 1)
+            recorded = producer.sql("SELECT * FROM runs WHERE id = %s", run_id)
+        finally:
+            slow.signal(signal.SIGCONT)
+        slow.wait_for("another worker took this delivery over")
+        # The paused worker ran its run to the end, and wrote nothing over what the
+        # worker that took the delivery over recorded.
+        assert producer.sql("SELECT * FROM runs WHERE id = %s", run_id) == recorded
+        assert producer.row(run_id)["status"] == "done"
+        assert slow.terminate() == 0
+        assert fresh.terminate() == 0
+    assert gate.hits["POST /create"] == 1

@@ -31,8 +31,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
 from .._checkpoint import Checkpoints
 from .._coord import SlotLease, shared
@@ -82,6 +82,7 @@ class _Live:
     claim: Claim
     held: SlotLease | None
     runtime: Runtime | None = None
+    renewed: float = field(default_factory=time.monotonic)  # the lease's last renewal
 
 
 class CheckpointSource(Protocol):
@@ -123,7 +124,12 @@ class TaskRunner:
         self.deliveries = deliveries
         self.owner = owner
         self.lookup = lookup
-        self.recorder = recorder
+        # The run's final record is written only while this worker holds the lease: a
+        # worker that paused past it must not overwrite the record of the one that took
+        # the delivery over.
+        self.recorder: Recorder | None = (
+            None if recorder is None else cast(Recorder, _LeaseGuard(recorder, self))
+        )
         self.checkpoints = checkpoints
         self.env = env
         self.make_log = make_log
@@ -371,6 +377,7 @@ class TaskRunner:
                 ids = list(self._live)
             if not ids:
                 continue
+            asked = time.monotonic()
             try:
                 held = self.deliveries.beat(ids, self.owner, self.lease_seconds)
             except Exception as exc:
@@ -383,13 +390,58 @@ class TaskRunner:
                 warned = True
                 continue
             warned = False
-            with self._lock:
-                for id in set(ids) - held:
-                    if id in self._live:
-                        self._lost.add(id)
-                        runtime = self._live[id].runtime
-                        if runtime is not None:
-                            runtime.cancel(_LOST)
+            self._renewed(ids, held, asked)
+
+    def _renewed(self, ids: list[str], held: set[str], asked: float) -> None:
+        with self._lock:
+            for id in ids:
+                live = self._live.get(id)
+                if live is None:
+                    continue
+                if id in held:
+                    live.renewed = max(live.renewed, asked)
+                    continue
+                self._lost.add(id)
+                if live.runtime is not None:
+                    live.runtime.cancel(_LOST)
+
+    def still_held(self, run_id: str) -> bool:
+        """Does this worker still hold the lease of the delivery it runs as ``run_id``?
+        Asked of the database only when the last renewal is older than half the lease
+        (the worker may have paused past it); a database that cannot answer: yes (what
+        is written after is refused anyway if the lease is gone)."""
+        with self._lock:
+            live = next((v for v in self._live.values() if v.claim.run_id == run_id), None)
+            if live is None:
+                return True  # not a run of a delivery (none here): nothing to guard
+            if live.claim.id in self._lost:
+                return False
+            if time.monotonic() - live.renewed < self.lease_seconds / 2:
+                return True
+        asked = time.monotonic()
+        try:
+            held = self.deliveries.beat([live.claim.id], self.owner, self.lease_seconds)
+        except Exception:
+            return True
+        self._renewed([live.claim.id], held, asked)
+        return live.claim.id in held
+
+
+class _LeaseGuard:
+    """The run history, whose ``run_finished`` writes nothing for a run whose delivery
+    another worker took over; every other call passes on as it is."""
+
+    def __init__(self, inner: Recorder, runner: TaskRunner) -> None:
+        self._inner = inner
+        self._runner = runner
+
+    def run_finished(self, run_id: str, *args: Any, **kwargs: Any) -> None:
+        if not self._runner.still_held(run_id):
+            return  # the worker that took it over records its end
+        self._inner.run_finished(run_id, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def ended_run_reader(pool: Any) -> Callable[[str], tuple[str, Any, str | None] | None]:
