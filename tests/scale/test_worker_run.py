@@ -133,3 +133,35 @@ def test_a_message_for_a_finished_delivery_runs_nothing(
         metrics = worker.metrics()
         assert metric(metrics, 'hookline_runs_total{pipeline="orders",status="succeeded"}') == 1
         assert worker.terminate() == 0
+
+
+def test_a_delivery_whose_pipeline_has_no_free_slot_waits_queued_unrun(
+    tmp_path: Path, urls: dict[str, str], producer: Producer, gate: GateServer
+) -> None:
+    # concurrency 1: one run of the pipeline at a time, on every worker together.
+    steps = f"""\
+  - id: wait
+    rest: {{url: "{gate.url}/gate/hold"}}
+  - id: send
+    rest: {{url: "{gate.url}/done", method: POST, json: {{n: "${{{{ input.n }}}}"}}}}
+"""
+    folder = write(tmp_path / "pipelines", orders=pipeline("orders", steps, concurrency=1))
+    with Procs(tmp_path, env=urls) as procs:
+        worker = procs.worker(folder, "--concurrency", "2")
+        first = producer.send("orders", {"n": 1})
+        assert gate.arrived("hold", 60)
+        second = producer.send("orders", {"n": 2})
+        # The worker takes the message, finds the slot held, waits a second, gives the
+        # delivery back: queued, its attempt not counted, to be published again.
+        deadline = time.monotonic() + 30
+        while (row := producer.row(second))["published_at"] is not None:
+            assert time.monotonic() < deadline, row
+            time.sleep(0.05)
+        assert (row["status"], row["attempts"], row["lease_owner"]) == ("queued", 0, None)
+        assert gate.hits["GET /gate/hold"] == 1
+        gate.open("hold")
+        assert producer.wait(first)["status"] == "done"
+        row = producer.wait(second, dispatch=True)  # the leader publishes it again
+        assert (row["status"], row["attempts"]) == ("done", 1)
+        assert worker.terminate() == 0
+    assert sorted(body["n"] for body in gate.bodies if body) == [1, 2]
