@@ -112,3 +112,17 @@ def test_a_url_from_the_environment_without_the_extra_is_the_same_line(
     done = without_extra(tmp_path, prog, *rest, env=env)
     assert (done.returncode, done.stdout, done.stderr) == (2, "", MESSAGE)
     assert PASSWORD not in done.stderr
+
+
+def test_a_process_that_imported_kombu_still_finds_the_extra(cli) -> None:
+    # kombu replaces its module on import (no __spec__ after), so a look-up by find_spec
+    # fails in a process that imported it: the check must count it as installed.
+    import celery
+    import kombu
+
+    assert celery and kombu
+    shown = cli("runs", "--database", "postgresql://hookline@127.0.0.1:9/hookline")
+    assert MESSAGE not in shown.err
+    # It went on to connect (nothing listens on port 9): one error line about that.
+    assert shown.err.startswith("error: ") and "database" in shown.err, shown.err
+    assert shown.err.count("\n") == 1 and shown.code != 0
