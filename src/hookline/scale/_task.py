@@ -21,13 +21,18 @@ where it stands. So a message is a nudge, and every outcome of a nudge is safe:
   with its lease cleared, the message requeued on the broker, so another worker resumes
   it from its checkpoints at once;
 - the database cannot be reached to claim: the message is requeued after a pause
-  (``DATABASE_PAUSE``), so it waits in the broker rather than being lost or spun on.
+  (``DATABASE_PAUSE``), so it waits in the broker rather than being lost or spun on;
+- a delivery taken over whose run had ended (its worker died between the run's final
+  record and the delivery's outcome): the outcome is taken from the history, and the run
+  is not run again (its checkpoints went with its end);
+- a worker that paused past its lease (a frozen machine, a partition from the database)
+  and whose delivery was taken over: its run is stopped at the next renewal, and neither
+  the run's final record nor the delivery's outcome is written by it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -37,7 +42,6 @@ from typing import Any, Protocol, cast
 from .._checkpoint import Checkpoints
 from .._coord import SlotLease, shared
 from .._engine import RunResult
-from .._errors import UsageError
 from .._log import RunLog
 from .._model import Pipeline
 from .._recorder import Recorder
@@ -45,21 +49,10 @@ from .._runtime import Runtime
 from ..serve._run_delivery import execute, verdict
 from ._pg_deliveries import Claim, Deliveries
 from ._worker_admin import WorkerMetrics
+from ._worker_lease import LEASE_SECONDS, LeaseGuard
 
-__all__ = [
-    "DATABASE_PAUSE",
-    "LEASE_SECONDS",
-    "SLOT_WAIT",
-    "HandBack",
-    "TaskRunner",
-    "ended_run_reader",
-    "lease_from_env",
-]
+__all__ = ["DATABASE_PAUSE", "SLOT_WAIT", "HandBack", "TaskRunner"]
 
-#: Seconds a worker's lease on a delivery lasts (HOOKLINE_LEASE_SECONDS); renewed every
-#: third of it while the run goes. A worker that died is taken over this long after its
-#: last renewal.
-LEASE_SECONDS = 60.0
 #: Seconds a claimed delivery waits for a run slot of its pipeline before it is given back.
 SLOT_WAIT = 1.0
 _SLOT_POLL = 0.05
@@ -89,20 +82,6 @@ class CheckpointSource(Protocol):
     def for_run(self, run_id: str) -> Checkpoints: ...
 
 
-def lease_from_env(env: Mapping[str, str]) -> float:
-    """HOOKLINE_LEASE_SECONDS, checked: seconds from 1 to 3600."""
-    text = env.get("HOOKLINE_LEASE_SECONDS", "").strip()
-    if not text:
-        return LEASE_SECONDS
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not 1 <= seconds <= 3600:
-        raise UsageError(f"HOOKLINE_LEASE_SECONDS={text!r}: expected seconds from 1 to 3600")
-    return seconds
-
-
 class TaskRunner:
     """Runs the deliveries the worker's Celery tasks name; shared by the task threads."""
 
@@ -128,7 +107,7 @@ class TaskRunner:
         # worker that paused past it must not overwrite the record of the one that took
         # the delivery over.
         self.recorder: Recorder | None = (
-            None if recorder is None else cast(Recorder, _LeaseGuard(recorder, self))
+            None if recorder is None else cast(Recorder, LeaseGuard(recorder, self))
         )
         self.checkpoints = checkpoints
         self.env = env
@@ -425,46 +404,6 @@ class TaskRunner:
             return True
         self._renewed([live.claim.id], held, asked)
         return live.claim.id in held
-
-
-class _LeaseGuard:
-    """The run history, whose ``run_finished`` writes nothing for a run whose delivery
-    another worker took over; every other call passes on as it is."""
-
-    def __init__(self, inner: Recorder, runner: TaskRunner) -> None:
-        self._inner = inner
-        self._runner = runner
-
-    def run_finished(self, run_id: str, *args: Any, **kwargs: Any) -> None:
-        if not self._runner.still_held(run_id):
-            return  # the worker that took it over records its end
-        self._inner.run_finished(run_id, *args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def ended_run_reader(pool: Any) -> Callable[[str], tuple[str, Any, str | None] | None]:
-    """``ended(run_id)``: the final status, output and error the history holds for a run
-    that ended, else None. A worker that died between its run's final record and its
-    delivery's outcome leaves this: the next claim records that outcome instead of running
-    the delivery again (its checkpoints are gone with its end)."""
-
-    def ended(run_id: str) -> tuple[str, Any, str | None] | None:
-        with pool.connection() as conn:
-            found = conn.execute(
-                "SELECT status, output, error FROM runs WHERE id = %s", (run_id,)
-            ).fetchone()
-        if found is None or found[0] in ("running", "lost", "interrupted"):
-            return None
-        status, output, error = found
-        try:
-            value = json.loads(output) if isinstance(output, str) else output
-        except ValueError:
-            value = None
-        return status, value, error
-
-    return ended
 
 
 def _one_line(exc: BaseException) -> str:

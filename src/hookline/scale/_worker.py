@@ -165,8 +165,9 @@ class Worker:
         from ._pg_checkpoints import PgCheckpointStore
         from ._pg_deliveries import Deliveries, owner_id
         from ._pg_history import PgStore
-        from ._task import TaskRunner, ended_run_reader, lease_from_env
+        from ._task import TaskRunner
         from ._worker_admin import AdminListener, WorkerAdmin, WorkerMetrics
+        from ._worker_lease import ended_run_reader, lease_from_env
 
         s = self.settings
         config = s.config
