@@ -80,10 +80,24 @@ def test_the_embedded_mode_needs_none_of_the_extra(tmp_path: Path) -> None:
         ("hookline", "serve", "{dir}", "--broker", BROKER, "--database", DATABASE),
         ("hookline", "worker", "{dir}", "--broker", BROKER, "--database", DATABASE),
         ("run-pipeline", "{dir}/reshape-call-fields.yaml", "--database", DATABASE),
+        ("run-pipeline", "{dir}/reshape-call-fields.yaml", "--redis", BROKER),
         ("hookline", "runs", "--database", DATABASE),
+        ("hookline", "runs", "show", "0123abcd", "--database", DATABASE),
+        ("hookline", "runs", "prune", "--keep-days", "30", "--database", DATABASE),
+        ("hookline", "replay", "0123abcd", "--database", DATABASE),
         ("hookline", "state", "show", "reshape-call-fields", "--database", DATABASE),
     ],
-    ids=["serve", "worker", "run-pipeline", "runs", "state"],
+    ids=[
+        "serve",
+        "worker",
+        "run-pipeline",
+        "run-pipeline-redis",
+        "runs",
+        "runs-show",
+        "runs-prune",
+        "replay",
+        "state",
+    ],
 )
 def test_a_url_without_the_extra_is_one_line_and_exit_2(
     tmp_path: Path, pipelines: Path, argv: tuple[str, ...]
