@@ -28,14 +28,13 @@ def require_extra() -> None:
     find_spec, not an import: the check must not load celery where it is not used. A
     name set to None in sys.modules (how an import is blocked) counts as missing."""
     for name in _PACKAGES:
-        if name in sys.modules:
-            # Imported already: installed, unless blocked. (find_spec would raise for
-            # kombu, whose module replaces itself and has no __spec__ once imported.)
-            missing = sys.modules[name] is None
-        else:
-            try:
-                missing = importlib.util.find_spec(name) is None
-            except (ImportError, ValueError):  # a broken install
-                missing = True
+        if name in sys.modules:  # imported already (present), or blocked (None)
+            if sys.modules[name] is None:
+                raise UsageError(EXTRA_MISSING)
+            continue
+        try:
+            missing = importlib.util.find_spec(name) is None
+        except (ImportError, ValueError):  # a broken install
+            missing = True
         if missing:
             raise UsageError(EXTRA_MISSING)
