@@ -95,3 +95,16 @@ def test_wait_for_fails_with_the_output_when_the_line_never_comes(
     with pytest.raises(ProcFailed) as failed:
         serve.wait_for(r"^no such line$", timeout=0.5)
     assert "serving 1 pipeline" in str(failed.value)
+
+
+def test_a_worker_is_healthy_on_its_admin_port_and_stops_on_sigterm(
+    procs: Procs, tmp_path: Path, redis_url: str, pg_url: str
+) -> None:
+    folder = pipelines(tmp_path, hook("echo", "/hooks/echo", trigger_extra=SIGNED))
+    urls = {"HOOKLINE_BROKER_URL": redis_url, "HOOKLINE_DATABASE_URL": pg_url}
+    worker = procs.worker(folder, "--concurrency", "1", env=urls)
+    assert worker.port == 0 and worker.admin_port
+    assert worker.get("/healthz").status == 200
+    assert worker.get("/metrics").status == 200
+    assert worker.terminate() == 0
+    assert "Traceback" not in worker.output
