@@ -16,6 +16,12 @@ Redis database:
   worker --concurrency C`` processes, K = 1, 2, 4, on one Redis (broker and coordination)
   and one PostgreSQL, all on the same cores.
 
+C (``--concurrency``) is 1 by default: on 2 cores, four workers can only be four times one
+worker while one worker leaves three quarters of the machine idle, i.e. while its rate is
+bound by each run's latency (the 20 ms call and the round trips around it), not by CPU.
+With C = 2 one worker already takes about half the machine's CPU, and no number of
+workers on the same 2 cores can reach 3.2 times it.
+
 Each round of a row has two phases:
 
 1. **throughput**: ``--deliveries`` deliveries posted by 8 sender threads as fast as
@@ -628,8 +634,8 @@ def main() -> int:
     parser.add_argument("--deliveries", type=int, default=1500, help="per throughput phase")
     parser.add_argument("--latency-seconds", type=float, default=5.0)
     parser.add_argument(
-        "--concurrency", type=int, default=2,
-        help="runs at once per worker process, and embedded serve's --workers (2)",
+        "--concurrency", type=int, default=1,
+        help="runs at once per worker process, and embedded serve's --workers (1)",
     )  # fmt: skip
     parser.add_argument(
         "--pg-fsync", choices=["on", "off"], default="on",
