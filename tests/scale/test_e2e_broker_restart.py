@@ -79,7 +79,6 @@ def test_every_acknowledged_delivery_runs_once_across_a_broker_restart(
         "HOOKLINE_BROKER_URL": broker.url,
         "HOOKLINE_DATABASE_URL": pg_url,
         "HOOKLINE_REDIS_URL": redis_url,  # coordination stays up: only the broker restarts
-        "HOOKLINE_LEASE_SECONDS": "3",
         # Messages the restart lost are published again after this long (default 120 s).
         "HOOKLINE_REPUBLISH_SECONDS": "3",
     }

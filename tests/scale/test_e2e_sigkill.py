@@ -71,7 +71,9 @@ def kill_mid_run(
         "API": api.url,
         "HOOKLINE_BROKER_URL": redis_url,
         "HOOKLINE_DATABASE_URL": pg_url,
-        "HOOKLINE_LEASE_SECONDS": "2",
+        # The dead worker's run is taken over this long after its last renewal (60 s by
+        # default); long enough that a loaded machine's late renewal is no takeover.
+        "HOOKLINE_LEASE_SECONDS": "4",
     }
     cli_env = {**os.environ, **env}
     with Procs(tmp_path, env=env) as procs:
