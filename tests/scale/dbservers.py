@@ -1,9 +1,10 @@
 """Real Redis and PostgreSQL servers on 127.0.0.1 for the distributed-mode tests.
 
 Each server lives in its own temporary directory, listens on a free port of 127.0.0.1
-only, keeps nothing on disk that matters (Redis: no RDB, no AOF; PostgreSQL: fsync off)
-and is stopped by ``stop()``. The processes also get a parent-death signal, so a test
-session killed outright does not leave them running.
+only and is stopped by ``stop()``. Redis keeps nothing (no RDB, no AOF: a restart empties
+it, as a broker that lost its memory). PostgreSQL runs without fsync: quicker, and it
+still loses no commit when its process dies (only a power cut would). The processes also
+get a parent-death signal, so a test session killed outright does not leave them running.
 
 PostgreSQL refuses to run as root: when the tests do (CI does), initdb and postgres run
 as the ``postgres`` user (``Popen(user=...)``, which changes the user in the child
@@ -314,8 +315,10 @@ class PgServer:
             "-p", str(port),
             "-k", str(self.dir),
             "-c", "listen_addresses=127.0.0.1",
+            # No fsync: only a power cut could lose data, never a crash of postgres itself.
+            # synchronous_commit stays on: a test that kills the server (kill()) finds
+            # every commit it was told of, as with a real one.
             "-c", "fsync=off",
-            "-c", "synchronous_commit=off",
             "-c", "full_page_writes=off",
             "-c", f"max_connections={PG_MAX_CONNECTIONS}",
         ]  # fmt: skip
@@ -379,7 +382,8 @@ class PgServer:
             _stop_process(self.proc, signal.SIGINT)
 
     def kill(self) -> None:
-        """Immediate shutdown (SIGQUIT): the database vanishes as a crashed one would."""
+        """Immediate shutdown (SIGQUIT): the database vanishes as a crashed one would;
+        what it committed is there again at ``start()`` (crash recovery)."""
         if self.proc is not None:
             _stop_process(self.proc, signal.SIGQUIT)
 
