@@ -60,8 +60,8 @@ def _record_both(cli, write, tmp_path: Path, api: RestServer, pg_url: str, monke
     path = write("mirror.yaml", PIPELINE.format(url=api.url))
     db = tmp_path / "h.db"
     for where in (["--db", str(db)], ["--database", pg_url]):
-        codes = [cli("run", path, "--input", json.dumps(i), *where).code for i in INPUTS]
-        assert codes == [0, 1]
+        ran = [cli("run", path, "--input", json.dumps(i), *where) for i in INPUTS]
+        assert [r.code for r in ran] == [0, 1], [r.err for r in ran]
     return db
 
 
@@ -255,3 +255,17 @@ def test_two_processes_recording_one_run_lose_nothing_already_kept(tmp_path, pg_
         (5, "e"),
     ]
     assert "slow" in rows[3][2]
+
+
+def test_run_ids_complete_from_postgresql(cli, tmp_path, pg_url):
+    import argparse
+
+    from hookline.cli.runs import recent_run_ids
+
+    assert cli("run", _write_set(tmp_path), "--database", pg_url).code == 0
+    [run_id] = [
+        r["id"] for r in json.loads(cli("runs", "--database", pg_url, "--format", "json").out)
+    ]
+    args = argparse.Namespace(database=pg_url, db=None)
+    assert recent_run_ids("", args) == [run_id[:12]]
+    assert recent_run_ids("zz", args) == []

@@ -91,14 +91,22 @@ COMPLETED_RUNS = 20
 
 def recent_run_ids(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
     """argcomplete's completer of RUN_ID: the ids (12 characters, as the failed-run hint
-    prints them) of the newest runs in the history ``--db`` or the home names. Reads one
-    indexed page of the list; a missing or unreadable history completes nothing."""
-    db = getattr(parsed_args, "db", None)
-    path = Path(db) if db else default_db()
-    if not path.exists():  # completing must not create a history
-        return []
+    prints them) of the newest runs in the history ``--db``, ``--database`` or the home
+    names. Reads one indexed page of the list; a missing or unreadable history completes
+    nothing."""
     try:
-        store = History(path, busy_timeout=settings_from_env()["busy_timeout"])
+        database = database_url(parsed_args)
+        store: Any
+        if database is not None:
+            from ..scale._pg_history_read import PgHistory
+
+            store = PgHistory(database)
+        else:
+            db = getattr(parsed_args, "db", None)
+            path = Path(db) if db else default_db()
+            if not path.exists():  # completing must not create a history
+                return []
+            store = History(path, busy_timeout=settings_from_env()["busy_timeout"])
         try:
             runs = store.list_runs(pipeline=None, status=None, limit=COMPLETED_RUNS)
         finally:

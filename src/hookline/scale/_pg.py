@@ -191,6 +191,11 @@ def migrate(target: str | psycopg.Connection[Any]) -> list[int]:
 
 def _migrate(conn: psycopg.Connection[Any]) -> list[int]:
     shipped = migrations()
+    if not shipped:  # a package built without its SQL files: nothing could be created
+        raise PgUnavailable(
+            "this installation of hookline lacks its database migrations "
+            "(hookline/scale/migrations/*.sql): reinstall hookline[scale]"
+        )
     known = {m.version for m in shipped}
     applied: list[int] = []
     if conn.autocommit:  # each migration needs its own transaction
