@@ -564,7 +564,7 @@ def measure(
                  "--admin-port", str(admin), "--max-queue", "1000000"]  # fmt: skip
         procs: list[Proc] = []
         if row.workers == 0:
-            serve += ["--workers", str(args.concurrency)]
+            serve += ["--workers", str(args.concurrency), "--durability", args.durability]
             outcomes = Outcomes(sqlite_path=tmp / "home" / "hookline.db")
             procs.append(start_proc(serve, env, tmp / "serve.log", admin))
         else:
@@ -641,6 +641,10 @@ def main() -> int:
         "--pg-fsync", choices=["on", "off"], default="on",
         help="PostgreSQL's fsync (on: as a user runs it)",
     )  # fmt: skip
+    parser.add_argument(
+        "--durability", choices=["process", "power"], default="process",
+        help="embedded serve's --durability (power: an fsync per commit, as PostgreSQL's)",
+    )  # fmt: skip
     parser.add_argument("--only", action="append", default=[], help="rows whose name holds this")
     parser.add_argument("--serve-slow", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -686,7 +690,8 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
         f"\n{args.rounds} rounds; {args.deliveries} deliveries per throughput phase, then "
         f"{args.latency_seconds:g} s open-loop at half that rate; a REST call of "
         f"{LATENCY * 1000:.0f} ms per run; {args.concurrency} runs at once per worker; "
-        f"PostgreSQL fsync {args.pg_fsync}; {os.cpu_count()} cores; median (min–max)\n"
+        f"PostgreSQL fsync {args.pg_fsync}; embedded --durability {args.durability}; "
+        f"{os.cpu_count()} cores; median (min–max)\n"
     )
     print(
         "| mode | deliveries run/s | intake p99 ms | end-to-end p99 ms "
