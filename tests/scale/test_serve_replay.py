@@ -40,7 +40,7 @@ def wait_until(check: Any, timeout: float = 60.0) -> Any:
         time.sleep(0.1)
 
 
-def replay(*args: str, home: Path, database: str) -> tuple[int, str, str]:
+def replay(*args: str, home: Path, database: str, redis: str) -> tuple[int, str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HOOKLINE_")}
     done = subprocess.run(
         [sys.executable, "-c", ENTRY, "replay", *args],
@@ -48,6 +48,8 @@ def replay(*args: str, home: Path, database: str) -> tuple[int, str, str]:
             **clean,
             "HOOKLINE_HOME": str(home),
             "HOOKLINE_DATABASE_URL": database,
+            # The run's lock is a lease in the Redis the workers share.
+            "HOOKLINE_REDIS_URL": redis,
             "HOOKLINE_LOG_TIME": "never",
             "HOOK_SECRET": SECRET,
         },
@@ -79,7 +81,7 @@ def test_dead_deliveries_replayed_here_and_queued_again(
     (folder / "orders.yaml").write_text(FIXED, encoding="utf-8")
     home = tmp_path / "replayer"
 
-    code, out, err = replay(first, home=home, database=pg_url)
+    code, out, err = replay(first, home=home, database=pg_url, redis=redis_url)
     assert (code, out) == (0, "1\n"), err
     assert f"run {first} replayed as run " in err
     (attempts, run_id) = query(
@@ -91,11 +93,13 @@ def test_dead_deliveries_replayed_here_and_queued_again(
         ("succeeded", "replay", '{"n": 1, "note": "kept as sent"}')
     ]
 
-    code, out, err = replay("--all-dead", "orders", "--queue", home=home, database=pg_url)
+    code, out, err = replay(
+        "--all-dead", "orders", "--queue", home=home, database=pg_url, redis=redis_url
+    )
     assert code == 0, err
     assert f"run {second}: its delivery is queued again; hookline workers take it" in err
     assert status_of(pg_url, second) == "queued"
-    code, out, err = replay(second, home=home, database=pg_url)
+    code, out, err = replay(second, home=home, database=pg_url, redis=redis_url)
     assert (code, out) == (2, "")
     assert err == (
         f"error: run {second} belongs to a delivery that is queued: hookline workers run "

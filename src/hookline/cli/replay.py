@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import HooklineError, UsageError
 from .._home import default_home
 from .._log import Level, RunLog
-from ._database import add_database, database_url
+from ._database import REDIS_HELP, add_database, database_url, redis_url
 
 if TYPE_CHECKING:
     from ..serve._replay import Source
@@ -44,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--db", metavar="PATH", help="run history database")
     add_database(p)
+    p.add_argument("--redis", metavar="URL", help=REDIS_HELP)
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="log requests and responses")
@@ -55,6 +58,7 @@ def handle(args: argparse.Namespace) -> int:
     if (args.run_id is None) == (args.all_dead is None):
         raise UsageError("give a RUN_ID, or --all-dead PIPELINE (not both)")
     database = database_url(args)  # PostgreSQL (distributed mode) or None: SQLite
+    shared = None if args.queue else redis_url(args)  # the run's lock as a Redis lease
     home = default_home()
     db = Path(args.db) if args.db else home / "hookline.db"
     level: Level = "verbose" if args.verbose else "quiet" if args.quiet else "normal"
@@ -75,6 +79,18 @@ def handle(args: argparse.Namespace) -> int:
         if database is not None:
             return _queue_pg(database, sources, log)
         return _queue(db, sources, log)
+    with _coordinated(shared, log):
+        return _replay_all(args, home, db, sources, log, database)
+
+
+def _replay_all(
+    args: argparse.Namespace,
+    home: Path,
+    db: Path,
+    sources: list[Source],
+    log: RunLog,
+    database: str | None,
+) -> int:
     if args.run_id is not None:
         return _replay_here(home, db, sources[0], log, print_output=True, database=database)
     failed = 0
@@ -91,6 +107,22 @@ def handle(args: argparse.Namespace) -> int:
         event="replay_done",
     )
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _coordinated(url: str | None, log: RunLog) -> Iterator[None]:
+    """With ``--redis``: the pipeline's run lock and slots are Redis leases, shared with
+    the workers of the distributed mode (as ``run-pipeline --redis`` does)."""
+    if url is None:
+        yield
+        return
+    from ..scale._coordinate import install_redis, uninstall
+
+    install_redis(url, log=log)
+    try:
+        yield
+    finally:
+        uninstall()
 
 
 def _queue_pg(database: str, sources: list[Source], log: RunLog) -> int:
