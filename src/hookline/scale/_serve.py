@@ -20,6 +20,7 @@ at start is one line and exit 1 (``PgUnavailable``, ``CoordinationUnavailable``)
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,11 @@ class Distributed:
         self.recovered: list[dict[str, Any]] = []  # the WorkerPool's: none here
         self._closers: list[Callable[[], None]] = []
         keep_days = keep_days_from_env(env)
+        # psycopg_pool logs each failed (re)connection at WARNING, which Python prints raw
+        # on stderr when no handler is set: lines outside our log format (JSON broken),
+        # several a second while the database is down. The intake (503s in the access
+        # log) and the dispatcher (one warning per outage) say it in our log instead.
+        logging.getLogger("psycopg").addHandler(logging.NullHandler())
         self.app = make_app(config, env, publisher=True)
         self.pg = make_pool(config.database, max_size=POOL_SIZE, name="hookline-serve")
         self._closers.append(self.pg.close)
