@@ -2,7 +2,7 @@
 published to Celery.
 
 ``submit`` appends the delivery to a list and returns a future. One writer thread
-commits everything pending in one transaction (``_pg_deliveries.insert_batch``) and only
+commits everything pending in one transaction (``_pg_delivery_insert.insert_batch``) and only
 then resolves the futures: a 2xx is never sent for a delivery the database does not hold.
 A commit that fails (the database down, the pool empty past ``COMMIT_TIMEOUT``) fails
 every future of its batch with ``IntakeUnavailable`` (503).
@@ -34,7 +34,8 @@ from psycopg_pool import PoolTimeout
 from ..serve._intake_sqlite import MAX_QUEUE, PIPELINE_SHARE, QUEUE_FULL_RETRY_AFTER
 from ..serve._intake_store import COMMIT_TIMEOUT
 from ..serve._queue import Accepted, Delivery, Intake, IntakeUnavailable, RunOutcome
-from ._pg_deliveries import FINISHED, Deliveries, count_waiting, insert_batch
+from ._pg_deliveries import FINISHED, Deliveries
+from ._pg_delivery_insert import count_waiting, insert_batch
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
