@@ -77,6 +77,12 @@ def test_the_database_down_is_503_never_2xx_and_back_is_202(
     assert refused.status == 503
     assert refused.json() == {"error": "the delivery could not be stored: try again later"}
     assert time.monotonic() - started < 5 + 10  # the commit timeout, not a hang
+    # A load balancer stops sending here: /healthz is 503 while the database is away.
+    down = wait_until(lambda: front.get("/healthz").status == 503, 15)
+    assert down
+    health = json.loads(front.get("/healthz").body)
+    assert health["status"] == "database unavailable"
+    assert health["database"] != "ok"
     server.start()
     answers = [503]
 
@@ -85,6 +91,7 @@ def test_the_database_down_is_503_never_2xx_and_back_is_202(
         return answers[-1] == 202
 
     assert wait_until(accepted, 60)
+    assert wait_until(lambda: front.get("/healthz").status == 200, 15)
     assert set(answers) == {503, 202}  # nothing else while the pool reconnects
     # Said in the service's log format only: no raw lines of the driver's pool.
     assert "error connecting in" not in front.output

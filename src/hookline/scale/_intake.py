@@ -87,6 +87,8 @@ class CeleryIntake:
         self._counted_at = 0.0
         self._to_publish: queue.Queue[str | None] = queue.Queue()
         self.publish_failures = 0
+        # Why the last commit or count failed; None once the database answers again.
+        self.db_error: str | None = None
         # Outcomes sync replies wait for: run id -> last asked (monotonic).
         self._watched: dict[str, float] = {}
         self._outcomes: collections.OrderedDict[str, RunOutcome] = collections.OrderedDict()
@@ -177,19 +179,22 @@ class CeleryIntake:
     def _recount(self, force: bool = False) -> None:
         if not force and time.monotonic() - self._counted_at < _RECOUNT_SECONDS:
             return
-        with (
-            contextlib.suppress(psycopg.Error, PoolTimeout),  # the next commit says why
-            self.pool.connection(timeout=self.commit_timeout) as conn,
-        ):
-            self._waiting, self._running = count_waiting(conn)
+        try:
+            with self.pool.connection(timeout=self.commit_timeout) as conn:
+                self._waiting, self._running = count_waiting(conn)
+            self.db_error = None
+        except (psycopg.Error, PoolTimeout, OSError) as exc:  # the next commit says why
+            self.db_error = _reason(exc)
         self._counted_at = time.monotonic()
 
     def _commit(self, batch: list[_Pending]) -> None:
         results: list[Accepted | BaseException]
         try:
             results = self._insert([d for d, _ in batch])
+            self.db_error = None
         except (psycopg.Error, PoolTimeout, OSError) as exc:
-            reason = IntakeUnavailable(f"the delivery could not be stored: {_reason(exc)}")
+            self.db_error = _reason(exc)
+            reason = IntakeUnavailable(f"the delivery could not be stored: {self.db_error}")
             results = [reason] * len(batch)
         except Exception as exc:  # a bug must not leave callers waiting forever
             results = [IntakeUnavailable(f"internal error: {type(exc).__name__}")] * len(batch)

@@ -154,8 +154,18 @@ class Distributed:
         """For the "serving" line: where the runs go."""
         return f"runs on hookline workers via {self.config.describe()}"
 
-    def health(self) -> dict[str, Any]:
-        return {"mode": "distributed", "leader": self.leader.is_leader()}
+    def health(self, status: str) -> dict[str, Any]:
+        """What /healthz adds; a database that cannot be reached makes it 503, so that a
+        load balancer sends the webhooks to an instance that can store them."""
+        error = self.intake.db_error
+        if error is not None and status == "ok":
+            status = "database unavailable"
+        return {
+            "status": status,
+            "mode": "distributed",
+            "leader": self.leader.is_leader(),
+            "database": "ok" if error is None else error,
+        }
 
     def close(self) -> None:
         """Close what was opened, newest first (the intake commits what is pending)."""

@@ -411,7 +411,7 @@ class Service:
             "running": self.pool.running(),
         }
         if self.distributed is not None:
-            health.update(self.distributed.health())
+            health.update(self.distributed.health(str(health["status"])))
         return health
 
 
