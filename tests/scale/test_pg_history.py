@@ -269,3 +269,23 @@ def test_run_ids_complete_from_postgresql(cli, tmp_path, pg_url):
     args = argparse.Namespace(database=pg_url, db=None)
     assert recent_run_ids("", args) == [run_id[:12]]
     assert recent_run_ids("zz", args) == []
+
+
+def test_database_options_where_they_are_given(cli, tmp_path, pg_url, monkeypatch):
+    assert cli("run", _write_set(tmp_path), "--database", pg_url).code == 0
+    [run_id] = [
+        r["id"] for r in json.loads(cli("runs", "--database", pg_url, "--format", "json").out)
+    ]
+    # before or after the subcommand, or from the environment
+    assert cli("runs", "--database", pg_url, "show", run_id[:12]).code == 0
+    monkeypatch.setenv("HOOKLINE_DATABASE_URL", pg_url)
+    assert cli("runs", "show", run_id[:12]).out.startswith(f"run {run_id}\n")
+    # an explicit --db beats the environment's database
+    db = tmp_path / "h.db"
+    assert cli("run", _write_set(tmp_path), "--db", str(db)).code == 0
+    assert len(json.loads(cli("runs", "--db", str(db), "--format", "json").out)) == 1
+    both = cli("runs", "--db", str(db), "--database", pg_url)
+    assert (both.code, both.err) == (
+        2,
+        "error: give --db PATH (SQLite) or --database URL (PostgreSQL), not both\n",
+    )
