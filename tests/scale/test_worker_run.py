@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +166,29 @@ def test_a_delivery_whose_pipeline_has_no_free_slot_waits_queued_unrun(
         assert (row["status"], row["attempts"]) == ("done", 1)
         assert worker.terminate() == 0
     assert sorted(body["n"] for body in gate.bodies if body) == [1, 2]
+
+
+def test_sighup_loads_the_pipelines_again_and_refuses_a_set_that_is_invalid(
+    tmp_path: Path, urls: dict[str, str], producer: Producer, gate: GateServer
+) -> None:
+    def version(path: str) -> str:
+        return pipeline("orders", f'  - id: send\n    rest: {{url: "{gate.url}/{path}"}}\n')
+
+    folder = write(tmp_path / "pipelines", orders=version("v1"))
+    with Procs(tmp_path, env=urls) as procs:
+        worker = procs.worker(folder)
+        producer.wait(producer.send("orders", {}))
+        write(folder, orders=version("v2"))
+        worker.signal(signal.SIGHUP)
+        worker.wait_for("^SIGHUP: reloaded 1 pipeline: 1 webhook, 0 schedules$")
+        producer.wait(producer.send("orders", {}))
+        (folder / "orders.yaml").write_text("version: 1\nname: orders\n", encoding="utf-8")
+        worker.signal(signal.SIGHUP)
+        worker.wait_for(
+            r"^error: SIGHUP: reload refused \(\d+ problems?\); the pipelines loaded "
+            "before keep running$"
+        )
+        producer.wait(producer.send("orders", {}))
+        assert worker.get("/healthz").status == 200
+        assert worker.terminate() == 0
+    assert [gate.hits[f"GET /{v}"] for v in ("v1", "v2")] == [1, 2]

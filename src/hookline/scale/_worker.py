@@ -18,6 +18,8 @@ Signals (the main thread runs Celery's consumer loop):
   checkpoints. A run that has not stopped ``CANCEL_WAIT`` seconds later (it waits on a
   request) is handed back as it is, and the worker exits without it. Exit 0.
 - A second SIGTERM: the runs under way are stopped and handed back at once.
+- SIGHUP: the pipelines are loaded again, as serve does (a set that would not validate
+  is refused, each problem logged, and the old set goes on).
 - SIGKILL: nothing more runs here. The broker delivers the unacknowledged messages again
   (late acknowledgement), and the leader's dispatcher publishes the rows again once their
   leases expired; the next claim resumes each run from its checkpoints.
@@ -123,6 +125,7 @@ class Worker:
         self._pool: Any = None
         self._store: Any = None
         self._hurry = threading.Event()  # a second SIGTERM: hand back at once
+        self._reloading = threading.Event()
 
     def lookup(self, name: str) -> Pipeline | None:
         return self.catalog.lookup(name)
@@ -240,6 +243,37 @@ class Worker:
     def _signals(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+
+    def _on_reload(self, signum: int, frame: Any) -> None:
+        if self._reloading.is_set() or self.stopping:
+            return
+        self._reloading.set()
+        threading.Thread(target=self._reload, name="hookline-reload", daemon=True).start()
+
+    def _reload(self) -> None:
+        """SIGHUP: load the pipelines again, as serve does; a set that does not validate
+        is refused and the one loaded before goes on. Runs under way keep the pipeline
+        they started with; the next claims use the new one."""
+        try:
+            catalog = self._load()
+        except PipelineInvalid as exc:
+            count = len(exc.problems)
+            self.log.error(
+                f"SIGHUP: reload refused ({count} problem{'s' if count != 1 else ''}); the "
+                "pipelines loaded before keep running",
+                event="reload_refused",
+            )
+            for problem in exc.problems:
+                self.log.info(f"  {problem}", event="problem")
+            return
+        except Exception as exc:  # a directory gone, unreadable: the old set goes on
+            self.log.error(f"SIGHUP: reload refused: {exc}", event="reload_refused")
+            return
+        finally:
+            self._reloading.clear()
+        self.catalog = catalog
+        self.log.info(f"SIGHUP: reloaded {catalog.describe()}", event="reloaded")
 
     def _on_stop(self, signum: int, frame: Any) -> None:
         from celery.worker import state
