@@ -139,3 +139,31 @@ def test_a_worker_whose_broker_is_down_still_stops_at_sigterm(
         assert worker.terminate(timeout=30) == 0
     assert worker.output.rstrip().endswith("stopped")
     assert "Traceback" not in worker.output
+
+
+def test_a_message_that_comes_while_the_database_is_down_waits_in_the_broker(
+    tmp_path: Path, redis_url: str, make_pg: Callable[[], PgServer], gate: GateServer
+) -> None:
+    pg = make_pg()
+    urls = {"HOOKLINE_BROKER_URL": redis_url, "HOOKLINE_DATABASE_URL": pg.url}
+    folder = write(
+        tmp_path / "pipelines",
+        orders=pipeline("orders", f'  - id: send\n    rest: {{url: "{gate.url}/x"}}\n'),
+    )
+    with Procs(tmp_path, env=urls) as procs:
+        worker = procs.worker(folder)
+        with Producer(pg.url, redis_url) as producer:
+            run_id = producer.deliveries.insert(_delivery("orders")).run_id
+            pg.stop()
+            producer.publish(run_id)
+        worker.wait_for(f"^error: delivery {run_id}: cannot claim it: ")
+        time.sleep(5)  # it is handed back, taken, handed back...: said once
+        assert worker.output.count("cannot claim it") == 1
+        assert gate.hits["GET /x"] == 0
+        pg.start()
+        with Producer(pg.url, redis_url) as producer:
+            row = producer.wait(run_id)
+        assert (row["status"], row["attempts"]) == ("done", 1)
+        assert gate.hits["GET /x"] == 1
+        assert worker.terminate() == 0
+    assert "celery:" not in worker.output  # each hand-back is not a line of its own

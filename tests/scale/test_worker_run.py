@@ -26,9 +26,16 @@ def gate() -> Iterator[GateServer]:
         server.stop()
 
 
+# The test cluster trusts every local connection: a password in the URL is accepted, and
+# must never be shown.
+PASSWORD = "pg-secret-7f3a"
+
+
 @pytest.fixture
 def urls(redis_url: str, pg_url: str) -> dict[str, str]:
-    return {"HOOKLINE_BROKER_URL": redis_url, "HOOKLINE_DATABASE_URL": pg_url}
+    database = pg_url.replace("postgresql://postgres@", f"postgresql://postgres:{PASSWORD}@")
+    assert PASSWORD in database
+    return {"HOOKLINE_BROKER_URL": redis_url, "HOOKLINE_DATABASE_URL": database}
 
 
 @pytest.fixture
@@ -71,6 +78,8 @@ output: "${{{{ steps.send.body }}}}"
         assert worker.terminate() == 0
     # One line says the worker works, and nothing of Celery's banner.
     assert "working on 1 pipeline: 1 webhook, 0 schedules; 4 runs at once" in worker.output
+    assert "postgresql://postgres:***@127.0.0.1:" in worker.output
+    assert PASSWORD not in worker.output
     assert "celery@" not in worker.output and "[tasks]" not in worker.output
 
 

@@ -59,6 +59,8 @@ _SLOT_POLL = 0.05
 #: Seconds a task waits after the database could not be reached, before its message is
 #: handed back to the broker.
 DATABASE_PAUSE = 2.0
+#: Seconds between two log lines of failed claims (the database down).
+CLAIM_ERROR_EVERY = 60.0
 
 _STOPPING = "the worker is stopping; the run is handed back and resumes on another worker"
 _LOST = "another worker took this delivery over (this worker's lease expired)"
@@ -124,6 +126,7 @@ class TaskRunner:
         self._cancelled = threading.Event()
         self._closed = threading.Event()
         self._heart: threading.Thread | None = None
+        self._claim_error_at = -CLAIM_ERROR_EVERY
 
     # --- lifecycle --------------------------------------------------------------------
 
@@ -200,11 +203,17 @@ class TaskRunner:
         try:
             claim = self.deliveries.claim(delivery_id, self.owner, self.lease_seconds)
         except Exception as exc:  # the database is down: keep the message in the broker
-            self.make_log().error(
-                f"delivery {delivery_id}: cannot claim it: {_one_line(exc)}; it goes back "
-                f"to the queue",
-                event="claim_failed",
-            )
+            now = time.monotonic()
+            with self._lock:  # every message fails alike while it is down: say it once
+                quiet = now - self._claim_error_at < CLAIM_ERROR_EVERY
+                if not quiet:
+                    self._claim_error_at = now
+            if not quiet:
+                self.make_log().error(
+                    f"delivery {delivery_id}: cannot claim it: {_one_line(exc)}; it goes "
+                    f"back to the queue (this is said once a minute while it lasts)",
+                    event="claim_failed",
+                )
             self._stopping.wait(DATABASE_PAUSE)
             raise HandBack(str(exc)) from None
         if claim is None:

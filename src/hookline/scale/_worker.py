@@ -68,6 +68,8 @@ _HEALTH_TIMEOUT = 2.0
 # worker says itself what a database down means (a claim that fails, /healthz).
 _LIBRARY_LOGGERS = {
     "celery": logging.WARNING,
+    # A task handed back (Reject) is a warning there, each time: the worker says it once.
+    "celery.app.trace": logging.ERROR,
     "kombu": logging.WARNING,
     "amqp": logging.WARNING,
     "psycopg": logging.ERROR,
