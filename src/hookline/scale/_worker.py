@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
+from urllib.parse import urlsplit
 
 from .._errors import PipelineInvalid
 from .._log import Format, RunLog
@@ -119,6 +120,10 @@ class Worker:
         self.log = RunLog(
             cast(TextIO, self.stream), fmt=settings.log_format, redactor=self.redactor, stamps=None
         )
+        # A password in a server's URL is a secret of the log too: a library's message
+        # that quoted it would be redacted.
+        for url in (settings.config.broker, settings.config.database, settings.config.redis):
+            self.redactor.add(_password(url))
         self.catalog = Catalog()
         self.stopping = False
         self._signalled = 0
@@ -434,6 +439,13 @@ def _database_state(pool: Any) -> str:
         text = str(exc).strip().splitlines()
         return f"unreachable ({text[0] if text else type(exc).__name__})"
     return "ok"
+
+
+def _password(url: str | None) -> str:
+    try:
+        return urlsplit(url or "").password or ""
+    except ValueError:
+        return ""
 
 
 def _host(host: str) -> str:
