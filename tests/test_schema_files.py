@@ -124,7 +124,7 @@ _NO_INDEX = re.compile(
 )
 
 
-def test_the_wheel_ships_the_schema_file(tmp_path: Path) -> None:
+def test_the_wheel_ships_the_schema_and_migration_files(tmp_path: Path) -> None:
     """Build the wheel (from a copy, so the shared tree gets no build/ directory)."""
     project = tmp_path / "project"
     project.mkdir()
@@ -149,4 +149,10 @@ def test_the_wheel_ships_the_schema_file(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         assert "hookline/schemas/pipeline.schema.json" in archive.namelist()
         shipped = archive.read("hookline/schemas/pipeline.schema.json")
+        names = set(archive.namelist())
     assert shipped == dumps(compose()).encode("utf-8")
+    # The distributed mode creates its PostgreSQL tables from these files.
+    migrations = sorted((ROOT / "src/hookline/scale/migrations").glob("*.sql"))
+    assert migrations
+    for sql in migrations:
+        assert f"hookline/scale/migrations/{sql.name}" in names
