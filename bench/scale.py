@@ -577,7 +577,8 @@ def measure(
             for k in range(row.workers):
                 worker_admin = free_port()
                 command = [hookline(), "worker", str(pipelines), "--concurrency",
-                           str(args.concurrency), "--admin-port", str(worker_admin)]  # fmt: skip
+                           str(args.concurrency), "--admin-port", str(worker_admin),
+                           "--durability", args.durability]  # fmt: skip
                 procs.append(start_proc(command, env, tmp / f"worker{k}.log", worker_admin))
         try:
             for p in procs:

@@ -68,6 +68,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="start with the valid pipelines and say which were skipped",
     )
+    p.add_argument(
+        "--durability",
+        choices=["process", "power"],
+        default=None,
+        help="process (default): each run record committed in PostgreSQL survives a crash "
+        "of any hookline process, not one of the PostgreSQL server (its last fraction of a "
+        "second may be lost: the run goes again from its checkpoints); power: every commit "
+        "waits for the server's disk flush (slower). serve's intake always waits. Default "
+        "from $HOOKLINE_DURABILITY",
+    )
     p.add_argument("--log-format", choices=["text", "json"], default="text")
     p.set_defaults(handler=handle)
 
@@ -75,7 +85,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def handle(args: argparse.Namespace) -> int:
     from ..scale import require_extra
     from ..scale._config import ScaleConfig
+    from ..serve._intake_store import durability_from_env
 
+    durability = durability_from_env(args.durability)
     config = ScaleConfig.from_args_env(args, os.environ)
     if config.distributed:
         require_extra()
@@ -97,6 +109,7 @@ def handle(args: argparse.Namespace) -> int:
         grace=args.grace,
         skip_invalid=args.skip_invalid,
         log_format=args.log_format,
+        durability=durability,
     )
     try:
         return Worker(settings).run()

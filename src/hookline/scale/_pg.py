@@ -3,10 +3,12 @@
 The API the other modules use:
 
 - ``connect(url)``: one ``psycopg.Connection`` (not autocommit), with the timeouts below.
-- ``make_pool(url, max_size=POOL_MAX)``: a ``psycopg_pool.ConnectionPool`` (min 1
-  connection), opened and checked (``PgUnavailable`` when the server cannot be reached
-  within ``CONNECT_TIMEOUT``). ``with pool.connection() as conn:`` commits on success
-  and rolls back on an exception.
+- ``make_pool(url, max_size=POOL_MAX, durability="power")``: a
+  ``psycopg_pool.ConnectionPool`` (min 1 connection), opened and checked
+  (``PgUnavailable`` when the server cannot be reached within ``CONNECT_TIMEOUT``).
+  ``durability="process"`` turns PostgreSQL's ``synchronous_commit`` off on the pool's
+  sessions (the worker's run records, see below). ``with pool.connection() as conn:``
+  commits on success and rolls back on an exception.
 - ``migrate(url_or_conn)``: bring the database to this code's schema. Every process
   calls it at start; it is idempotent and safe when several processes start at once.
 - ``PgUnavailable`` (a ``HooklineError``: one line, no traceback) for a server that
@@ -19,6 +21,17 @@ transaction-level advisory lock (``pg_advisory_xact_lock``), and recorded in
 0001 history, 0002 state, 0003 deliveries, 0004 checkpoints, 0005 schedule marks and
 poll baselines. A database that has a version this code does not know was migrated by
 a newer hookline: every process refuses it (an old worker must not write a new schema).
+
+Durability, as the embedded mode's ``--durability``: a commit that promises something to
+a sender (serve's intake, behind the 2xx) always waits for PostgreSQL's WAL flush
+(``power``: ``synchronous_commit`` on). A worker's run records (claims, history,
+checkpoints, final records, state, outcomes) follow the worker's ``--durability``:
+``process`` (the default) commits without waiting for the flush: every commit survives a
+crash of any hookline process (the server has it), and a crash of the PostgreSQL server
+itself can lose its last fraction of a second of them (``wal_writer_delay``), the window
+a power loss gives the embedded mode's ``synchronous=NORMAL``. Nothing is corrupted: the
+server recovers to a consistent earlier moment, whose rows make the runs of that moment
+go again from the checkpoints it kept (a step sent in that window may be sent again).
 
 Error texts never hold the URL's password: they name the server by ``masked(url)``.
 """
@@ -97,11 +110,14 @@ def migrations() -> list[Migration]:
     return found
 
 
-def _options() -> dict[str, Any]:
+def _options(durability: str = "power") -> dict[str, Any]:
+    options = f"-c statement_timeout={int(STATEMENT_TIMEOUT * 1000)}"
+    if durability == "process":  # see the module docstring: a server crash's window only
+        options += " -c synchronous_commit=off"
     return {
         "connect_timeout": max(1, round(CONNECT_TIMEOUT)),
         "application_name": "hookline",
-        "options": f"-c statement_timeout={int(STATEMENT_TIMEOUT * 1000)}",
+        "options": options,
     }
 
 
@@ -121,14 +137,19 @@ def connect(url: str) -> psycopg.Connection[Any]:
         ) from None
 
 
-def make_pool(url: str, *, max_size: int = POOL_MAX, name: str = "hookline") -> ConnectionPool:
+def make_pool(
+    url: str, *, max_size: int = POOL_MAX, name: str = "hookline", durability: str = "power"
+) -> ConnectionPool:
     """A pool of 1 to ``max_size`` connections, opened; PgUnavailable when the server
-    cannot be reached within CONNECT_TIMEOUT."""
+    cannot be reached within CONNECT_TIMEOUT. ``durability``: ``power`` (every commit
+    waits for the server's WAL flush) or ``process`` (see the module docstring)."""
+    if durability not in ("power", "process"):
+        raise ValueError(f"durability {durability!r}: expected 'process' or 'power'")
     pool = ConnectionPool(
         url,
         min_size=1,
         max_size=max(1, max_size),
-        kwargs=_options(),
+        kwargs=_options(durability),
         name=name,
         open=False,
         timeout=CONNECT_TIMEOUT + STATEMENT_TIMEOUT,

@@ -89,6 +89,9 @@ class WorkerSettings:
     skip_invalid: bool = False
     log_format: Format = "text"
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # The run records' commits (claims, history, checkpoints, outcomes): "process" does
+    # not wait for PostgreSQL's WAL flush (hookline.scale._pg, docs/deploy.md).
+    durability: str = "process"
 
 
 class _ToOurLog(logging.Handler):
@@ -187,7 +190,12 @@ class Worker:
         self.catalog = self._load()  # PipelineInvalid: nothing started, the CLI lists it
         admin_sock = bind(s.admin_host, s.admin_port)
         s.home.mkdir(parents=True, exist_ok=True)
-        pool = make_pool(config.database, max_size=s.concurrency + _POOL_SPARE, name="worker")
+        pool = make_pool(
+            config.database,
+            max_size=s.concurrency + _POOL_SPARE,
+            name="worker",
+            durability=s.durability,
+        )
         self._pool = pool
         try:
             with pool.connection() as conn:
