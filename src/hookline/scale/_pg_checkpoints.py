@@ -45,8 +45,10 @@ class PgCheckpointStore:
                 raise
         self.where = masked(target) if isinstance(target, str) else pool_where(self.pool)
 
-    def for_run(self, run_id: str) -> PgCheckpoints:
-        return PgCheckpoints(self, run_id)
+    def for_run(self, run_id: str, *, fresh: bool = False) -> PgCheckpoints:
+        """``fresh``: the caller knows the run never ran before (a worker's first claim of
+        it): there is nothing to load, and ``load`` asks the database nothing."""
+        return PgCheckpoints(self, run_id, fresh=fresh)
 
     def unfinished(self) -> list[str]:
         with self.pool.connection() as conn:
@@ -67,11 +69,15 @@ class PgCheckpointStore:
 class PgCheckpoints:
     """The checkpoints of one run (``_checkpoint.Checkpoints``)."""
 
-    def __init__(self, store: PgCheckpointStore, run_id: str) -> None:
+    def __init__(self, store: PgCheckpointStore, run_id: str, *, fresh: bool = False) -> None:
         self.store = store
         self.run_id = run_id
+        self._fresh = fresh
+        self._cleared = False  # by ``clear_in``: the run's end removed them already
 
     def load(self) -> dict[int, Mark]:
+        if self._fresh:  # a new run id: no attempt of it recorded anything
+            return {}
         try:
             with single(self.store.pool) as conn:
                 rows = conn.execute(
@@ -111,8 +117,19 @@ class PgCheckpoints:
 
     def clear(self) -> None:
         """Best effort, as in the embedded store: a finished run is never resumed."""
+        if self._cleared:
+            return
         with contextlib.suppress(psycopg.Error), single(self.store.pool) as conn:
             conn.execute("DELETE FROM checkpoints WHERE run_id = %s", (self.run_id,))
+
+    def clear_in(self, conn: psycopg.Connection[Any]) -> None:
+        """Remove them in the caller's transaction (the worker's: with the run's final
+        record and its delivery's outcome); once it committed, ``removed()``."""
+        conn.execute("DELETE FROM checkpoints WHERE run_id = %s", (self.run_id,))
+
+    def removed(self) -> None:
+        """``clear_in``'s transaction committed: ``clear`` has nothing left to do."""
+        self._cleared = True
 
     def _write(self, step_id: str, sql: str, args: tuple[Any, ...]) -> None:
         try:

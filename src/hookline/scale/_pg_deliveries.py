@@ -11,7 +11,8 @@ that a lost message, a dead worker or a restarted broker loses nothing:
   failed publish, a retry whose time came, a row whose worker died.
 
 Times are the database's (``now()``): the machines' clocks never decide a lease. Every
-method takes a connection from the pool and commits before it returns; psycopg's errors
+method takes a connection from the pool and commits before it returns (a single
+statement in autocommit: one round trip); psycopg's errors
 go up as they are (the callers know what a database down means for them).
 
 Statuses are ``serve._queue.DELIVERY_STATUSES``. A row's id is the id of its first run,
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..serve._intake_store import dumps, new_run_id
 from ..serve._queue import Accepted, Delivery, RunOutcome
+from ._pg import single
 from ._pg_delivery_insert import insert_batch
 
 if TYPE_CHECKING:
@@ -117,7 +119,8 @@ class Deliveries:
         A first claim runs under the row's id, a later attempt under a new id, a resumed
         run under its own. A delivery taken over more than MAX_TAKEOVERS times is marked
         dead instead (the error says why) and None is returned."""
-        with self._conn() as conn:
+        # One statement, its own transaction (autocommit): one round trip, not three.
+        with single(self.pool) as conn:
             row = conn.execute(
                 _CLAIM,
                 {"id": id, "owner": owner, "lease": lease_seconds, "new": new_run_id()},
@@ -125,15 +128,17 @@ class Deliveries:
             if row is None:
                 return None
             (rid, pipeline, trigger, value, run_id, attempts, base, was, resumed, takeovers) = row
-            if takeovers > MAX_TAKEOVERS:
+            if takeovers > MAX_TAKEOVERS:  # rare: a second statement, under our lease
                 conn.execute(
                     "UPDATE deliveries SET status = 'dead', error = %s, lease_owner = NULL,"
-                    " lease_until = NULL, finished_at = now(), updated_at = now() WHERE id = %s",
+                    " lease_until = NULL, finished_at = now(), updated_at = now()"
+                    " WHERE id = %s AND lease_owner = %s",
                     (
                         f"its worker stopped without a word {takeovers - 1} times while "
                         "running it (killed, or out of memory); replay it once the cause "
                         "is fixed",
                         rid,
+                        owner,
                     ),
                 )
                 return None
@@ -180,7 +185,7 @@ class Deliveries:
         wanted = list(ids)
         if not wanted:
             return set()
-        with self._conn() as conn:
+        with single(self.pool) as conn:
             found = conn.execute(
                 "UPDATE deliveries SET lease_until = now() + make_interval(secs => %s)"
                 " WHERE id = ANY(%s) AND status = 'running' AND lease_owner = %s RETURNING id",
@@ -236,6 +241,9 @@ class Deliveries:
         }
         if conn is not None:
             return _finish(conn, params, ran, run_status, error)
+        if run_status is None:  # one statement: its own transaction, one round trip
+            with single(self.pool) as own:
+                return _finish(own, params, ran, run_status, error)
         with self._conn() as own:
             return _finish(own, params, ran, run_status, error)
 

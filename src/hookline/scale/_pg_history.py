@@ -15,6 +15,12 @@ record of the run is.
 see ``_pg_state``) and the final record in one transaction: both are written or neither
 is, and then it raises (what ``action`` raised, or ``HistoryOff``).
 
+``then(run_id, action)``: the worker's writes at a run's end (its delivery's outcome, the
+checkpoints' removal) go in the transaction of the run's final record when the run
+succeeded: ``action(conn, output)``, which returns what to call once that transaction
+committed. One commit instead of three. For any other end, or when that transaction
+fails, the action is dropped, nothing is called, and the caller writes them itself.
+
 Liveness: while runs are live, a thread stamps them with the database's clock every
 sixth of the stale time. A run still ``running`` whose stamp is older than the stale
 time (``HOOKLINE_HISTORY_STALE_SECONDS``, default ``STALE_SECONDS``: 60 s, so a stamp
@@ -86,6 +92,9 @@ def _warn_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+#: The worker's writes at a run's end: ``action(conn, output)`` -> called once committed.
+Then = Callable[[psycopg.Connection[Any], Any], Callable[[], None]]
+
 _EPOCH = "extract(epoch from clock_timestamp())"
 _COLUMNS = ", ".join(COLUMNS)
 _INSERT = (
@@ -115,6 +124,7 @@ class PgStore(RecordQueue):
         self._last_warning = -WARN_EVERY
         self._seq: dict[str, Iterator[int]] = {}
         self._written: set[str] = set()  # runs whose start row exists (records need it)
+        self._then: dict[str, Then] = {}
         self._started: dict[str, float] = {}
         self._live: set[str] = set()
         self._local = threading.local()
@@ -293,6 +303,17 @@ class PgStore(RecordQueue):
 
     # --- Recorder -----------------------------------------------------------------
 
+    def then(self, run_id: str, action: Then) -> None:
+        """Run ``action(conn, output)`` in the transaction of the final record of
+        ``run_id`` if it succeeded, and what it returns once that committed (see the
+        module docstring); once, then forgotten."""
+        with self._lock:
+            self._then[run_id] = action
+
+    def forget_then(self, run_id: str) -> None:
+        with self._lock:
+            self._then.pop(run_id, None)
+
     def run_started(self, run_id: str, pipeline: Pipeline, trigger: str, input: Any) -> None:
         self._started[run_id] = time.monotonic()
         with self._lock:
@@ -370,18 +391,30 @@ class PgStore(RecordQueue):
             plain(error),
             run_id,
         )
-        if commit is None:
+        with self._lock:
+            then = self._then.pop(run_id, None) if status == "succeeded" else None
+        if commit is None and then is None:
             self._execute(sql, args)
             return
         pool = self._pool
         if pool is None:
+            if commit is None:
+                return  # the history is off: the caller writes its own end
             raise HistoryOff(f"the run history in {self.where} is off for this run")
+        committed: Callable[[], None] | None = None
         try:
             with pool.connection() as conn, conn.transaction():
-                commit(conn)
+                if commit is not None:
+                    commit(conn)
                 conn.execute(sql, args)
+                if then is not None:
+                    committed = then(conn, output)
+            if committed is not None:
+                committed()
         except psycopg.Error as exc:
             self._warn(exc)
+            if commit is None:  # the caller, not told, writes its own end
+                return
             raise HistoryOff(f"the run history in {self.where} failed: {describe(exc)}") from exc
 
 

@@ -81,7 +81,7 @@ class _Live:
 
 
 class CheckpointSource(Protocol):
-    def for_run(self, run_id: str) -> Checkpoints: ...
+    def for_run(self, run_id: str, *, fresh: bool = False) -> Checkpoints: ...
 
 
 class TaskRunner:
@@ -273,6 +273,7 @@ class TaskRunner:
 
     def _run(self, claim: Claim, pipeline: Pipeline | None) -> str:
         began = time.monotonic()
+        ended_with: list[bool] = []
         ended = self._ended(claim)
         if ended is not None:  # it ended before its worker died: only the outcome was lost
             result = RunResult(claim.run_id, *ended)
@@ -286,20 +287,31 @@ class TaskRunner:
                     elif self._cancelled.is_set():
                         runtime.cancel(_STOPPING)
 
-            result = execute(
-                pipeline,
-                claim,
-                env=self.env,
-                log=self.make_log(),
-                recorder=self.recorder,
-                checkpoint=self.checkpoints.for_run(claim.run_id),
-                started=started,
-            )
+            # A claim that is no resumption runs under an id no run had: nothing to load.
+            marks = self.checkpoints.for_run(claim.run_id, fresh=not claim.resume)
+            ended_with = self._at_end(claim, marks)
+            try:
+                result = execute(
+                    pipeline,
+                    claim,
+                    env=self.env,
+                    log=self.make_log(),
+                    recorder=self.recorder,
+                    checkpoint=marks,
+                    started=started,
+                )
+            finally:
+                forget = getattr(self.recorder, "forget_then", None)
+                if forget is not None:
+                    forget(claim.run_id)
             self.metrics.run_finished(claim.pipeline, result.status, time.monotonic() - began)
         with self._lock:
             lost = claim.id in self._lost
             if claim.id in self._abandoned:  # handed back already, as the worker stopped
                 return "abandoned"
+        if ended is None and ended_with:
+            # Recorded with the run's final record, in its transaction.
+            return self._recorded(claim, ended_with[0])
         if lost:
             self.make_log().warning(
                 f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is that "
@@ -308,6 +320,33 @@ class TaskRunner:
             )
             return "lost"
         return self._record(claim, result, pipeline)
+
+    def _at_end(self, claim: Claim, marks: Checkpoints) -> list[bool]:
+        """A succeeded run's delivery outcome and checkpoints' removal, written by the
+        history in the transaction of the run's final record (one commit, not three).
+        The list it returns holds, once that committed, whether the lease was still this
+        worker's; empty: ``_record`` writes the outcome itself, as for any other end."""
+        box: list[bool] = []
+        then = getattr(self.recorder, "then", None)
+        clear_in = getattr(marks, "clear_in", None)
+        removed = getattr(marks, "removed", None)
+        if then is None or clear_in is None or removed is None:
+            return box
+
+        def at_end(conn: Any, output: Any) -> Callable[[], None]:
+            kept = self.deliveries.finish(
+                claim, "done", outcome="succeeded", output=output, conn=conn
+            )
+            clear_in(conn)
+
+            def committed() -> None:
+                box.append(kept)
+                removed()
+
+            return committed
+
+        then(claim.run_id, at_end)
+        return box
 
     def _ended(self, claim: Claim) -> tuple[str, Any, str | None] | None:
         if not claim.resume or self.ended_run is None:
@@ -337,12 +376,7 @@ class TaskRunner:
             )
             return "ran"
         if not kept:
-            self.make_log().warning(
-                f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is that "
-                "worker's to record",
-                event="lease_lost",
-            )
-            return "lost"
+            return self._recorded(claim, kept)
         if next_.warning is not None:
             self.make_log().warning(next_.warning, event="run_retry")
         if next_.status == "queued":  # stopped: another worker resumes it now
@@ -352,6 +386,16 @@ class TaskRunner:
             )
             raise HandBack(result.error or _STOPPING)
         return "ran"
+
+    def _recorded(self, claim: Claim, kept: bool) -> str:
+        if kept:
+            return "ran"
+        self.make_log().warning(
+            f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is that "
+            "worker's to record",
+            event="lease_lost",
+        )
+        return "lost"
 
     # --- the lease --------------------------------------------------------------------
 
