@@ -139,10 +139,32 @@ def test_a_delivery_whose_workers_keep_dying_is_declared_dead(
     assert row is not None
     assert row["status"] == "dead"
     assert row["error"] == (
-        f"its worker stopped without a word {MAX_TAKEOVERS} times while running it "
+        f"its worker stopped without a word {MAX_TAKEOVERS} times in a row while running it "
         "(killed, or out of memory); replay it once the cause is fixed"
     )
     assert table.due() == []
+
+
+def test_the_takeover_limit_counts_the_deaths_since_the_last_outcome(
+    table: Deliveries, pg_url: str
+) -> None:
+    # A long delivery lives through several deploys that kill its workers; each time a
+    # worker gets as far as recording an outcome (a retry, a hand-back), the count starts
+    # again: only MAX_TAKEOVERS deaths in a row make it dead.
+    accepted = table.insert(Delivery("orders", "webhook", {}))
+    claim = table.claim(accepted.run_id, "worker-0", 60)
+    for outcome in ("retry-wait", "queued", "done"):
+        for index in range(MAX_TAKEOVERS):
+            expire(pg_url, accepted.run_id)
+            claim = table.claim(accepted.run_id, f"{outcome}-{index}", 60)
+            assert claim is not None, (outcome, index)
+        assert table.finish(claim, outcome, error="HTTP 503", retry_in=0.0)
+        if outcome != "done":
+            claim = table.claim(accepted.run_id, f"{outcome}-next", 60)
+            assert claim is not None, outcome
+    row = table.get(accepted.run_id)
+    assert row is not None
+    assert (row["status"], row["takeovers"]) == ("done", 0)
 
 
 def test_a_lost_workers_delivery_is_due_once_per_expiry(table: Deliveries, pg_url: str) -> None:

@@ -45,9 +45,11 @@ __all__ = [
     "Deliveries",
 ]
 
-#: Claims that take a delivery over from a worker that died (its lease expired) before
-#: the delivery is declared dead: a run that kills its worker (memory, a crash in a
-#: library) must not kill every worker in turn for ever.
+#: Claims in a row that take a delivery over from a worker that died (its lease expired)
+#: before the delivery is declared dead: a run that kills its worker (memory, a crash in
+#: a library) must not kill every worker in turn for ever. "In a row": an attempt that
+#: records an outcome (``finish``: done, a retry, a hand-back) starts the count again, so
+#: a long delivery that lives through several deploys is not declared dead for them.
 MAX_TAKEOVERS = 5
 #: The largest run output (JSON, bytes) kept for a sync reply; a larger one is answered
 #: without it (the history has the run).
@@ -134,9 +136,9 @@ class Deliveries:
                     " lease_until = NULL, finished_at = now(), updated_at = now()"
                     " WHERE id = %s AND lease_owner = %s",
                     (
-                        f"its worker stopped without a word {takeovers - 1} times while "
-                        "running it (killed, or out of memory); replay it once the cause "
-                        "is fixed",
+                        f"its worker stopped without a word {takeovers - 1} times in a row "
+                        "while running it (killed, or out of memory); replay it once the "
+                        "cause is fixed",
                         rid,
                         owner,
                     ),
@@ -398,6 +400,7 @@ UPDATE deliveries SET
     resume_run = %(resume)s,
     lease_owner = NULL,
     lease_until = NULL,
+    takeovers = 0,
     published_at = NULL,
     run_status = CASE WHEN %(finished)s THEN %(run_status)s END,
     output = CASE WHEN %(finished)s THEN %(output)s::json END,
