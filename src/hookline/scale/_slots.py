@@ -9,14 +9,20 @@ slot is a lease that *expires* when its holder stops renewing it:
   instant (Redis's clock) its lease ends. ``...:holders`` is a hash: slot number ->
   the holder's token and a note ("pid 4242 on host-a since 2026-03-01T06:00:00Z").
 - Taking, renewing and giving back a slot are Lua scripts (atomic): take drops the
-  expired leases and takes the lowest free slot; renew and give back act only when the
-  holder's token is still the one recorded, so a holder whose lease expired and was
-  taken by another never extends or frees the other's.
+  expired leases and takes the lowest free slot; give back acts only when the holder's
+  token is still the one recorded, so a holder whose lease expired and was taken by
+  another never frees the other's, and renew never extends another's.
 - One thread per process renews every lease it holds every ``ttl/3`` (no thread per
   run: taking and giving back a slot is two short scripts). A holder that dies (SIGKILL, a lost
-  machine) frees its slot within ``ttl``; a holder cut off from Redis for longer than
-  ``ttl`` loses its slot, and is told (``Lease.lost``, a warning in its log) while its
-  run goes on: the run cannot be stopped safely from here.
+  machine) frees its slot within ``ttl``.
+- A renewal that finds its lease gone from Redis (Redis restarted without its data, a
+  failover to a replica that had not caught up, or a lease that lapsed while Redis was
+  out of reach) takes its slot again when it is free, or another free slot of the
+  pipeline: from then on the cap holds again. Only when every slot is another run's is
+  the lease lost: the holder is told (``Lease.lost``, a warning in its log that names
+  the cause) while its run goes on, as it cannot be stopped safely from here. Between
+  Redis losing its data and the next renewal (at most ``ttl/3``) another run can take
+  the slot: nothing can tell it that a run held it.
 - The ttl is ``HOOKLINE_LEASE_SECONDS`` (default 60 s), the worker's lease too.
 
 ``acquire`` never waits, as ``_locks.acquire``: None when every slot is held.
@@ -76,19 +82,42 @@ end
 return -1
 """
 )
-# KEYS: zset, hash; ARGV: slot, token, ttl. 1 renewed, 0 lost (expired or not ours).
+# KEYS: zset, hash; ARGV: slot, token, ttl, slots, note. {slot, how}: how 0 = our lease,
+# extended; 1 = our lease was gone from Redis and the run holds a free slot again (the
+# same one when it is free); slot -1 = gone, and every slot is another run's.
 _RENEW = (
     _NOW
     + """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local holder = redis.call('HGET', KEYS[2], ARGV[1])
-if score and tonumber(score) > now and holder
-   and string.sub(holder, 1, #ARGV[2] + 1) == ARGV[2] .. '\\n' then
-  redis.call('ZADD', KEYS[1], 'XX', fmt(now + tonumber(ARGV[3])), ARGV[1])
-  keep(KEYS[1], KEYS[2])
-  return 1
+local function ours(m)
+  local holder = redis.call('HGET', KEYS[2], m)
+  return holder and string.sub(holder, 1, #ARGV[2] + 1) == ARGV[2] .. '\\n'
 end
-return 0
+local function take(m)
+  redis.call('ZADD', KEYS[1], fmt(now + tonumber(ARGV[3])), m)
+  redis.call('HSET', KEYS[2], m, ARGV[2] .. '\\n' .. ARGV[5])
+  keep(KEYS[1], KEYS[2])
+end
+if ours(ARGV[1]) then
+  -- Ours, even past its end: nobody took it since (a take drops a lapsed holder first).
+  take(ARGV[1])
+  return {tonumber(ARGV[1]), 0}
+end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', fmt(now))) do
+  redis.call('HDEL', KEYS[2], m)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', fmt(now))
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  take(ARGV[1])
+  return {tonumber(ARGV[1]), 1}
+end
+for i = 0, tonumber(ARGV[4]) - 1 do
+  local m = tostring(i)
+  if not redis.call('ZSCORE', KEYS[1], m) then
+    take(m)
+    return {i, 1}
+  end
+end
+return {-1, 1}
 """
 )
 # KEYS: zset, hash; ARGV: slot, token.
@@ -133,41 +162,92 @@ class Lease:
     """One slot of a pipeline held in Redis, renewed until ``release()`` (the
     ``_locks.Held`` shape: ``pipeline``, ``slot``, ``held``, ``release()``, ``with``)."""
 
-    def __init__(self, slots: Slots, pipeline: str, slot: int, token: str) -> None:
+    def __init__(
+        self,
+        slots: Slots,
+        pipeline: str,
+        slot: int,
+        token: str,
+        *,
+        count: int = 1,
+        note: str = "",
+        since: float | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.slot = slot
         self.token = token
-        self.lost = False  # the lease expired or was taken while held
+        self.lost = False  # another run holds the slot now, and no other slot was free
+        self._count = count  # the pipeline's slots, where a lost lease may find another
+        self._note = note
         self._slots = slots
         self._keys = slots.keys(pipeline)
         self._done = threading.Event()
+        # When the lease was last set (before Redis's answer: the lease runs from later).
+        self._renewed = time.monotonic() if since is None else since
 
     @property
     def held(self) -> bool:
         return not self._done.is_set() and not self.lost
 
     def renew(self) -> None:
-        """Extend the lease by the ttl (the renewing thread calls it every ttl/3)."""
+        """Extend the lease by the ttl (the renewing thread calls it every ttl/3).
+
+        A lease Redis no longer has (Redis restarted without its data, a failover to a
+        replica that had not caught up, or a lease that lapsed while Redis was out of
+        reach) is taken again when its slot, or another of the pipeline's, is free: the
+        cap holds again from then on. Only when every slot is another run's is the lease
+        lost; the run goes on (it cannot be stopped safely from here) and the log says so.
+        """
         if self._done.is_set() or self.lost:
             return
         ttl = self._slots.ttl
+        sent = time.monotonic()
         try:
-            renewed = guarded(
+            answer = guarded(
                 self._slots.client,
                 "cannot renew a run slot",
                 lambda: self._slots.renew_script(
-                    keys=self._keys, args=[self.slot, self.token, f"{ttl:.3f}"]
+                    keys=self._keys,
+                    args=[self.slot, self.token, f"{ttl:.3f}", max(1, self._count), self._note],
                 ),
             )
         except CoordinationUnavailable as exc:
             self._slots.warn(f"{exc}; trying again")
             return  # the lease lasts ttl: two more tries before it can lapse
-        if not int(renewed) and not self._done.is_set():
-            self.lost = True
+        slot, how = int(answer[0]), int(answer[1])
+        # Our lease gone before it could have lapsed: Redis lost it, not an outage.
+        wiped = sent - self._renewed < ttl
+        if slot >= 0:
+            self._renewed = sent
+            if how:
+                was, self.slot = self.slot, slot
+                moved = "" if slot == was else f" (slot {slot} now, slot {was} before)"
+                self._slots.warn(
+                    f"pipeline '{self.pipeline}': {self._gone(wiped)}; the slot was free and "
+                    f"this run holds it again{moved}"
+                )
+            return
+        if self._done.is_set():
+            return
+        self.lost = True
+        if wiped:
+            self._slots.warn(
+                f"pipeline '{self.pipeline}': {self._gone(wiped)}, and another run took "
+                "the slot meanwhile: the two runs go on at once"
+            )
+        else:
             self._slots.warn(
                 f"pipeline '{self.pipeline}': this run's slot lease expired (Redis was "
                 "out of reach for longer than the lease); another run may start"
             )
+
+    def _gone(self, wiped: bool) -> str:
+        if wiped:
+            return (
+                "Redis lost this run's slot lease (it restarted without its data, or "
+                "failed over to a replica that had not caught up)"
+            )
+        return "this run's slot lease lapsed while Redis was out of reach"
 
     def release(self) -> None:
         """Give the slot back. Safe to call twice; Redis out of reach: it expires."""
@@ -249,6 +329,7 @@ class Slots:
         token = holder_id()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         note = f"pid {os.getpid()} on {socket.gethostname()} since {stamp}"
+        sent = time.monotonic()
         taken = guarded(
             self.client,
             "cannot take a run slot",
@@ -258,7 +339,7 @@ class Slots:
         )
         if int(taken) < 0:
             return None
-        lease = Lease(self, pipeline, int(taken), token)
+        lease = Lease(self, pipeline, int(taken), token, count=max(1, slots), note=note, since=sent)
         with self._lock:
             self._held.add(lease)
             if self._renewer is None:
