@@ -121,3 +121,53 @@ def test_a_database_that_cannot_be_reached_is_one_error_line_and_exit_1(
     )
     assert "hunter2" not in out
     assert "Traceback" not in out
+
+
+def test_a_broker_password_in_the_query_is_refused_in_one_line(pipelines: Path) -> None:
+    # Celery's Redis transport passes the query on as arguments of its own: the worker
+    # ended with an internal error (exit 3). Refused before anything starts, masked.
+    code, out = serve(
+        pipelines,
+        "--broker",
+        "redis://127.0.0.1:1/1?password=rq-SECRET-22",
+        "--database",
+        "postgresql://app@127.0.0.1:1/hooks",
+    )
+    assert (code, out) == (
+        2,
+        "error: --broker 'redis://127.0.0.1:1/1?password=***': give the broker's password "
+        "in the URL's user part, redis://:PASSWORD@HOST:PORT/DB, not as a query parameter\n",
+    )
+
+
+def test_a_keyword_connection_string_is_refused_without_being_quoted(pipelines: Path) -> None:
+    code, out = serve(
+        pipelines,
+        "--broker",
+        "redis://127.0.0.1:1/0",
+        env={"HOOKLINE_DATABASE_URL": "host=127.0.0.1 port=1 password=pgpw-51z"},
+    )
+    assert (code, out) == (
+        2,
+        "error: --database is not a URL hookline can use (no scheme://; the value is not "
+        "shown, it may hold a password): give postgresql://USER@HOST:PORT/DATABASE\n",
+    )
+
+
+def test_a_database_password_in_the_query_is_masked_in_the_connection_error(
+    pipelines: Path,
+) -> None:
+    port = free_port()  # nothing listens there
+    code, out = serve(
+        pipelines,
+        "--broker",
+        f"redis://127.0.0.1:{port}/0",
+        "--database",
+        f"postgresql://127.0.0.1:{port}/hooks?sslmode=disable&password=pgq-SECRET-11",
+    )
+    assert code == 1, out
+    assert out.startswith(
+        f"error: cannot connect to the database postgresql://127.0.0.1:{port}/hooks"
+        "?sslmode=disable&password=***: "
+    ), out
+    assert "SECRET" not in out

@@ -29,6 +29,7 @@ from typing import NoReturn
 
 from .._errors import HooklineError, PipelineInvalid
 from .._runtime import Interrupted
+from .._urlsecrets import mask_in_text
 from . import run
 from ._globals import add_globals, apply_env_file, spread_globals, walk
 from ._signals import exit_code
@@ -42,6 +43,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); SIGTERM exits 143 and SIGHUP 129 (128
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # usage errors exit 2, with the usage line
+        message = mask_in_text(message)  # argparse quotes what was typed: a URL's password
         self.print_usage(sys.stderr)
         self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
 

@@ -33,6 +33,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser(
         "state", help="show or change a pipeline's stored state", description=DESCRIPTION
     )
+    # Before the subcommand too (``state --database URL show NAME``), as ``runs`` takes
+    # them: otherwise argparse takes the URL for the subcommand's name and quotes it,
+    # password and all, in its "invalid choice" error.
+    p.add_argument("--db", metavar="PATH", help="run history database (where state lives)")
+    add_database(p)
     inner = p.add_subparsers(dest="state_command", metavar="show|set|clear")
     inner.required = True
     show = inner.add_parser(

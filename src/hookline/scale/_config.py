@@ -7,7 +7,10 @@ Options beat the environment:
     --redis URL     HOOKLINE_REDIS_URL     leases, the leader, the shared rate limit;
                                            default: the broker's URL when it is Redis
 
-A URL may hold a password: print it only through ``masked``.
+A URL may hold a password (in its userinfo, or as ``?password=``): print it only
+through ``masked``; a log redactor learns ``passwords(url)``. A broker URL with a
+password in its query is refused: Celery's Redis transport passes the query on as
+arguments of its own and fails on it.
 """
 
 from __future__ import annotations
@@ -16,11 +19,19 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from .._errors import UsageError
+from .._urlsecrets import masked, passwords, query_secrets
 
-__all__ = ["BROKER_SCHEMES", "DATABASE_SCHEMES", "REDIS_SCHEMES", "ScaleConfig", "masked"]
+__all__ = [
+    "BROKER_SCHEMES",
+    "DATABASE_SCHEMES",
+    "REDIS_SCHEMES",
+    "ScaleConfig",
+    "masked",
+    "passwords",
+]
 
 BROKER_ENV = "HOOKLINE_BROKER_URL"
 DATABASE_ENV = "HOOKLINE_DATABASE_URL"
@@ -31,24 +42,6 @@ BROKER_SCHEMES = (*REDIS_SCHEMES, "amqp", "amqps", "pyamqp")
 DATABASE_SCHEMES = ("postgresql", "postgres")
 
 
-def masked(url: str | None) -> str:
-    """``url`` with its password (and a user given alone, which Redis takes as the
-    password) replaced by ``***``: ``redis://user:***@host:6379/0``."""
-    if not url:
-        return ""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-    except ValueError:
-        return "***"  # not a URL we can take apart: say nothing of it
-    if "@" not in netloc:
-        return url
-    userinfo, _, host = netloc.rpartition("@")
-    user, sep, _password = userinfo.partition(":")
-    shown = f"{user}:***" if sep and user else "***"
-    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
-
-
 def _scheme(url: str) -> str:
     try:
         return urlsplit(url).scheme.lower()
@@ -57,9 +50,34 @@ def _scheme(url: str) -> str:
 
 
 def _check(name: str, url: str, schemes: tuple[str, ...], example: str) -> None:
+    if "://" not in url:  # a keyword string, a bare password pasted in the wrong place
+        raise UsageError(
+            f"{name} is not a URL hookline can use (no scheme://; the value is not shown, "
+            f"it may hold a password): give {example}"
+        )
     scheme = _scheme(url)
     if scheme not in schemes:
         raise UsageError(f"{name} {masked(url)!r} is not a URL hookline can use: give {example}")
+
+
+def _check_broker(url: str) -> None:
+    """A password in the broker URL's query: Celery's Redis transport merges the query
+    into its own arguments and fails (``got multiple values for keyword argument
+    'password'``); refused here in one line, before anything starts."""
+    try:
+        query = urlsplit(url).query
+    except ValueError:
+        return  # the transport says what is wrong with it
+    if query_secrets(query):
+        where = (
+            "amqp://USER:PASSWORD@HOST/"
+            if _scheme(url).startswith(("amqp", "pyamqp"))
+            else "redis://:PASSWORD@HOST:PORT/DB"
+        )
+        raise UsageError(
+            f"--broker {masked(url)!r}: give the broker's password in the URL's user "
+            f"part, {where}, not as a query parameter"
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,7 @@ class ScaleConfig:
         redis = pick("redis", REDIS_ENV)
         if broker is not None:
             _check("--broker", broker, BROKER_SCHEMES, "redis://HOST:PORT/DB or amqp://HOST/")
+            _check_broker(broker)
         if database is not None:
             _check("--database", database, DATABASE_SCHEMES, "postgresql://USER@HOST:PORT/DATABASE")
         if redis is not None:

@@ -198,7 +198,14 @@ class Service:
         from ..scale import require_extra
 
         require_extra()  # one line, exit 2, before anything of the extra is imported
+        from ..scale._config import passwords
         from ..scale._serve import Distributed
+
+        # A server's password is a secret of the log too: a driver's message that quoted
+        # its URL would be redacted.
+        for url in (config.broker, config.database, config.redis):
+            for secret in passwords(url):
+                self.redactor.add(secret)
 
         self.distributed = Distributed(
             config,
