@@ -21,7 +21,7 @@ from hookline import load_pipeline
 from hookline.scale._intake import CeleryIntake
 from hookline.scale._leader import Leader
 from hookline.scale._pg import make_pool, migrate
-from hookline.scale._pg_schedule import leader_poller, leader_scheduler
+from hookline.scale._pg_schedule import leader_poller, leader_scheduler, next_term
 from hookline.scale._redis import connect
 from hookline.serve._scheduler import Scheduler, fire_key
 from hookline.triggers.schedule import Schedule
@@ -73,7 +73,10 @@ def cluster(pg_url, redis_url) -> Iterator[Callable[[], Instance]]:
 
     def new() -> Instance:
         log = Log()
-        leader = Leader(connect(redis_url), "serve", ttl=TTL, log=log)
+        # Terms from PostgreSQL, as serve takes them (scale/_serve.py).
+        leader = Leader(
+            connect(redis_url), "serve", ttl=TTL, log=log, terms=lambda: next_term(pool)
+        )
         intake = CeleryIntake(pool, lambda run_id: None)  # the broker is not the point here
         made.append(Instance(leader, intake, log))
         return made[-1]

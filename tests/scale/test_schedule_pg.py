@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from hookline.scale._pg import make_pool, migrate
-from hookline.scale._pg_schedule import PgPollStore, PgScheduleMarks, StaleLeader
+from hookline.scale._pg_schedule import PgPollStore, PgScheduleMarks, StaleLeader, next_term
 
 
 @pytest.fixture
@@ -31,8 +31,17 @@ def test_marks_only_move_forward_and_an_older_term_never_overwrites(pool):
     marks.record([("a", 120.0), ("b", 60.0)])
     marks.record([("a", 60.0)])  # an older fire handled late: the mark stays
     assert marks.last_fires() == {"a": 120.0, "b": 60.0}
-    stale = PgScheduleMarks(pool, fence=lambda: 2)  # a leader of an older term
-    stale.record([("a", 600.0)])
+    told: list[tuple[int, str]] = []
+    # a leader of an older term: refused, and told so that it steps down
+    stale = PgScheduleMarks(pool, fence=lambda: 2, on_stale=lambda *a: told.append(a))
+    with pytest.raises(StaleLeader) as caught:
+        stale.record([("a", 600.0)])
+    why = (
+        "a newer leader (term 3) recorded the schedules' last fires; this instance's "
+        "(term 2) are dropped"
+    )
+    assert str(caught.value) == why
+    assert told == [(2, why)]
     assert marks.last_fires()["a"] == 120.0
     gone = PgScheduleMarks(pool, fence=lambda: None)  # no longer leading at all
     gone.record([("b", 600.0)])
@@ -65,12 +74,13 @@ def test_a_commit_after_another_leader_committed_leaves_exactly_its_own_baseline
     new.load("p")
     new.commit("p", {"a": "1", "b": "1"}, {"a": "2", "c": "1"})
     # the old leader, unaware, commits a diff against what it loaded before: refused
+    told: list[tuple[int, str]] = []
+    old.on_stale = lambda *a: told.append(a)
     with pytest.raises(StaleLeader) as caught:
         old.commit("p", {"a": "1", "b": "1"}, {"a": "1"})
-    assert str(caught.value) == (
-        "a newer leader (term 2) committed this poll's baseline; this instance's (term 1) "
-        "is dropped"
-    )
+    why = "a newer leader (term 2) committed this poll's baseline; this instance's (term 1) is dropped"
+    assert str(caught.value) == why
+    assert told == [(1, why)]  # so that it steps down
     assert new.load("p") == {"a": "2", "c": "1"}
     # a same-term store whose load is out of date rewrites the whole baseline
     again = PgPollStore(pool, fence=lambda: 2)
@@ -78,6 +88,20 @@ def test_a_commit_after_another_leader_committed_leaves_exactly_its_own_baseline
     new.commit("p", {"a": "2", "c": "1"}, {"a": "3"})
     again.commit("p", {"a": "2", "c": "1"}, {"a": "2", "d": "1"})
     assert new.load("p") == {"a": "2", "d": "1"}
+
+
+def test_the_leader_terms_start_above_every_term_already_stored(pool):
+    # A database a leader used before migration 0006 (terms counted in Redis then).
+    with pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO poll_polls (pipeline, records, version, term) VALUES ('p', 0, 1, 40)"
+        )
+        conn.execute("INSERT INTO schedule_fires (pipeline, last_fire, term) VALUES ('s', 60, 41)")
+        conn.execute("DROP SEQUENCE hookline_leader_term")
+        conn.execute("DELETE FROM hookline_migrations WHERE version = 6")
+    with pool.connection() as conn:
+        assert migrate(conn) == [6]
+    assert [next_term(pool), next_term(pool)] == [42, 43]
 
 
 def test_a_store_that_no_longer_leads_refuses_to_commit(pool):

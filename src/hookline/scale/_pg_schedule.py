@@ -15,6 +15,13 @@ lead (a leader paused past its lease):
 - every write carries the writer's fencing token (its term): a mark or a baseline
   written by a newer term is never overwritten by an older one (``StaleLeader``).
 
+The terms come from a PostgreSQL sequence (``next_term``, migration 0006), taken by the
+``Leader`` each time it wins the lease: a counter in Redis would start again at 1 when
+Redis loses its data (a restart without persistence, a failover), below the terms these
+tables hold, and the new leader's every write would be refused. A write refused as stale
+makes its instance step down (``Leader.resign``) and bid again: if it still wins, it does
+so with a new, greater term.
+
 psycopg's errors reach the callers as they are: the scheduler logs a mark it could not
 write (a warning) and the poller a baseline (a failed poll), and both go on.
 
@@ -38,13 +45,37 @@ if TYPE_CHECKING:
     from ..triggers.poll_store import PollStore
     from ._leader import Leader
 
-__all__ = ["PgPollStore", "PgScheduleMarks", "StaleLeader", "leader_poller", "leader_scheduler"]
+__all__ = [
+    "PgPollStore",
+    "PgScheduleMarks",
+    "StaleLeader",
+    "leader_poller",
+    "leader_scheduler",
+    "next_term",
+]
 
 Fence = Callable[[], "int | None"]
+#: Told ``(term, why)`` when a write of ``term`` was refused as stale.
+OnStale = Callable[[int, str], None]
 
 
 class StaleLeader(Exception):
     """A write refused: a newer leader has written since (or this one no longer leads)."""
+
+
+def next_term(pool: ConnectionPool) -> int:
+    """A new fencing term, greater than every term taken before (a sequence: Redis
+    losing its data cannot make it go back)."""
+    with pool.connection() as conn:
+        row = conn.execute("SELECT nextval('hookline_leader_term')").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _refused(on_stale: OnStale | None, term: int, why: str) -> StaleLeader:
+    if on_stale is not None:
+        on_stale(term, why)
+    return StaleLeader(why)
 
 
 def _bytes(text: str) -> bytes:
@@ -58,9 +89,12 @@ def _text(data: bytes | memoryview) -> str:
 class PgScheduleMarks:
     """Each schedule's last fire, in ``schedule_fires`` (the scheduler's ``Marks``)."""
 
-    def __init__(self, pool: ConnectionPool, *, fence: Fence | None = None) -> None:
+    def __init__(
+        self, pool: ConnectionPool, *, fence: Fence | None = None, on_stale: OnStale | None = None
+    ) -> None:
         self.pool = pool
         self.fence = fence or (lambda: 0)
+        self.on_stale = on_stale
 
     def open(self) -> None:
         return None  # the pool is the service's; the table is the migration's
@@ -75,19 +109,38 @@ class PgScheduleMarks:
 
     def record(self, fires: Sequence[tuple[str, float]]) -> None:
         """Remember each pipeline's last fire, in one transaction; a mark only moves
-        forward, and never over one a newer leader wrote."""
+        forward, and never over one a newer leader wrote (``StaleLeader`` then: the
+        marks of that tick are the newer leader's to write)."""
         term = self.fence()
         if not fires or term is None:
             return  # no longer leading: the new leader records its own
-        with self.pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO schedule_fires (pipeline, last_fire, term) VALUES (%s, %s, %s)"
+        latest: dict[str, float] = {}
+        for name, at in fires:
+            latest[name] = max(at, latest.get(name, at))
+        names = sorted(latest)
+        with self.pool.connection() as conn:
+            written = conn.execute(
+                "INSERT INTO schedule_fires (pipeline, last_fire, term)"
+                " SELECT name, at, %s FROM unnest(%s::text[], %s::float8[]) AS f (name, at)"
                 " ON CONFLICT (pipeline) DO UPDATE SET"
                 " last_fire = GREATEST(schedule_fires.last_fire, excluded.last_fire),"
                 " term = excluded.term, recorded_at = now()"
-                " WHERE schedule_fires.term <= excluded.term",
-                [(name, at, term) for name, at in fires],
-            )
+                " WHERE schedule_fires.term <= excluded.term"
+                " RETURNING pipeline",
+                (term, names, [latest[n] for n in names]),
+            ).fetchall()
+            if len(written) == len(names):
+                return
+            row = conn.execute(
+                "SELECT max(term) FROM schedule_fires WHERE pipeline = ANY(%s)", (names,)
+            ).fetchone()
+        newer = row[0] if row is not None else None
+        raise _refused(
+            self.on_stale,
+            term,
+            f"a newer leader (term {newer}) recorded the schedules' last fires; "
+            f"this instance's (term {term}) are dropped",
+        )
 
 
 class PgPollStore:
@@ -100,9 +153,12 @@ class PgPollStore:
     ``after``. A commit whose term is older than the stored one is refused.
     """
 
-    def __init__(self, pool: ConnectionPool, *, fence: Fence | None = None) -> None:
+    def __init__(
+        self, pool: ConnectionPool, *, fence: Fence | None = None, on_stale: OnStale | None = None
+    ) -> None:
         self.pool = pool
         self.fence = fence or (lambda: 0)
+        self.on_stale = on_stale
         self._versions: dict[str, int | None] = {}
         self._lock = threading.Lock()
 
@@ -139,6 +195,25 @@ class PgPollStore:
             )
         with self._lock:
             loaded = self._versions.get(pipeline)
+        try:
+            version = self._write(pipeline, before, after, term=term, loaded=loaded)
+        except StaleLeader as exc:  # told once the row lock is given back
+            if self.on_stale is not None:
+                self.on_stale(term, str(exc))
+            raise
+        with self._lock:
+            self._versions[pipeline] = version
+
+    def _write(
+        self,
+        pipeline: str,
+        before: Mapping[str, str] | None,
+        after: Mapping[str, str],
+        *,
+        term: int,
+        loaded: int | None,
+    ) -> int:
+        """The commit's transaction; the baseline's new version."""
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             head = cur.execute(
                 "SELECT version, term FROM poll_polls WHERE pipeline = %s FOR UPDATE",
@@ -180,8 +255,7 @@ class PgPollStore:
                 " committed_at = now() WHERE pipeline = %s",
                 (len(after), version + 1, term, pipeline),
             )
-        with self._lock:
-            self._versions[pipeline] = version + 1
+        return version + 1
 
     def forget(self, pipeline: str) -> None:
         """Drop the baseline: the next poll is a first poll again."""
@@ -204,7 +278,7 @@ def leader_scheduler(
     """serve's scheduler that fires only while ``leader`` leads, its marks in PostgreSQL."""
     from ..serve._scheduler import Scheduler
 
-    marks = PgScheduleMarks(pool, fence=lambda: leader.term)
+    marks = PgScheduleMarks(pool, fence=lambda: leader.term, on_stale=leader.resign)
     scheduler = Scheduler(intake, schedules, marks=marks, gate=leader, log=log, clock=clock)
     leader.watch(lambda _leading: scheduler.wake())  # a new leader catches up at once
     return scheduler
@@ -226,7 +300,7 @@ def leader_poller(
     from ..serve._poller import Poller
 
     # The same interface as the SQLite store, which poll_run names as its type.
-    store = cast("PollStore", PgPollStore(pool, fence=lambda: leader.term))
+    store = cast("PollStore", PgPollStore(pool, fence=lambda: leader.term, on_stale=leader.resign))
     return Poller(
         intake,
         pipelines,

@@ -66,6 +66,7 @@ class Distributed:
         from ._leader import Leader
         from ._pg import make_pool, migrate
         from ._pg_history import PgStore
+        from ._pg_schedule import next_term
 
         assert config.broker and config.database and config.redis
         self.config = config
@@ -92,7 +93,9 @@ class Distributed:
             self._closers.insert(0, self.store.close)
             self.coordination = install_redis(config.redis, log=log)
             self._closers.insert(0, uninstall)
-            self.leader = Leader(self.coordination.client, LEADER_NAME, log=log)
+            self.leader = Leader(  # terms from PostgreSQL: they grow if Redis is emptied
+                self.coordination.client, LEADER_NAME, log=log, terms=lambda: next_term(self.pg)
+            )
             redeliveries = Counter(
                 "hookline_redeliveries",
                 "Deliveries published again because their worker died (lease expired) or "
