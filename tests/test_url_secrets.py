@@ -21,9 +21,10 @@ from hookline._urlsecrets import mask_in_text, masked, passwords
         ),
         ("redis://:s3cret-pw@cache:6379/0", "redis://***@cache:6379/0", ["s3cret-pw"]),
         ("amqp://guest:s3cret-pw@mq//", "amqp://guest:***@mq//", ["s3cret-pw"]),
-        # a Redis URL's lone user is taken as its password; a database's is a user name
+        # a lone user is hidden (a Redis client may take it for the password); only a
+        # Redis URL's is learnt as a password (a database's is a user name)
         ("redis://s3cret-pw@cache/0", "redis://***@cache/0", ["s3cret-pw"]),
-        ("postgresql://app@db/hooks", "postgresql://app@db/hooks", []),
+        ("postgresql://app@db/hooks", "postgresql://***@db/hooks", []),
         # the query: libpq and redis-py read a password there too, in any case
         (
             "postgresql://db:1/x?password=s3cret-pw",
@@ -32,7 +33,7 @@ from hookline._urlsecrets import mask_in_text, masked, passwords
         ),
         (
             "postgresql://app@db/x?sslmode=require&PassWord=a%26b-pw&sslpassword=key-pw",
-            "postgresql://app@db/x?sslmode=require&PassWord=***&sslpassword=***",
+            "postgresql://***@db/x?sslmode=require&PassWord=***&sslpassword=***",
             ["a%26b-pw", "a&b-pw", "key-pw"],
         ),
         ("redis://cache/1?passwd=s3cret-pw", "redis://cache/1?passwd=***", ["s3cret-pw"]),

@@ -22,9 +22,9 @@ SECRET_KEYS = frozenset({"password", "passwd", "sslpassword"})
 
 MASK = "***"
 
-# Schemes whose URL names a user worth showing in a log: a Redis URL's lone user is
-# taken as its password by some clients (``redis://s3cret@host``), so it stays hidden.
-_USER_SHOWN = frozenset({"postgresql", "postgres", "amqp", "amqps", "pyamqp"})
+# Schemes whose lone user (``postgresql://app@db``) is a user name, not a password: the
+# redactor does not learn it (it would hide the word wherever a log line says it).
+_USER_NAMED = frozenset({"postgresql", "postgres", "amqp", "amqps", "pyamqp"})
 
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)", re.DOTALL)
 # libpq's keyword form: key = value, the value bare or in single quotes (\' and \\ escaped).
@@ -49,12 +49,8 @@ def masked(url: str | None) -> str:
     hostpath, query, fragment = _split(after)
     if at:
         user, sep, _password = userinfo.partition(":")
-        if sep and user:
-            userinfo = f"{user}:{MASK}"
-        elif user and not sep and scheme.lower() in _USER_SHOWN:
-            userinfo = user
-        else:
-            userinfo = MASK
+        # A lone user is hidden too: some Redis clients take it for the password.
+        userinfo = f"{user}:{MASK}" if sep and user else MASK
         hostpath = f"{userinfo}@{hostpath}"
     text = f"{scheme}://{hostpath}"
     if query is not None:
@@ -84,7 +80,7 @@ def passwords(url: str | None) -> list[str]:
         user, sep, password = userinfo.partition(":")
         if sep:
             found.append(password)
-        elif match["scheme"].lower() not in _USER_SHOWN:
+        elif match["scheme"].lower() not in _USER_NAMED:
             found.append(user)  # a Redis URL's lone user is its password
     found += query_secrets(query or "")
     return _forms(found)
