@@ -82,6 +82,8 @@ def test_serve_and_worker_run_with_a_dml_only_role_once_the_owner_migrated(
         with Procs(tmp_path / "procs", env=urls) as procs:
             serve = procs.serve(folder)
             worker = procs.worker(folder)
+            # Leading takes a term from the database's sequence (nextval: USAGE).
+            wait_until(lambda: serve.get("/healthz").json()["leader"] is True, what="a leader")
             for n in (1, 2):
                 answer = serve.post(
                     "/hooks/orders", {"order": f"o-{n}"}, sign=False, headers={"X-Delivery": "d-1"}
