@@ -6,17 +6,21 @@ A write refused as stale makes the instance step down and bid again."""
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import redis
 import test_schedule_leader as leaders
 
 from hookline import load_pipeline
+from hookline.scale._leader import Leader
+from hookline.scale._pg import make_pool, migrate
 from hookline.scale._pg_schedule import leader_poller, leader_scheduler, next_term
+from hookline.scale._redis import connect
 from hookline.triggers.schedule import Schedule
 from poll_support import TOKEN, ContactsServer
 from test_poll_run import PIPELINE as POLL_PIPELINE
-from test_serve_schedule import ManualClock, at
+from test_serve_schedule import Log, ManualClock, at
 
 NAME, TTL, Instance, eventually = leaders.NAME, leaders.TTL, leaders.Instance, leaders.eventually
 cluster = leaders.cluster  # the fixture: serve instances on one Redis and one PostgreSQL
@@ -173,3 +177,34 @@ def test_a_write_refused_as_stale_makes_the_leader_step_down_and_bid_again(
         ]
     finally:
         api.stop()
+
+
+def test_an_instance_that_cannot_take_a_term_leaves_the_lease_to_one_that_can(
+    cluster, make_pg, redis_url
+):
+    server = make_pg()
+    cut = make_pool(server.url, max_size=2)
+    with cut.connection() as conn:
+        migrate(conn)
+    server.stop()  # this instance's database is gone; the others' is not
+    log = Log()
+    cut_off = Leader(connect(redis_url), "serve", ttl=TTL, log=log, terms=lambda: next_term(cut))
+    cut_off.start()
+    try:
+        eventually(lambda: log.events("leader_term") != [], "the warning", timeout=15)
+        assert not cut_off.is_leader()
+        able = cluster()
+        able.leader.start()
+        eventually(able.leader.is_leader, "a leader that has a term", timeout=15)
+        time.sleep(3 * TTL)  # more bids of the cut-off instance: still not said again
+        assert not cut_off.is_leader() and able.leader.is_leader()
+        [warning] = log.events("leader_term")
+        assert warning.startswith(
+            "this instance cannot lead (serve): cannot take a leader term from the database: "
+        )
+        assert warning.endswith("; it bids again in 1 s (this is said once while it lasts)")
+        assert log.events("leader_elected") == []
+    finally:
+        cut_off.stop()
+        cut_off.client.close()
+        cut.close()

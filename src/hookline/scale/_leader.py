@@ -15,7 +15,8 @@ instances run. How:
   where a counter kept in Redis would start again at 1, below the stored terms, and have
   every write of the new leader refused. Without ``terms`` (tests of the lease alone) the
   token is ``INCR hookline:leader:<name>:term``, in the same script as the ``SET``.
-- No term (the database does not answer): the lease is given back at once, so an
+- No term (the database does not answer within ``TERM_TIMEOUT``, 2 s): the lease is
+  given back at once and this instance lets one ttl pass before it bids again, so an
   instance that can reach the database leads; the log says so once, not at every bid.
 - Losing a renewal (the token is not ours any more, the lease vanished from Redis, or
   Redis did not answer) is stepping down at once. So is a write refused as stale
@@ -121,6 +122,7 @@ class Leader:
         self._clock = clock
         self._terms = terms
         self._term_trouble: str | None = None  # why no term could be taken, once said
+        self._quiet_until = 0.0  # no bid before this instant (no term could be taken)
         self._key = key("leader", name)
         self._term_key = key("leader", name, "term")
         self._acquire = script(client, _ACQUIRE)
@@ -196,6 +198,8 @@ class Leader:
         ttl_ms = str(max(1, int(self.ttl * 1000)))
         sent = self._clock()
         leading = self._term is not None
+        if not leading and sent < self._quiet_until:
+            return
         try:
             if leading:
                 renewed = guarded(
@@ -255,11 +259,12 @@ class Leader:
             lines = str(exc).strip().splitlines()
             reason = (lines[0] if lines else type(exc).__name__)[:200]
             self._give_back()
+            self._quiet_until = self._clock() + self.ttl  # others bid first meanwhile
             if self._term_trouble is None and self.log is not None:
                 self.log.warning(
                     f"this instance cannot lead ({self.name}): cannot take a leader term "
-                    f"from the database: {reason}; it bids again (this is said once while "
-                    "it lasts)",
+                    f"from the database: {reason}; it bids again in {self.ttl:g} s (this is "
+                    "said once while it lasts)",
                     event="leader_term",
                 )
             self._term_trouble = reason

@@ -63,10 +63,16 @@ class StaleLeader(Exception):
     """A write refused: a newer leader has written since (or this one no longer leads)."""
 
 
-def next_term(pool: ConnectionPool) -> int:
+#: Seconds a new leader waits for the database to give it a term; it holds the lease
+#: meanwhile, so this is short: an instance that cannot reach the database gives the
+#: lease back soon, to one that can.
+TERM_TIMEOUT = 2.0
+
+
+def next_term(pool: ConnectionPool, *, timeout: float = TERM_TIMEOUT) -> int:
     """A new fencing term, greater than every term taken before (a sequence: Redis
     losing its data cannot make it go back)."""
-    with pool.connection() as conn:
+    with pool.connection(timeout=timeout) as conn:
         row = conn.execute("SELECT nextval('hookline_leader_term')").fetchone()
     assert row is not None
     return int(row[0])
