@@ -337,7 +337,9 @@ def _finish(
     run_status: str | None,
     error: str | None,
 ) -> bool:
-    changed = conn.execute(_FINISH, params).rowcount
+    # RETURNING and a fetch, not rowcount: in a pipeline (the run's final transaction) a
+    # rowcount is unknown until the results come back, and a fetch is what brings them.
+    changed = len(conn.execute(_FINISH, params).fetchall())
     if changed and run_status is not None:
         _rewrite_run(conn, run_id, run_status, error)
     return bool(changed)
@@ -407,6 +409,7 @@ UPDATE deliveries SET
     finished_at = CASE WHEN %(finished)s THEN now() END,
     updated_at = now()
 WHERE id = %(id)s AND status = 'running' AND lease_owner = %(owner)s
+RETURNING 1
 """
 
 _DUE = """

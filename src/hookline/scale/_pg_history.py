@@ -403,7 +403,13 @@ class PgStore(RecordQueue):
             raise HistoryOff(f"the run history in {self.where} is off for this run")
         committed: Callable[[], None] | None = None
         try:
-            with pool.connection() as conn, conn.transaction():
+            with pool.connection() as conn, contextlib.ExitStack() as stack:
+                if commit is None:
+                    # The final record and the worker's writes need no answer before the
+                    # next is sent: a pipeline sends them at once (two round trips: the
+                    # statements, then COMMIT).
+                    stack.enter_context(conn.pipeline())
+                stack.enter_context(conn.transaction())
                 if commit is not None:
                     commit(conn)
                 conn.execute(sql, args)
