@@ -11,16 +11,21 @@ local server that answers after 20 ms (a threaded server in its own process, so 
 never the bottleneck), with the run history on. Rows, each on a fresh home, database and
 Redis database:
 
-- ``embedded``: ``hookline serve`` with ``--workers C`` threads (SQLite, crash-durable);
+- ``embedded``: ``hookline serve`` with ``--workers C`` threads (SQLite, ``--durability``
+  as given: ``process`` by default, crash-durable);
 - ``distributed, K workers``: ``hookline serve --broker --database`` plus K ``hookline
-  worker --concurrency C`` processes, K = 1, 2, 4, on one Redis (broker and coordination)
-  and one PostgreSQL, all on the same cores.
+  worker --concurrency C --durability D`` processes, K = 1, 2, 4, on one Redis (broker
+  and coordination) and one PostgreSQL, all on the same cores. Both modes get the same
+  ``--durability`` (the worker's run records then commit as the embedded ones do).
 
 C (``--concurrency``) is 1 by default: on 2 cores, four workers can only be four times one
 worker while one worker leaves three quarters of the machine idle, i.e. while its rate is
 bound by each run's latency (the 20 ms call and the round trips around it), not by CPU.
 With C = 2 one worker already takes about half the machine's CPU, and no number of
-workers on the same 2 cores can reach 3.2 times it.
+workers on the same 2 cores can reach 3.2 times it. The product's defaults (``serve
+--workers 4``, ``worker --concurrency 4``) are compared with ``--concurrency 4 --only
+embedded --only "distributed, 1 worker"``: the one-worker-against-embedded goal holds at
+both.
 
 Each round of a row has two phases:
 
@@ -644,7 +649,7 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument(
         "--durability", choices=["process", "power"], default="process",
-        help="embedded serve's --durability (power: an fsync per commit, as PostgreSQL's)",
+        help="--durability of embedded serve and of the workers (process, as by default)",
     )  # fmt: skip
     parser.add_argument("--only", action="append", default=[], help="rows whose name holds this")
     parser.add_argument("--serve-slow", action="store_true", help=argparse.SUPPRESS)
@@ -691,7 +696,7 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
         f"\n{args.rounds} rounds; {args.deliveries} deliveries per throughput phase, then "
         f"{args.latency_seconds:g} s open-loop at half that rate; a REST call of "
         f"{LATENCY * 1000:.0f} ms per run; {args.concurrency} runs at once per worker; "
-        f"PostgreSQL fsync {args.pg_fsync}; embedded --durability {args.durability}; "
+        f"PostgreSQL fsync {args.pg_fsync}; --durability {args.durability}; "
         f"{os.cpu_count()} cores; median (min–max)\n"
     )
     print(
