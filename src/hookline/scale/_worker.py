@@ -391,17 +391,15 @@ def _register_task(app: Any, runner: Any) -> None:
     """The ``hookline.run`` task, bound to this worker's runner."""
     from celery.exceptions import Reject
 
+    from . import _task_message as message
     from ._task import HandBack
 
-    def run(task: Any, delivery_id: Any) -> None:
-        if not isinstance(delivery_id, str) or not delivery_id:
-            # Not a message serve sent: nothing to claim. Acknowledged, or it would come
-            # back for ever.
-            runner.make_log().warning(
-                f"a message for hookline.run without a delivery id ({type(delivery_id).__name__}"
-                "): ignored",
-                event="bad_message",
-            )
+    def run(task: Any, *args: Any, **kwargs: Any) -> None:
+        # Anyone who can write to the broker can send this: checked before the database
+        # sees it. Refused: acknowledged, or it would come back for ever.
+        delivery_id = message.delivery_id(args, kwargs)
+        if delivery_id is None:
+            runner.make_log().warning(message.refusal(args, kwargs), event="bad_message")
             return
         info = getattr(task.request, "delivery_info", None) or {}
         try:
