@@ -20,14 +20,24 @@ where it stands. So a message is a nudge, and every outcome of a nudge is safe:
 - a run stopped by the worker's SIGTERM (past ``--grace``) is handed back: its row queued
   with its lease cleared, the message requeued on the broker, so another worker resumes
   it from its checkpoints at once;
-- the database cannot be reached to claim: the message is requeued after a pause
-  (``DATABASE_PAUSE``), so it waits in the broker rather than being lost or spun on;
+- the database cannot be reached to claim (a connection error, a pool timeout, a
+  statement cancelled): the message is requeued after a pause (``DATABASE_PAUSE``), so it
+  waits in the broker rather than being lost or spun on. Any other claim error is the
+  message's or the row's, not an outage: it is logged once per delivery and the message
+  acknowledged (a due row is published again by the dispatcher), never requeued for ever;
 - a delivery taken over whose run had ended (its worker died between the run's final
   record and the delivery's outcome): the outcome is taken from the history, and the run
   is not run again (its checkpoints went with its end);
 - a worker that paused past its lease (a frozen machine, a partition from the database)
   and whose delivery was taken over: its run is stopped at the next renewal, and neither
-  the run's final record nor the delivery's outcome is written by it.
+  the run's final record nor the delivery's outcome is written by it;
+- a worker that could not renew a lease for a whole lease (the database out of reach,
+  slow, or the worker paused) no longer knows that it holds it, and another worker may
+  have taken the delivery over: its run is stopped then (at its next step, retry wait or
+  iteration), whatever the database says later, and it writes neither the run's final
+  record nor the delivery's outcome; the worker that claims the delivery next resumes it
+  from its checkpoints. A watch thread checks this, so a renewal stuck on the database
+  does not delay it.
 """
 
 from __future__ import annotations
@@ -35,9 +45,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
+
+import psycopg
 
 from .._checkpoint import Checkpoints
 from .._coord import SlotLease, shared
@@ -61,9 +74,19 @@ _SLOT_POLL = 0.05
 DATABASE_PAUSE = 2.0
 #: Seconds between two log lines of failed claims (the database down).
 CLAIM_ERROR_EVERY = 60.0
+# Deliveries whose claim failed for a reason of their own, remembered so that each is
+# logged once (the dispatcher may publish a due row again and again); bounded.
+_REFUSED_KEPT = 1000
 
 _STOPPING = "the worker is stopping; the run is handed back and resumes on another worker"
 _LOST = "another worker took this delivery over (this worker's lease expired)"
+
+
+def _expired(seconds: float) -> str:
+    return (
+        f"this worker could not renew its lease on the delivery for {seconds:g}s (the "
+        "database out of reach, or the worker paused), so another worker may take it over"
+    )
 
 
 class HandBack(Exception):
@@ -120,19 +143,27 @@ class TaskRunner:
         self.requeue = requeue  # publish a delivery's id again (a run abandoned at a stop)
         self._lock = threading.Lock()
         self._live: dict[str, _Live] = {}  # by delivery id
-        self._lost: set[str] = set()  # deliveries whose lease another worker took
+        # Deliveries whose lease this worker lost (another took it, or it could not be
+        # renewed for a whole lease), with why: their runs are stopped, record nothing.
+        self._lost: dict[str, str] = {}
         self._abandoned: set[str] = set()  # handed back while their run still went
         self._stopping = threading.Event()
         self._cancelled = threading.Event()
         self._closed = threading.Event()
         self._heart: threading.Thread | None = None
+        self._watch: threading.Thread | None = None
         self._claim_error_at = -CLAIM_ERROR_EVERY
+        self._refused: OrderedDict[str, None] = OrderedDict()
 
     # --- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
         self._heart = threading.Thread(target=self._beat, name="hookline-lease", daemon=True)
         self._heart.start()
+        self._watch = threading.Thread(
+            target=self._watch_leases, name="hookline-lease-watch", daemon=True
+        )
+        self._watch.start()
 
     def stop_taking(self) -> None:
         """SIGTERM: tasks that start from now on hand their message back unrun."""
@@ -186,6 +217,8 @@ class TaskRunner:
         self._closed.set()
         if self._heart is not None:
             self._heart.join(self.lease_seconds / 3 + 5)
+        if self._watch is not None:
+            self._watch.join(self.lease_seconds / 6 + 5)
 
     def running(self) -> int:
         with self._lock:
@@ -200,9 +233,11 @@ class TaskRunner:
         Raises HandBack when the message must go back to the broker."""
         if self._stopping.is_set():
             raise HandBack(_STOPPING)
+        asked = time.monotonic()  # the lease runs from the claim's statement on
         try:
             claim = self.deliveries.claim(delivery_id, self.owner, self.lease_seconds)
-        except Exception as exc:  # the database is down: keep the message in the broker
+        except psycopg.OperationalError as exc:  # the database is down (a pool timeout
+            # is one too): keep the message in the broker
             now = time.monotonic()
             with self._lock:  # every message fails alike while it is down: say it once
                 quiet = now - self._claim_error_at < CLAIM_ERROR_EVERY
@@ -216,6 +251,9 @@ class TaskRunner:
                 )
             self._stopping.wait(DATABASE_PAUSE)
             raise HandBack(str(exc)) from None
+        except Exception as exc:  # the row's or the message's: requeued, it would fail again
+            self._refuse(delivery_id, exc)
+            return "refused"
         if claim is None:
             return "not due"
         if claim.takeover:
@@ -228,16 +266,30 @@ class TaskRunner:
             self._give_back(claim)
             return "busy"
         with self._lock:
-            self._live[claim.id] = _Live(claim, held)
+            self._live[claim.id] = _Live(claim, held, renewed=asked)
         try:
             return self._run(claim, pipeline)
         finally:
             with self._lock:
                 self._live.pop(claim.id, None)
-                self._lost.discard(claim.id)
+                self._lost.pop(claim.id, None)
                 abandoned = claim.id in self._abandoned
             if held is not None and not abandoned:
                 held.release()
+
+    def _refuse(self, delivery_id: str, exc: Exception) -> None:
+        """A claim that failed for a reason of its own: said once per delivery."""
+        with self._lock:
+            if delivery_id in self._refused:
+                return
+            self._refused[delivery_id] = None
+            while len(self._refused) > _REFUSED_KEPT:
+                self._refused.popitem(last=False)
+        self.make_log().error(
+            f"delivery {delivery_id}: cannot claim it: {_one_line(exc)}; its message is "
+            "dropped (this is said once for this delivery)",
+            event="claim_refused",
+        )
 
     def _slot(self, pipeline: Pipeline) -> SlotLease | None:
         backend = shared()
@@ -283,7 +335,7 @@ class TaskRunner:
                 with self._lock:
                     self._live[claim.id].runtime = runtime
                     if claim.id in self._lost:
-                        runtime.cancel(_LOST)
+                        runtime.cancel(self._lost[claim.id])
                     elif self._cancelled.is_set():
                         runtime.cancel(_STOPPING)
 
@@ -306,18 +358,19 @@ class TaskRunner:
                     forget(claim.run_id)
             self.metrics.run_finished(claim.pipeline, result.status, time.monotonic() - began)
         with self._lock:
-            lost = claim.id in self._lost
+            lost = self._lost.get(claim.id)
             if claim.id in self._abandoned:  # handed back already, as the worker stopped
                 return "abandoned"
         if ended is None and ended_with:
             # Recorded with the run's final record, in its transaction.
             return self._recorded(claim, ended_with[0])
-        if lost:
-            self.make_log().warning(
-                f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is that "
-                "worker's to record",
-                event="lease_lost",
-            )
+        if lost is not None:
+            if lost == _LOST:  # an expired lease was said when the run was stopped
+                self.make_log().warning(
+                    f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is "
+                    "that worker's to record",
+                    event="lease_lost",
+                )
             return "lost"
         return self._record(claim, result, pipeline)
 
@@ -433,15 +486,45 @@ class TaskRunner:
                 if id in held:
                     live.renewed = max(live.renewed, asked)
                     continue
-                self._lost.add(id)
+                if id in self._lost:
+                    continue
+                self._lost[id] = _LOST
                 if live.runtime is not None:
                     live.runtime.cancel(_LOST)
+
+    def _watch_leases(self) -> None:
+        """Six times a lease: stop the runs whose lease was not renewed for a whole
+        lease. Apart from ``_beat``, whose renewal may wait on the database much longer."""
+        while not self._closed.wait(self.lease_seconds / 6):
+            self._expire(time.monotonic())
+
+    def _expire(self, now: float) -> None:
+        expired = []
+        with self._lock:
+            for id, live in self._live.items():
+                if id in self._lost or now - live.renewed < self.lease_seconds:
+                    continue
+                # Written before any later answer of the database: once the lease may be
+                # another's, this run neither goes on nor records anything.
+                why = _expired(self.lease_seconds)
+                self._lost[id] = why
+                if live.runtime is not None:
+                    live.runtime.cancel(why)
+                expired.append(live.claim)
+        for claim in expired:
+            self.make_log().warning(
+                f"run {claim.run_id} of '{claim.pipeline}': stopped: "
+                f"{_expired(self.lease_seconds)}; that worker resumes it from its "
+                "checkpoints and records its outcome",
+                event="lease_expired",
+            )
 
     def still_held(self, run_id: str) -> bool:
         """Does this worker still hold the lease of the delivery it runs as ``run_id``?
         Asked of the database only when the last renewal is older than half the lease
-        (the worker may have paused past it); a database that cannot answer: yes (what
-        is written after is refused anyway if the lease is gone)."""
+        (the worker may have paused past it); a database that cannot answer: yes while
+        the last renewal is younger than the lease (what is written after is refused
+        anyway if the lease is gone), no once it is older."""
         with self._lock:
             live = next((v for v in self._live.values() if v.claim.run_id == run_id), None)
             if live is None:
@@ -454,7 +537,9 @@ class TaskRunner:
         try:
             held = self.deliveries.beat([live.claim.id], self.owner, self.lease_seconds)
         except Exception:
-            return True
+            self._expire(time.monotonic())
+            with self._lock:
+                return live.claim.id not in self._lost
         self._renewed([live.claim.id], held, asked)
         return live.claim.id in held
 
