@@ -7,7 +7,10 @@ twice changes nothing (the row is the truth; a claim is conditional). Hence:
 - ``task_acks_late`` and ``task_reject_on_worker_lost``: a message is acknowledged once
   its run is recorded; a worker that dies gives it back to the broker;
 - ``worker_prefetch_multiplier = 1``: a worker holds no more messages than it runs, so a
-  busy worker does not sit on work an idle one could take;
+  busy worker does not sit on work an idle one could take, and a worker that dies holds
+  no queued delivery's message (one would wait for the leader's re-publish, 2 minutes).
+  A multiplier of 2 (the next message at hand when a run ends) measured no faster in
+  ``bench/scale.py``;
 - no result backend: outcomes are in PostgreSQL; retries are rows in ``retry-wait`` the
   dispatcher publishes when due (no ETA tasks, which a Redis broker keeps in the
   worker's memory);
