@@ -150,8 +150,9 @@ def test_a_lease_taken_over_after_it_lapsed_is_not_freed_by_its_old_holder(redis
     lease.renew()  # the old holder comes back: its renewal finds the lease gone
     assert lease.lost and not lease.held
     assert warnings == [
-        "pipeline 'p': this run's slot lease expired (Redis was out of reach for longer "
-        "than the lease); another run may start"
+        "pipeline 'p': this run's slot lease lapsed (Redis out of reach, or this process "
+        "paused, for longer than the lease), and another run took the slot meanwhile: the "
+        "two runs go on at once"
     ]
     lease.release()  # and giving "its" slot back is a no-op
     assert Slots(connect(redis_url), ttl=30).acquire("p", 1) is None  # still the new one's

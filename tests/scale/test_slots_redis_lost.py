@@ -94,3 +94,27 @@ def test_a_lost_slot_moves_to_another_free_one_of_the_pipeline(redis_url, connec
     second.release()
     assert other.holders("fan-out", 2) == []
     slots.close()
+
+
+def test_a_run_whose_every_slot_was_taken_after_the_loss_says_it_exceeds_the_cap(
+    redis_url, connect
+):
+    warnings: list[str] = []
+    slots = Slots(connect(redis_url), ttl=60, warn=warnings.append)
+    first = slots.acquire("fan-out", 2)
+    assert first is not None
+    connect(redis_url).flushdb()
+    other = Slots(connect(redis_url), ttl=60)
+    taken = [other.acquire("fan-out", 2), other.acquire("fan-out", 2)]
+    assert None not in taken
+    first.renew()
+    assert first.lost
+    assert warnings == [
+        f"pipeline 'fan-out': {WIPED}, and other runs took every slot meanwhile: this run "
+        "goes on beyond the pipeline's concurrency (2)"
+    ]
+    for lease in taken:
+        assert lease is not None
+        lease.release()
+    first.release()
+    slots.close()

@@ -230,16 +230,13 @@ class Lease:
         if self._done.is_set():
             return
         self.lost = True
-        if wiped:
-            self._slots.warn(
-                f"pipeline '{self.pipeline}': {self._gone(wiped)}, and another run took "
-                "the slot meanwhile: the two runs go on at once"
-            )
-        else:
-            self._slots.warn(
-                f"pipeline '{self.pipeline}': this run's slot lease expired (Redis was "
-                "out of reach for longer than the lease); another run may start"
-            )
+        taken = (
+            "another run took the slot meanwhile: the two runs go on at once"
+            if self._count == 1
+            else "other runs took every slot meanwhile: this run goes on beyond the "
+            f"pipeline's concurrency ({self._count})"
+        )
+        self._slots.warn(f"pipeline '{self.pipeline}': {self._gone(wiped)}, and {taken}")
 
     def _gone(self, wiped: bool) -> str:
         if wiped:
@@ -247,7 +244,10 @@ class Lease:
                 "Redis lost this run's slot lease (it restarted without its data, or "
                 "failed over to a replica that had not caught up)"
             )
-        return "this run's slot lease lapsed while Redis was out of reach"
+        return (
+            "this run's slot lease lapsed (Redis out of reach, or this process paused, "
+            "for longer than the lease)"
+        )
 
     def release(self) -> None:
         """Give the slot back. Safe to call twice; Redis out of reach: it expires."""
