@@ -47,7 +47,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import psycopg
@@ -62,7 +61,7 @@ from .._runtime import Runtime
 from ..serve._run_delivery import execute, verdict
 from ._pg_deliveries import Claim, Deliveries
 from ._worker_admin import WorkerMetrics
-from ._worker_lease import LEASE_SECONDS, LeaseGuard
+from ._worker_lease import LEASE_SECONDS, LOST, LeaseGuard, LeaseKeeper, Live, one_line
 
 __all__ = ["DATABASE_PAUSE", "SLOT_WAIT", "HandBack", "TaskRunner"]
 
@@ -79,35 +78,17 @@ CLAIM_ERROR_EVERY = 60.0
 _REFUSED_KEPT = 1000
 
 _STOPPING = "the worker is stopping; the run is handed back and resumes on another worker"
-_LOST = "another worker took this delivery over (this worker's lease expired)"
-
-
-def _expired(seconds: float) -> str:
-    return (
-        f"this worker could not renew its lease on the delivery for {seconds:g}s (the "
-        "database out of reach, or the worker paused), so another worker may take it over"
-    )
 
 
 class HandBack(Exception):
     """The message goes back to the broker (the task raises Celery's ``Reject``)."""
 
 
-@dataclass
-class _Live:
-    """A delivery this worker runs now."""
-
-    claim: Claim
-    held: SlotLease | None
-    runtime: Runtime | None = None
-    renewed: float = field(default_factory=time.monotonic)  # the lease's last renewal
-
-
 class CheckpointSource(Protocol):
     def for_run(self, run_id: str, *, fresh: bool = False) -> Checkpoints: ...
 
 
-class TaskRunner:
+class TaskRunner(LeaseKeeper):
     """Runs the deliveries the worker's Celery tasks name; shared by the task threads."""
 
     def __init__(
@@ -142,7 +123,7 @@ class TaskRunner:
         self.ended_run = ended_run
         self.requeue = requeue  # publish a delivery's id again (a run abandoned at a stop)
         self._lock = threading.Lock()
-        self._live: dict[str, _Live] = {}  # by delivery id
+        self._live: dict[str, Live] = {}  # by delivery id
         # Deliveries whose lease this worker lost (another took it, or it could not be
         # renewed for a whole lease), with why: their runs are stopped, record nothing.
         self._lost: dict[str, str] = {}
@@ -199,7 +180,7 @@ class TaskRunner:
                 self.deliveries.finish(live.claim, "queued", error=_STOPPING)
             except Exception as exc:  # its lease expires: the dispatcher publishes it then
                 self.make_log().warning(
-                    f"delivery {live.claim.id}: cannot hand it back: {_one_line(exc)}; it "
+                    f"delivery {live.claim.id}: cannot hand it back: {one_line(exc)}; it "
                     "is taken up again once its lease expires",
                     event="hand_back_failed",
                 )
@@ -245,7 +226,7 @@ class TaskRunner:
                     self._claim_error_at = now
             if not quiet:
                 self.make_log().error(
-                    f"delivery {delivery_id}: cannot claim it: {_one_line(exc)}; it goes "
+                    f"delivery {delivery_id}: cannot claim it: {one_line(exc)}; it goes "
                     f"back to the queue (this is said once a minute while it lasts)",
                     event="claim_failed",
                 )
@@ -266,7 +247,7 @@ class TaskRunner:
             self._give_back(claim)
             return "busy"
         with self._lock:
-            self._live[claim.id] = _Live(claim, held, renewed=asked)
+            self._live[claim.id] = Live(claim, held, renewed=asked)
         try:
             return self._run(claim, pipeline)
         finally:
@@ -286,7 +267,7 @@ class TaskRunner:
             while len(self._refused) > _REFUSED_KEPT:
                 self._refused.popitem(last=False)
         self.make_log().error(
-            f"delivery {delivery_id}: cannot claim it: {_one_line(exc)}; its message is "
+            f"delivery {delivery_id}: cannot claim it: {one_line(exc)}; its message is "
             "dropped (this is said once for this delivery)",
             event="claim_refused",
         )
@@ -316,7 +297,7 @@ class TaskRunner:
             self.deliveries.unclaim(claim)
         except Exception as exc:  # its lease expires: the dispatcher publishes it then
             self.make_log().warning(
-                f"delivery {claim.id}: cannot give it back: {_one_line(exc)}; it is taken "
+                f"delivery {claim.id}: cannot give it back: {one_line(exc)}; it is taken "
                 f"up again once its lease expires",
                 event="unclaim_failed",
             )
@@ -365,9 +346,9 @@ class TaskRunner:
             # Recorded with the run's final record, in its transaction.
             return self._recorded(claim, ended_with[0])
         if lost is not None:
-            if lost == _LOST:  # an expired lease was said when the run was stopped
+            if lost == LOST:  # an expired lease was said when the run was stopped
                 self.make_log().warning(
-                    f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is "
+                    f"run {claim.run_id} of '{claim.pipeline}': {LOST}; its outcome is "
                     "that worker's to record",
                     event="lease_lost",
                 )
@@ -424,7 +405,7 @@ class TaskRunner:
         except Exception as exc:  # its lease expires; the next claim finds the run ended
             self.make_log().error(
                 f"run {claim.run_id} of '{claim.pipeline}': cannot record how it ended: "
-                f"{_one_line(exc)}; it is taken up again once its lease expires",
+                f"{one_line(exc)}; it is taken up again once its lease expires",
                 event="record_failed",
             )
             return "ran"
@@ -444,106 +425,8 @@ class TaskRunner:
         if kept:
             return "ran"
         self.make_log().warning(
-            f"run {claim.run_id} of '{claim.pipeline}': {_LOST}; its outcome is that "
+            f"run {claim.run_id} of '{claim.pipeline}': {LOST}; its outcome is that "
             "worker's to record",
             event="lease_lost",
         )
         return "lost"
-
-    # --- the lease --------------------------------------------------------------------
-
-    def _beat(self) -> None:
-        """Every third of the lease: renew the leases of the runs under way; a run whose
-        lease another worker took (this one paused past it) is stopped at once."""
-        every = self.lease_seconds / 3
-        warned = False
-        while not self._closed.wait(every):
-            with self._lock:
-                ids = list(self._live)
-            if not ids:
-                continue
-            asked = time.monotonic()
-            try:
-                held = self.deliveries.beat(ids, self.owner, self.lease_seconds)
-            except Exception as exc:
-                if not warned:
-                    self.make_log().warning(
-                        f"cannot renew the leases of the runs under way: {_one_line(exc)}; "
-                        "trying again",
-                        event="lease_renew_failed",
-                    )
-                warned = True
-                continue
-            warned = False
-            self._renewed(ids, held, asked)
-
-    def _renewed(self, ids: list[str], held: set[str], asked: float) -> None:
-        with self._lock:
-            for id in ids:
-                live = self._live.get(id)
-                if live is None:
-                    continue
-                if id in held:
-                    live.renewed = max(live.renewed, asked)
-                    continue
-                if id in self._lost:
-                    continue
-                self._lost[id] = _LOST
-                if live.runtime is not None:
-                    live.runtime.cancel(_LOST)
-
-    def _watch_leases(self) -> None:
-        """Six times a lease: stop the runs whose lease was not renewed for a whole
-        lease. Apart from ``_beat``, whose renewal may wait on the database much longer."""
-        while not self._closed.wait(self.lease_seconds / 6):
-            self._expire(time.monotonic())
-
-    def _expire(self, now: float) -> None:
-        expired = []
-        with self._lock:
-            for id, live in self._live.items():
-                if id in self._lost or now - live.renewed < self.lease_seconds:
-                    continue
-                # Written before any later answer of the database: once the lease may be
-                # another's, this run neither goes on nor records anything.
-                why = _expired(self.lease_seconds)
-                self._lost[id] = why
-                if live.runtime is not None:
-                    live.runtime.cancel(why)
-                expired.append(live.claim)
-        for claim in expired:
-            self.make_log().warning(
-                f"run {claim.run_id} of '{claim.pipeline}': stopped: "
-                f"{_expired(self.lease_seconds)}; that worker resumes it from its "
-                "checkpoints and records its outcome",
-                event="lease_expired",
-            )
-
-    def still_held(self, run_id: str) -> bool:
-        """Does this worker still hold the lease of the delivery it runs as ``run_id``?
-        Asked of the database only when the last renewal is older than half the lease
-        (the worker may have paused past it); a database that cannot answer: yes while
-        the last renewal is younger than the lease (what is written after is refused
-        anyway if the lease is gone), no once it is older."""
-        with self._lock:
-            live = next((v for v in self._live.values() if v.claim.run_id == run_id), None)
-            if live is None:
-                return True  # not a run of a delivery (none here): nothing to guard
-            if live.claim.id in self._lost:
-                return False
-            if time.monotonic() - live.renewed < self.lease_seconds / 2:
-                return True
-        asked = time.monotonic()
-        try:
-            held = self.deliveries.beat([live.claim.id], self.owner, self.lease_seconds)
-        except Exception:
-            self._expire(time.monotonic())
-            with self._lock:
-                return live.claim.id not in self._lost
-        self._renewed([live.claim.id], held, asked)
-        return live.claim.id in held
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
