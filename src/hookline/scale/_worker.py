@@ -39,7 +39,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
-from urllib.parse import urlsplit
 
 from .._errors import PipelineInvalid
 from .._log import Format, RunLog
@@ -48,7 +47,7 @@ from .._redact import Redactor
 from ..serve._catalog import Catalog, load_catalog
 from ..serve._logstream import LogStream
 from ..serve._server import bind
-from ._config import ScaleConfig
+from ._config import ScaleConfig, passwords
 
 __all__ = ["CANCEL_WAIT", "DEFAULT_CONCURRENCY", "DEFAULT_GRACE", "Worker", "WorkerSettings"]
 
@@ -126,7 +125,8 @@ class Worker:
         # A password in a server's URL is a secret of the log too: a library's message
         # that quoted it would be redacted.
         for url in (settings.config.broker, settings.config.database, settings.config.redis):
-            self.redactor.add(_password(url))
+            for secret in passwords(url):  # userinfo, ?password=, a keyword string
+                self.redactor.add(secret)
         self.catalog = Catalog()
         self.stopping = False
         self._signalled = 0
@@ -445,13 +445,6 @@ def _database_state(pool: Any) -> str:
         text = str(exc).strip().splitlines()
         return f"unreachable ({text[0] if text else type(exc).__name__})"
     return "ok"
-
-
-def _password(url: str | None) -> str:
-    try:
-        return urlsplit(url or "").password or ""
-    except ValueError:
-        return ""
 
 
 def _host(host: str) -> str:
