@@ -225,3 +225,13 @@ def test_a_real_serve_runs_a_change_a_poll_queued_before_it_stopped(
         assert api.people == {"d": {"name": "Dee", "was": None}}
         assert "poll_failed" not in serve.stderr and "Traceback" not in serve.stderr
     assert TOKEN not in serve.stderr
+
+
+def test_the_start_line_counts_the_poll_pipelines(tmp_path: Path) -> None:
+    # The line serve and worker print at start names the poll pipelines too.
+    from hookline.serve._catalog import load_catalog
+
+    text = PIPELINE.format(url="http://127.0.0.1:9", max_pages=10, extra="")
+    (tmp_path / "sync.yaml").write_text(text)
+    catalog = load_catalog(str(tmp_path), env={"SOURCE_TOKEN": TOKEN})
+    assert catalog.describe() == "1 pipeline: 0 webhooks, 0 schedules, 1 poll"

@@ -40,11 +40,14 @@ class Catalog:
     def describe(self) -> str:
         hooks = sum(len(m) for m in self.routes.values())
         scheduled = sum(1 for p in self.pipelines.values() if p.trigger.kind == "schedule")
+        polled = sum(1 for p in self.pipelines.values() if p.trigger.kind == "poll")
         count = len(self.pipelines)
-        return (
+        text = (
             f"{count} pipeline{'s' if count != 1 else ''}: {hooks} webhook"
             f"{'s' if hooks != 1 else ''}, {scheduled} schedule{'s' if scheduled != 1 else ''}"
         )
+        # Named only when there are some, so the line of a set without polls is unchanged.
+        return text + (f", {polled} poll{'s' if polled != 1 else ''}" if polled else "")
 
 
 def _files(directory: str) -> list[str]:
