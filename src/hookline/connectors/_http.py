@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.sessions import merge_setting
 
 from .. import _coord
 from .._errors import ConnectorError
@@ -23,6 +24,7 @@ from .._model import RetryPolicy
 from .._retry import NO_RETRY, Backoff, parse_retry_after
 from ._attempt_log import record, snippet
 from ._common import DEFAULT_MAX_RESPONSE_SIZE
+from ._environ import environment_settings
 from ._oauth import TokenSource
 from ._origin import BadURL, origin_of, origin_setting
 from ._ratelimit import RateLimiter
@@ -49,29 +51,31 @@ def _is_json(content_type: str) -> bool:
 
 
 class _Session(requests.Session):
-    """A Session that reads the proxy and CA-bundle environment variables once per scheme
-    and host instead of on every request. requests scans os.environ two or three times per
-    request for them (about 100 us of CPU, a sixth of a local request); a client lives for
-    one run, so a variable changed in the middle of a run is seen by the next run."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._environment: dict[tuple[Any, ...], _Settings] = {}
+    """A Session that takes what the environment says about a URL (its proxies, the CA
+    bundle) from ``_environ``, which works it out once per process and host instead of
+    walking os.environ on every request, and forgets it when the environment changes."""
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
     ) -> _Settings:
-        if proxies or not self.trust_env:  # nothing read from the environment to keep
+        if not (self.trust_env and isinstance(url, str) and isinstance(proxies, dict)) or proxies:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc, stream, verify, cert)
-        settings = self._environment.get(key)
-        if settings is None:
-            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-            self._environment[key] = settings
-        fresh = settings.copy()  # the caller may change the dict and its proxies
-        fresh["proxies"] = dict(settings["proxies"])
-        return fresh
+        # What requests does for a session that trusts the environment and an empty
+        # proxies dict, with the environment's part looked up once.
+        env_proxies, ca_bundle = environment_settings(url)
+        proxies.update(env_proxies)  # requests fills the caller's dict too
+        if verify is True or verify is None:
+            verify = ca_bundle or verify
+        if self.proxies:
+            merged = merge_setting(proxies, self.proxies)
+        else:  # merge_setting's answer, without its 9 us of Mapping checks
+            merged = {k: v for k, v in proxies.items() if v is not None}
+        return {
+            "proxies": merged,
+            "stream": merge_setting(stream, self.stream),
+            "verify": merge_setting(verify, self.verify),
+            "cert": merge_setting(cert, self.cert),
+        }
 
 
 def _limiter(
