@@ -171,11 +171,12 @@ def pool_where(pool: ConnectionPool) -> str:
 
 
 @contextlib.contextmanager
-def single(pool: ConnectionPool) -> Iterator[psycopg.Connection[Any]]:
+def single(pool: ConnectionPool, timeout: float | None = None) -> Iterator[psycopg.Connection[Any]]:
     """A pooled connection in autocommit mode, for one statement that is its own
     transaction: one round trip instead of three (BEGIN, the statement, COMMIT). The
-    connection goes back to the pool as it came (not autocommit)."""
-    with pool.connection() as conn:
+    connection goes back to the pool as it came (not autocommit). ``timeout``: seconds to
+    wait for a connection (None: the pool's own wait)."""
+    with pool.connection(timeout=timeout) as conn:
         conn.autocommit = True
         try:
             yield conn

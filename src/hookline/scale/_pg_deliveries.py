@@ -51,6 +51,10 @@ __all__ = [
 #: records an outcome (``finish``: done, a retry, a hand-back) starts the count again, so
 #: a long delivery that lives through several deploys is not declared dead for them.
 MAX_TAKEOVERS = 5
+#: Seconds a claim or a lease renewal waits for a pooled connection: a worker shut out of
+#: the database says so (and stops at SIGTERM) within seconds, not after the pool's own
+#: wait of a connect plus a statement timeout.
+LEASE_WAIT = 5.0
 #: The largest run output (JSON, bytes) kept for a sync reply; a larger one is answered
 #: without it (the history has the run).
 OUTPUT_MAX_BYTES = 1_048_576
@@ -122,7 +126,7 @@ class Deliveries:
         run under its own. A delivery taken over more than MAX_TAKEOVERS times is marked
         dead instead (the error says why) and None is returned."""
         # One statement, its own transaction (autocommit): one round trip, not three.
-        with single(self.pool) as conn:
+        with single(self.pool, LEASE_WAIT) as conn:
             row = conn.execute(
                 _CLAIM,
                 {"id": id, "owner": owner, "lease": lease_seconds, "new": new_run_id()},
@@ -187,7 +191,7 @@ class Deliveries:
         wanted = list(ids)
         if not wanted:
             return set()
-        with single(self.pool) as conn:
+        with single(self.pool, LEASE_WAIT) as conn:
             found = conn.execute(
                 "UPDATE deliveries SET lease_until = now() + make_interval(secs => %s)"
                 " WHERE id = ANY(%s) AND status = 'running' AND lease_owner = %s RETURNING id",
