@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import signal
 import subprocess
 import sys
@@ -44,21 +45,32 @@ def _leaders(contenders: list[Leader]) -> list[Leader]:
     return [c for c in contenders if c.is_leader()]
 
 
+def _first_line(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    """The child's first line; a child that hangs before printing fails the test."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, f"no line from the child in {timeout} s (exit {proc.poll()})"
+    return proc.stdout.readline()
+
+
 def test_two_contenders_one_leader(redis_url, connect):
-    contenders = [Leader(connect(redis_url), "serve", ttl=1.0) for _ in range(2)]
+    # renewed every ttl/3 and believed for 0.9 ttl: a renewal late by up to ~2.8 s on a
+    # loaded machine keeps the lease, so "the same one throughout" is about the product
+    contenders = [Leader(connect(redis_url), "serve", ttl=5.0) for _ in range(2)]
     for contender in contenders:
         contender.start()
     try:
-        end = time.monotonic() + 5
+        end = time.monotonic() + 30
         while not _leaders(contenders) and time.monotonic() < end:
             time.sleep(0.01)
         assert len(_leaders(contenders)) == 1
         # over several renewals, never two at once, and the same one throughout
         first = _leaders(contenders)[0]
-        end = time.monotonic() + 2.5
+        end = time.monotonic() + 6  # several renewals (every 5/3 s)
         while time.monotonic() < end:
-            assert _leaders(contenders) == [first]
+            assert _leaders(contenders) in ([first], [])  # never two, never the other
             time.sleep(0.005)
+        assert _leaders(contenders) == [first]  # still the same one at the end
         assert first.term is not None and first.term >= 1
         assert [c.term for c in contenders if c is not first] == [None]
     finally:
@@ -67,14 +79,13 @@ def test_two_contenders_one_leader(redis_url, connect):
 
 
 def test_a_killed_leader_is_replaced_within_the_ttl_with_a_greater_term(redis_url, connect):
-    ttl = 2.0
+    ttl = 4.0  # renewed every ttl/3: a loaded machine's late renewal is no takeover
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, redis_url, str(ttl)], stdout=subprocess.PIPE, text=True
     )
     follower = Leader(connect(redis_url), "serve", ttl=ttl)
     try:
-        assert holder.stdout is not None
-        line = holder.stdout.readline().split()
+        line = _first_line(holder).split()
         assert line[0] == "leading", line
         old_term = int(line[1])
         follower.start()
@@ -83,8 +94,10 @@ def test_a_killed_leader_is_replaced_within_the_ttl_with_a_greater_term(redis_ur
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
         killed = time.monotonic()
-        assert follower.wait_leader(ttl + 1.0)
-        assert time.monotonic() - killed <= ttl + 1.0
+        # the key expires within ttl of the last renewal, and the follower bids every
+        # ttl/3: replaced within about one ttl, with room for a loaded machine
+        assert follower.wait_leader(ttl + 10)
+        assert time.monotonic() - killed <= ttl + ttl / 3 + 3.0
         assert follower.term is not None and follower.term > old_term
     finally:
         if holder.poll() is None:
@@ -108,7 +121,7 @@ def test_a_stopped_leader_hands_over_at_once_and_terms_grow(redis_url, connect):
         first.stop()
         assert not first.is_leader()
         # far sooner than the 30 s ttl: the lease was given back
-        assert second.wait_leader(3)
+        assert second.wait_leader(10)
         assert second.term == (term or 0) + 1
     finally:
         first.stop()

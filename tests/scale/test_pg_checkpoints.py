@@ -80,13 +80,26 @@ def crash_at_wait(tmp_path: Path, gate: GateServer, method: str, pg_url: str) ->
     )
     try:
         assert gate.arrived("wait", timeout=30), proc.stderr.read() if proc.poll() else ""
-        time.sleep(0.5)  # the history's writer commits the first step's records
+        # the history's writer commits the first step's record on its own thread
+        deadline = time.monotonic() + 30
+        while not _committed(pg_url, "create"):
+            assert time.monotonic() < deadline, "the first step's record was never committed"
+            time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         proc.stderr.close()  # type: ignore[union-attr]
     gate.open("wait")
     return path
+
+
+def _committed(pg_url: str, step: str) -> bool:
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute(
+            "SELECT 1 FROM run_records WHERE run_id = %s AND step_id = %s AND status = 'ok'",
+            (RUN_ID, step),
+        ).fetchone()
+    return row is not None
 
 
 def resume(path: Path, pg_url: str) -> tuple[RunResult, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -58,6 +59,9 @@ def clock_server() -> Iterator[str]:
     )
     try:
         assert proc.stdout is not None
+        # a server that hangs before printing its port fails the test, not hangs it
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, f"the clock server printed no port in 60 s (exit {proc.poll()})"
         yield f"http://127.0.0.1:{int(proc.stdout.readline())}"
     finally:
         assert proc.stdin is not None
@@ -119,9 +123,16 @@ def test_four_worker_processes_never_exceed_the_shared_limit(redis_url, clock_se
         assert json.loads(out) == [True] * 12
     times = requests.get(f"{clock_server}/arrivals", timeout=5).json()
     assert len(times) == 48
-    busiest = busiest_window(times)
-    assert busiest <= 10
-    assert busiest >= 8  # and the limit is used, not wasted
+    # The limit is enforced on the stamps taken just before each send (a window of
+    # 1.1 s: the product's 10 % margin); the server sees arrivals, which scheduling on a
+    # loaded machine can bunch by a few hundred ms, so it judges a 0.8 s window. Without
+    # the shared window, 40/s would put about 30 arrivals in it.
+    assert busiest_window(times, 0.8) <= 10
+    times.sort()
+    # 48 at 10 per 1.1 s: the 41st is sent at least 4.4 s after the 1st (about 1.2 s
+    # for four processes that each keep only their own 10/s)
+    assert times[-1] - times[0] >= 3.5
+    assert busiest_window(times) >= 6  # and the limit is used, not wasted
 
 
 def test_two_limiters_of_one_identity_share_one_window(redis_url, connect):

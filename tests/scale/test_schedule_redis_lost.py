@@ -67,7 +67,7 @@ def test_a_new_leader_after_redis_lost_its_data_commits_its_polls(
         for _ in range(3):  # three leaders in turn, each one poll
             instance = cluster()
             poller_of(cluster, instance, pipeline, clock)
-            eventually(instance.leader.is_leader, "a leader", timeout=TTL + 3)
+            eventually(instance.leader.is_leader, "a leader", timeout=TTL + 10)
             terms.append(instance.leader.term)
             assert poll(instance, clock).ok
             instance.stop()
@@ -76,7 +76,7 @@ def test_a_new_leader_after_redis_lost_its_data_commits_its_polls(
 
         instance = cluster()
         poller_of(cluster, instance, pipeline, clock)
-        eventually(instance.leader.is_leader, "a leader", timeout=TTL + 3)
+        eventually(instance.leader.is_leader, "a leader", timeout=TTL + 10)
         assert (instance.leader.term or 0) > terms[-1]
         api.put("b", "Bob", "2026-01-02")
         done = poll(instance, clock)
@@ -107,7 +107,7 @@ def test_a_leader_that_outlives_redis_losing_its_data_leads_again_with_a_greater
     )
     instance.scheduler.start()
     instance.leader.start()
-    eventually(instance.leader.is_leader, "a leader", timeout=TTL + 3)
+    eventually(instance.leader.is_leader, "a leader", timeout=TTL + 10)
     eventually(lambda: instance.scheduler._leading, "the catch-up")
     first = instance.leader.term
     clock.set("2026-03-01T10:01:00")
@@ -120,7 +120,7 @@ def test_a_leader_that_outlives_redis_losing_its_data_leads_again_with_a_greater
     )
     redis.Redis.from_url(redis_url).flushdb()
     # Its next renewal finds the lease gone: it steps down, bids, and wins a new term.
-    eventually(lambda: (instance.leader.term or 0) > (first or 0), "a new term", TTL + 3)
+    eventually(lambda: (instance.leader.term or 0) > (first or 0), "a new term", TTL + 10)
     assert instance.log.events("leader_lost") == [
         f"this instance no longer leads (serve, term {first}): the leader lease is gone "
         "from Redis (Redis lost its data: a restart without persistence, or a failover) "
@@ -152,7 +152,7 @@ def test_a_write_refused_as_stale_makes_the_leader_step_down_and_bid_again(
         clock = ManualClock(at("2026-03-01T10:02:30"))
         instance = cluster()
         poller_of(cluster, instance, pipeline, clock)
-        eventually(instance.leader.is_leader, "a leader", timeout=TTL + 3)
+        eventually(instance.leader.is_leader, "a leader", timeout=TTL + 10)
         mine = instance.leader.term
         # A newer leader's term wrote the baseline meanwhile (two leaders for an instant).
         newer = next_term(cluster.pool)
@@ -167,7 +167,7 @@ def test_a_write_refused_as_stale_makes_the_leader_step_down_and_bid_again(
             f"instance's (term {mine}) is dropped"
         )
         assert not refused.ok and refused.error == why
-        eventually(lambda: (instance.leader.term or 0) > newer, "a new term", TTL + 3)
+        eventually(lambda: (instance.leader.term or 0) > newer, "a new term", TTL + 10)
         assert instance.log.events("leader_lost") == [
             f"this instance no longer leads (serve, term {mine}): {why}; bidding again"
         ]
@@ -197,12 +197,13 @@ def test_an_instance_that_cannot_take_a_term_leaves_the_lease_to_one_that_can(
         able.leader.start()
         eventually(able.leader.is_leader, "a leader that has a term", timeout=15)
         time.sleep(3 * TTL)  # more bids of the cut-off instance: still not said again
-        assert not cut_off.is_leader() and able.leader.is_leader()
+        assert not cut_off.is_leader()
+        eventually(able.leader.is_leader, "the able instance still leads", timeout=TTL + 10)
         [warning] = log.events("leader_term")
         assert warning.startswith(
             "this instance cannot lead (serve): cannot take a leader term from the database: "
         )
-        assert warning.endswith("; it bids again in 1 s (this is said once while it lasts)")
+        assert warning.endswith(f"; it bids again in {TTL:g} s (this is said once while it lasts)")
         assert log.events("leader_elected") == []
     finally:
         cut_off.stop()
