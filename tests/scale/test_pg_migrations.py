@@ -54,23 +54,25 @@ def test_migrations_run_once_under_concurrent_starts(pg_url: str) -> None:
 
 
 def test_threads_migrating_at_once_each_see_a_whole_schema(pg_url: str) -> None:
-    ready = threading.Barrier(4)
+    ready = threading.Barrier(4, timeout=60)  # a failed peer breaks it, not hangs it
     errors: list[BaseException] = []
 
     def start() -> None:
-        with psycopg.connect(pg_url) as conn:
-            ready.wait()
-            try:
+        try:
+            with psycopg.connect(pg_url, connect_timeout=30) as conn:
+                ready.wait()
                 migrate(conn)
                 conn.execute("SELECT count(*) FROM runs, pipeline_state, checkpoints")
-            except BaseException as exc:
-                errors.append(exc)
+        except BaseException as exc:
+            errors.append(exc)
+            ready.abort()  # the others stop waiting for this one
 
-    threads = [threading.Thread(target=start) for _ in range(4)]
+    threads = [threading.Thread(target=start, daemon=True) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(60)
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads), "a migrating thread hangs"
     assert errors == []
 
 

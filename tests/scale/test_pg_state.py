@@ -29,34 +29,48 @@ def _commit_at_once(pg_url: str, pipeline, updates: list[dict[str, Any]]) -> lis
     once; the first to lock holds its transaction a moment so the others must wait for
     it. The result of each: None (saved) or the exception."""
     stores = [PgStore(pg_url, warn=pytest.fail) for _ in updates]
-    read_at = [store.state_backend().load("sync") for store in stores]
-    assert len({snap.version for snap in read_at}) == 1
-    ready = threading.Barrier(len(updates))
-    results: list[Any] = [None] * len(updates)
+    try:
+        read_at = [store.state_backend().load("sync") for store in stores]
+        assert len({snap.version for snap in read_at}) == 1
+        ready = threading.Barrier(len(updates), timeout=60)  # a failed peer breaks it
+        # a thread that never finishes leaves this, not None ("saved")
+        results: list[Any] = ["never finished"] * len(updates)
 
-    def run(i: int) -> None:
-        store = stores[i]
-        run_id = f"run{i}"
-        store.run_started(run_id, pipeline, "manual", None)
-        commit = store.state_backend().committer("sync", read_at[i], updates[i], run_id, _redact)
+        def run(i: int) -> None:
+            store = stores[i]
+            run_id = f"run{i}"
+            try:
+                store.run_started(run_id, pipeline, "manual", None)
+                commit = store.state_backend().committer(
+                    "sync", read_at[i], updates[i], run_id, _redact
+                )
+            except BaseException as exc:
+                results[i] = exc
+                ready.abort()  # the others stop waiting for this one
+                return
 
-        def slow(conn: psycopg.Connection[Any]) -> None:
-            commit(conn)
-            time.sleep(0.2)  # hold the row: the other writers are now at its lock
+            def slow(conn: psycopg.Connection[Any]) -> None:
+                commit(conn)
+                time.sleep(0.2)  # hold the row: writers that come now wait at its lock
 
-        ready.wait()
-        try:
-            store.run_finished(run_id, "succeeded", None, None, commit=slow)
-        except Exception as exc:
-            results[i] = exc
+            try:
+                ready.wait()
+                store.run_finished(run_id, "succeeded", None, None, commit=slow)
+                results[i] = None
+            except Exception as exc:
+                results[i] = exc
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(updates))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    for store in stores:
-        store.close()
+        threads = [
+            threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(updates))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert not any(thread.is_alive() for thread in threads), "a writer hangs"
+    finally:
+        for store in stores:
+            store.close()
     return results
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -59,6 +60,29 @@ def connect():
         client.close()
 
 
+@pytest.fixture
+def slots():
+    """``slots(client, ttl=..., ...)``: a Slots, each closed when the test ends, so that
+    no renewing thread outlives its test (it would write its slots back after a flush)."""
+    made: list[Slots] = []
+
+    def make(client, **kwargs):
+        made.append(Slots(client, **kwargs))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def _first_line(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    """The child's first line; a child that hangs before printing fails the test."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, f"no line from the child in {timeout} s (exit {proc.poll()})"
+    return proc.stdout.readline()
+
+
 def run_pipeline(redis_url: str, pipeline: Path, home: Path, lease: float):
     env = {**os.environ, "HOOKLINE_HOME": str(home), "HOOKLINE_LEASE_SECONDS": str(lease)}
     return subprocess.run(
@@ -73,7 +97,7 @@ def run_pipeline(redis_url: str, pipeline: Path, home: Path, lease: float):
 def test_a_run_is_refused_while_another_machine_holds_the_lock_until_its_holder_dies(
     redis_url, tmp_path
 ):
-    ttl = 2.0
+    ttl = 5.0  # renewed every ttl/3: a loaded machine's late renewal is no lapse
     pipeline = tmp_path / "nightly.yaml"
     pipeline.write_text(PIPELINE)
     holder = subprocess.Popen(
@@ -82,8 +106,7 @@ def test_a_run_is_refused_while_another_machine_holds_the_lock_until_its_holder_
         text=True,
     )
     try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "held"
+        assert _first_line(holder).strip() == "held"
         # another home: the flock files of one machine cannot see this holder
         time.sleep(ttl)  # past its first ttl: the holder renews its lease
         refused = run_pipeline(redis_url, pipeline, tmp_path / "other-machine", ttl)
@@ -97,8 +120,13 @@ def test_a_run_is_refused_while_another_machine_holds_the_lock_until_its_holder_
         assert f"pid {holder.pid} on " in refused.stderr
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
-        time.sleep(ttl + 0.2)  # its lease lapses: nobody renews it
-        ran = run_pipeline(redis_url, pipeline, tmp_path / "other-machine", ttl)
+        # its lease lapses within one ttl: nobody renews it; refused until then
+        deadline = time.monotonic() + ttl + 30
+        while (
+            ran := run_pipeline(redis_url, pipeline, tmp_path / "other-machine", ttl)
+        ).returncode == 75:
+            assert time.monotonic() < deadline, ran.stderr
+            time.sleep(0.5)
         assert ran.returncode == 0, ran.stderr
         assert ran.stdout.strip() == '"hi"'
     finally:
@@ -110,9 +138,9 @@ def test_a_run_is_refused_while_another_machine_holds_the_lock_until_its_holder_
 
 
 def test_concurrency_caps_hold_across_clients_and_a_released_slot_is_free_at_once(
-    redis_url, connect
+    redis_url, connect, slots
 ):
-    first, second = Slots(connect(redis_url), ttl=30), Slots(connect(redis_url), ttl=30)
+    first, second = slots(connect(redis_url), ttl=30), slots(connect(redis_url), ttl=30)
     a = first.acquire("fan-out", 2)
     b = second.acquire("fan-out", 2)
     assert a is not None and b is not None
@@ -129,23 +157,28 @@ def test_concurrency_caps_hold_across_clients_and_a_released_slot_is_free_at_onc
     assert first.holders("fan-out") == []
 
 
-def test_a_live_holder_keeps_its_slot_past_the_ttl(redis_url, connect):
-    slots = Slots(connect(redis_url), ttl=1.0)
-    with slots.acquire("long-run", 1) as lease:
-        time.sleep(2.5)  # renewed every third of the ttl
+def test_a_live_holder_keeps_its_slot_past_the_ttl(redis_url, connect, slots):
+    # renewed every third of the ttl: a renewal late by up to ~2 s keeps the slot
+    holder = slots(connect(redis_url), ttl=3.0)
+    with holder.acquire("long-run", 1) as lease:
+        time.sleep(7)  # past two ttls
         assert lease.held
-        assert Slots(connect(redis_url), ttl=1.0).acquire("long-run", 1) is None
-    assert Slots(connect(redis_url), ttl=1.0).acquire("long-run", 1) is not None
+        assert slots(connect(redis_url), ttl=3.0).acquire("long-run", 1) is None
+    again = slots(connect(redis_url), ttl=30).acquire("long-run", 1)
+    assert again is not None
+    again.release()
 
 
-def test_a_lease_taken_over_after_it_lapsed_is_not_freed_by_its_old_holder(redis_url, connect):
+def test_a_lease_taken_over_after_it_lapsed_is_not_freed_by_its_old_holder(
+    redis_url, connect, slots
+):
     warnings: list[str] = []
-    old = Slots(connect(redis_url), ttl=1.0, warn=warnings.append)
+    old = slots(connect(redis_url), ttl=1.0, warn=warnings.append)
     lease = old.acquire("p", 1)
     assert lease is not None
     old.close()  # its renewing thread stops, as a process frozen for a while
     time.sleep(1.2)
-    newer = Slots(connect(redis_url), ttl=30).acquire("p", 1)
+    newer = slots(connect(redis_url), ttl=30).acquire("p", 1)
     assert newer is not None  # the lapsed lease was taken
     lease.renew()  # the old holder comes back: its renewal finds the lease gone
     assert lease.lost and not lease.held
@@ -155,22 +188,22 @@ def test_a_lease_taken_over_after_it_lapsed_is_not_freed_by_its_old_holder(redis
         "two runs go on at once"
     ]
     lease.release()  # and giving "its" slot back is a no-op
-    assert Slots(connect(redis_url), ttl=30).acquire("p", 1) is None  # still the new one's
+    assert slots(connect(redis_url), ttl=30).acquire("p", 1) is None  # still the new one's
     newer.release()
 
 
 def test_an_old_holder_that_gives_back_a_lapsed_slot_does_not_free_the_new_holders(
-    redis_url, connect
+    redis_url, connect, slots
 ):
-    old = Slots(connect(redis_url), ttl=1.0)
+    old = slots(connect(redis_url), ttl=1.0)
     lease = old.acquire("q", 1)
     assert lease is not None
     old.close()  # frozen: no renewal, and it does not know its lease lapsed
     time.sleep(1.2)
-    newer = Slots(connect(redis_url), ttl=30).acquire("q", 1)
+    newer = slots(connect(redis_url), ttl=30).acquire("q", 1)
     assert newer is not None and not lease.lost
     lease.release()  # compare-and-delete: the token is not its own any more
-    assert Slots(connect(redis_url), ttl=30).acquire("q", 1) is None
+    assert slots(connect(redis_url), ttl=30).acquire("q", 1) is None
     newer.release()
 
 

@@ -29,12 +29,27 @@ def connect():
         client.close()
 
 
-def test_a_redis_restarted_empty_gives_the_held_slot_back_to_its_run(make_redis, connect):
+@pytest.fixture
+def slots():
+    """``slots(client, ttl=..., ...)``: a Slots, each closed when the test ends (also when
+    it fails), so that no renewing thread outlives its test."""
+    made: list[Slots] = []
+
+    def make(client, **kwargs):
+        made.append(Slots(client, **kwargs))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.close()
+
+
+def test_a_redis_restarted_empty_gives_the_held_slot_back_to_its_run(make_redis, connect, slots):
     server = make_redis()
     warnings: list[str] = []
     # A long ttl: the renewing thread stays out of the way; the test renews by hand.
-    slots = Slots(connect(server.url), ttl=60, warn=warnings.append)
-    lease = slots.acquire("orders", 1)
+    mine = slots(connect(server.url), ttl=60, warn=warnings.append)
+    lease = mine.acquire("orders", 1)
     assert lease is not None
     server.restart()  # no persistence: it comes back empty
     lease.renew()
@@ -42,22 +57,21 @@ def test_a_redis_restarted_empty_gives_the_held_slot_back_to_its_run(make_redis,
     assert warnings == [
         f"pipeline 'orders': {WIPED}; the slot was free and this run holds it again"
     ]
-    other = Slots(connect(server.url), ttl=60)
+    other = slots(connect(server.url), ttl=60)
     assert other.acquire("orders", 1) is None  # concurrency 1 holds again
     lease.release()
     again = other.acquire("orders", 1)
     assert again is not None  # given back as usual
     again.release()
-    slots.close()
 
 
-def test_a_slot_another_run_took_after_the_loss_is_lost_with_the_cause(redis_url, connect):
+def test_a_slot_another_run_took_after_the_loss_is_lost_with_the_cause(redis_url, connect, slots):
     warnings: list[str] = []
-    slots = Slots(connect(redis_url), ttl=60, warn=warnings.append)
-    first = slots.acquire("orders", 1)
+    mine = slots(connect(redis_url), ttl=60, warn=warnings.append)
+    first = mine.acquire("orders", 1)
     assert first is not None
     connect(redis_url).flushdb()
-    second = Slots(connect(redis_url), ttl=60).acquire("orders", 1)
+    second = slots(connect(redis_url), ttl=60).acquire("orders", 1)
     assert second is not None  # nothing in Redis could tell it the slot was held
     first.renew()
     assert first.lost and not first.held
@@ -68,18 +82,17 @@ def test_a_slot_another_run_took_after_the_loss_is_lost_with_the_cause(redis_url
     ]
     assert not any("out of reach" in w for w in warnings)
     first.release()  # a no-op: the slot is the second's
-    assert Slots(connect(redis_url), ttl=60).acquire("orders", 1) is None
+    assert slots(connect(redis_url), ttl=60).acquire("orders", 1) is None
     second.release()
-    slots.close()
 
 
-def test_a_lost_slot_moves_to_another_free_one_of_the_pipeline(redis_url, connect):
+def test_a_lost_slot_moves_to_another_free_one_of_the_pipeline(redis_url, connect, slots):
     warnings: list[str] = []
-    slots = Slots(connect(redis_url), ttl=60, warn=warnings.append)
-    first = slots.acquire("fan-out", 2)
+    mine = slots(connect(redis_url), ttl=60, warn=warnings.append)
+    first = mine.acquire("fan-out", 2)
     assert first is not None and first.slot == 0
     connect(redis_url).flushdb()
-    other = Slots(connect(redis_url), ttl=60)
+    other = slots(connect(redis_url), ttl=60)
     second = other.acquire("fan-out", 2)
     assert second is not None and second.slot == 0  # the lowest free one: first's
     first.renew()
@@ -93,18 +106,17 @@ def test_a_lost_slot_moves_to_another_free_one_of_the_pipeline(redis_url, connec
     assert other.holders("fan-out", 2) != []
     second.release()
     assert other.holders("fan-out", 2) == []
-    slots.close()
 
 
 def test_a_run_whose_every_slot_was_taken_after_the_loss_says_it_exceeds_the_cap(
-    redis_url, connect
+    redis_url, connect, slots
 ):
     warnings: list[str] = []
-    slots = Slots(connect(redis_url), ttl=60, warn=warnings.append)
-    first = slots.acquire("fan-out", 2)
+    mine = slots(connect(redis_url), ttl=60, warn=warnings.append)
+    first = mine.acquire("fan-out", 2)
     assert first is not None
     connect(redis_url).flushdb()
-    other = Slots(connect(redis_url), ttl=60)
+    other = slots(connect(redis_url), ttl=60)
     taken = [other.acquire("fan-out", 2), other.acquire("fan-out", 2)]
     assert None not in taken
     first.renew()
@@ -117,4 +129,3 @@ def test_a_run_whose_every_slot_was_taken_after_the_loss_says_it_exceeds_the_cap
         assert lease is not None
         lease.release()
     first.release()
-    slots.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from dbservers import PgServer, RedisServer
 from procs import Procs
-from worker_support import Producer, pipeline, write
+from worker_support import Producer, pipeline, wait_metric, write
 
 from hookline.serve._queue import Delivery
 from servers.gate_server import GateServer
@@ -105,7 +105,9 @@ def test_metrics_count_runs_by_status_and_the_queue_depth(
         # Deliveries waiting for a pipeline no worker serves: the queue depth shows them.
         for _ in range(3):
             producer.deliveries.insert(_delivery("elsewhere"))
-        metrics = worker.metrics()
+        # a run is counted just after its row was committed: wait for the last count
+        wait_metric(worker, 'hookline_run_duration_seconds_count{pipeline="orders"}', 3)
+        metrics = wait_metric(worker, "hookline_runs_in_flight", 0)
         assert 'hookline_runs_total{pipeline="orders",status="succeeded"} 2.0' in metrics
         assert 'hookline_runs_total{pipeline="orders",status="failed"} 1.0' in metrics
         assert 'hookline_run_duration_seconds_count{pipeline="orders"} 3.0' in metrics

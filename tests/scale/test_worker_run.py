@@ -4,7 +4,6 @@ the work shared by several worker processes; duplicate messages run nothing."""
 from __future__ import annotations
 
 import json
-import re
 import signal
 import time
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from procs import Procs
-from worker_support import Producer, pipeline, write
+from worker_support import Producer, metric, pipeline, wait_metric, write
 
 from servers.gate_server import GateServer
 
@@ -44,12 +43,6 @@ def producer(urls: dict[str, str]) -> Iterator[Producer]:
         yield made
 
 
-def metric(text: str, name: str) -> float:
-    """The value of one series (``name`` with its labels, as Prometheus prints it)."""
-    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
-    return float(found[1]) if found else 0.0
-
-
 def test_a_queued_delivery_is_run_and_recorded_in_the_database(
     tmp_path: Path, urls: dict[str, str], producer: Producer, gate: GateServer
 ) -> None:
@@ -71,7 +64,9 @@ output: "${{{{ steps.send.body }}}}"
         )
         assert record[0][:3] == ("succeeded", "orders", "webhook")
         assert json.loads(record[0][3]) == {"method": "POST", "path": "/orders"}
-        metrics = worker.metrics()
+        # counted just after the row was committed: wait for the count, then read it all
+        wait_metric(worker, 'hookline_runs_total{pipeline="orders",status="succeeded"}', 1)
+        metrics = wait_metric(worker, "hookline_runs_in_flight", 0)
         assert metric(metrics, 'hookline_runs_total{pipeline="orders",status="succeeded"}') == 1
         assert metric(metrics, "hookline_runs_in_flight") == 0
         assert metric(metrics, "hookline_queue_depth") == 0
@@ -105,8 +100,12 @@ def test_several_workers_share_the_work_and_each_delivery_runs_once(
         gate.open("all")
         rows = [producer.wait(id) for id in ids]
         assert [(r["status"], r["attempts"], r["takeovers"]) for r in rows] == [("done", 1, 0)] * 4
+        # each run is counted just after its row was committed: read once none is in flight
         counts = [
-            metric(w.metrics(), 'hookline_runs_total{pipeline="orders",status="succeeded"}')
+            metric(
+                wait_metric(w, "hookline_runs_in_flight", 0),
+                'hookline_runs_total{pipeline="orders",status="succeeded"}',
+            )
             for w in workers
         ]
         assert counts == [2, 2]

@@ -5,6 +5,7 @@ as the leader's dispatcher, publish again what is due), and pipelines whose step
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -33,6 +34,35 @@ def write(folder: Path, **pipelines: str) -> Path:
     for name, text in pipelines.items():
         (folder / f"{name}.yaml").write_text(text, encoding="utf-8")
     return folder
+
+
+def metric(text: str, name: str) -> float:
+    """The value of one series (``name`` with its labels, as Prometheus prints it)."""
+    found = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return float(found[1]) if found else 0.0
+
+
+def wait_metric(proc: Any, series: str, value: float, timeout: float = 30) -> str:
+    """The worker's metrics once ``series`` shows ``value``: a run is counted just after
+    its delivery's row is committed, so a test that saw the row may be a moment early."""
+    deadline = time.monotonic() + timeout
+    while metric(text := proc.metrics(), series) != value:
+        assert time.monotonic() < deadline, f"{series} is {metric(text, series)}, not {value}"
+        time.sleep(0.05)
+    return text
+
+
+def quiet(gate: Any, key: str, *, for_: float, timeout: float) -> int:
+    """``gate.hits[key]`` once no hit came for ``for_`` seconds: requests a stopped run
+    had already sent have arrived, however slowly a loaded machine delivers them."""
+    deadline = time.monotonic() + timeout
+    seen, since = gate.hits[key], time.monotonic()
+    while time.monotonic() - since < for_:
+        assert time.monotonic() < deadline, f"{key} never went quiet: {gate.hits[key]} hits"
+        time.sleep(0.05)
+        if gate.hits[key] != seen:
+            seen, since = gate.hits[key], time.monotonic()
+    return seen
 
 
 class Producer:
