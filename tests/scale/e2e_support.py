@@ -28,9 +28,23 @@ def hookline_cli(
     return done
 
 
-def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 60.0) -> None:
+def wait_until(
+    condition: Callable[[], bool], *, what: str, timeout: float = 60.0, every: float = 0.1
+) -> None:
+    """Wait for ``condition``; ``every`` longer when it starts a process (a CLI started
+    every 0.1 s keeps a core of a loaded machine busy just polling)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {timeout:g}s for {what}")
-        time.sleep(0.1)
+        time.sleep(every)
+
+
+def run_statuses(pg_url: str) -> dict[str, str]:
+    """Each run's status in the database (``id: status``): what a test polls, one query
+    instead of a ``hookline runs`` process each time; the CLI is asked once at the end."""
+    import psycopg  # the scale extra: imported once the fixtures checked it is installed
+
+    with psycopg.connect(pg_url, connect_timeout=10) as conn:
+        rows = conn.execute("SELECT id, status FROM runs").fetchall()
+    return {str(id): str(status) for id, status in rows}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from dbservers import RedisServer
-from e2e_support import hookline_cli, wait_until
+from e2e_support import hookline_cli, run_statuses, wait_until
 from procs import Procs
 
 from servers.rest_app import RestServer
@@ -95,29 +95,36 @@ def test_every_acknowledged_delivery_runs_once_across_a_broker_restart(
         serve = procs.serve(pipelines)
         workers = [procs.worker(pipelines, "--concurrency", "2") for _ in range(2)]
 
-        def send() -> None:
-            began = time.monotonic()
-            for n in range(DELIVERIES):
-                time.sleep(max(0.0, began + n / RATE - time.monotonic()))
-                answer = serve.post("/hooks/orders", {"n": n}, headers={"X-Delivery": f"d{n}"})
-                run_id = answer.json().get("run_id") if answer.status < 300 else None
-                answers[n] = (answer.status, run_id)
+        failures: list[BaseException] = []
 
-        sender = threading.Thread(target=send)
+        def send() -> None:
+            try:
+                began = time.monotonic()
+                for n in range(DELIVERIES):
+                    time.sleep(max(0.0, began + n / RATE - time.monotonic()))
+                    answer = serve.post("/hooks/orders", {"n": n}, headers={"X-Delivery": f"d{n}"})
+                    run_id = answer.json().get("run_id") if answer.status < 300 else None
+                    answers[n] = (answer.status, run_id)
+            except BaseException as exc:  # said by the test, not as a thread's traceback
+                failures.append(exc)
+
+        sender = threading.Thread(target=send, daemon=True)
         sender.start()
         wait_until(lambda: len(answers) >= RATE, what="the first second of deliveries")
         broker.stop()
         time.sleep(1.0)
         broker.start()
-        sender.join(60)
+        sender.join(120)
+        assert not sender.is_alive(), "the deliveries were still being sent after 120 s"
+        assert failures == []
         assert len(answers) == DELIVERIES
         # Committed in PostgreSQL, so acknowledged even while the broker was down.
         assert Counter(status for status, _ in answers.values()) == {202: DELIVERIES}
 
-        def all_done() -> bool:
-            return sum(1 for r in runs() if r["status"] == "succeeded") >= DELIVERIES
+        def all_done() -> bool:  # polled in the table; the CLI is asked once at the end
+            return list(run_statuses(pg_url).values()).count("succeeded") >= DELIVERIES
 
-        wait_until(all_done, what="every delivery to run", timeout=120)
+        wait_until(all_done, what="every delivery to run", timeout=300)
         # The restart was felt: publishes failed while the broker was down (or messages
         # it held were lost), and the leader published those deliveries again.
         again = re.findall(

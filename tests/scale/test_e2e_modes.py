@@ -152,7 +152,7 @@ def deliver(serve: Proc, db: list[str], env: dict[str, str]) -> dict[str, Any]:
             "/hooks/orders", {"order": f"o-{n}", "total": n * 10}, headers={"X-Delivery": f"d-{n}"}
         )
         assert answer.status == 202, answer.body
-        wait_until(lambda n=n: finished(db, env) >= n, what=f"order {n} to run")
+        wait_until(lambda n=n: finished(db, env) >= n, what=f"order {n} to run", every=0.5)
         answers.append(answer.status)
     again = serve.post(
         "/hooks/orders", {"order": "o-1", "total": 10}, headers={"X-Delivery": "d-1"}
@@ -162,7 +162,7 @@ def deliver(serve: Proc, db: list[str], env: dict[str, str]) -> dict[str, Any]:
     answers.append((quote.status, quote.json()))
     broken = serve.post("/hooks/broken", {"x": 1})
     answers.append(broken.status)
-    wait_until(lambda: finished(db, env) >= 5, what="every run to end")
+    wait_until(lambda: finished(db, env) >= 5, what="every run to end", every=0.5)
     listed = json.loads(hookline_cli("runs", *db, "--format", "json", env=env).stdout)
     shown = [
         json.loads(hookline_cli("runs", "show", r["id"], *db, "--format", "json", env=env).stdout)

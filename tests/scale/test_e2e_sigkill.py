@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import hookline_cli, wait_until
+from e2e_support import hookline_cli, run_statuses, wait_until
 from procs import Procs
 
 from servers.rest_app import RestServer
@@ -39,7 +39,7 @@ steps:
   - id: create
     rest: {{connection: api, method: POST, path: /echo, json: {{n: 1}}}}
   - id: push
-    rest: {{connection: api, method: {method}, path: /slow, params: {{seconds: "2"}}}}
+    rest: {{connection: api, method: {method}, path: /slow, params: {{seconds: "10"}}}}
 output: done
 """
 
@@ -92,10 +92,10 @@ def kill_mid_run(
             ).stdout
             return dict(json.loads(out))
 
-        wait_until(
-            lambda: shown()["status"] not in ("running", "queued"),
+        wait_until(  # polled in the table; the CLI is asked once at the end
+            lambda: run_statuses(pg_url).get(run_id) not in (None, "running", "queued"),
             what="the run to end on the second worker",
-            timeout=90,
+            timeout=120,
         )
         assert second.terminate() == 0
         assert serve.terminate() == 0
