@@ -4,13 +4,15 @@ a traceback, never a password."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dbservers import free_port
 
 from serve_support import ENTRY, SECRET, hook
 
@@ -103,17 +105,26 @@ def test_an_option_beats_the_environment(pipelines: Path) -> None:
     )
 
 
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A port bound but never listening: connections are refused, and no other test's
+    server can take it meanwhile (a port only chosen as free could be)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield held.getsockname()[1]
+
+
 def test_a_database_that_cannot_be_reached_is_one_error_line_and_exit_1(
     pipelines: Path,
 ) -> None:
-    port = free_port()  # nothing listens there
-    code, out = serve(
-        pipelines,
-        "--broker",
-        f"redis://127.0.0.1:{port}/0",
-        "--database",
-        f"postgresql://app:hunter2@127.0.0.1:{port}/hooks",
-    )
+    with refused_port() as port:  # refused, and nobody else's
+        code, out = serve(
+            pipelines,
+            "--broker",
+            f"redis://127.0.0.1:{port}/0",
+            "--database",
+            f"postgresql://app:hunter2@127.0.0.1:{port}/hooks",
+        )
     assert code == 1, out
     assert len(out.splitlines()) == 1, out  # no raw lines of the driver's pool before it
     assert out.startswith(
@@ -157,14 +168,14 @@ def test_a_keyword_connection_string_is_refused_without_being_quoted(pipelines: 
 def test_a_database_password_in_the_query_is_masked_in_the_connection_error(
     pipelines: Path,
 ) -> None:
-    port = free_port()  # nothing listens there
-    code, out = serve(
-        pipelines,
-        "--broker",
-        f"redis://127.0.0.1:{port}/0",
-        "--database",
-        f"postgresql://127.0.0.1:{port}/hooks?sslmode=disable&password=pgq-SECRET-11",
-    )
+    with refused_port() as port:  # refused, and nobody else's
+        code, out = serve(
+            pipelines,
+            "--broker",
+            f"redis://127.0.0.1:{port}/0",
+            "--database",
+            f"postgresql://127.0.0.1:{port}/hooks?sslmode=disable&password=pgq-SECRET-11",
+        )
     assert code == 1, out
     assert out.startswith(
         f"error: cannot connect to the database postgresql://127.0.0.1:{port}/hooks"
