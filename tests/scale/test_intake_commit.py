@@ -193,7 +193,7 @@ def test_a_failed_publish_is_published_by_the_leader_once_the_broker_is_back(
     assert not accepted.duplicate
     assert wait_until(lambda: (row(pg_url, accepted.run_id) or ())[5:] == (False,), 30)
     coordination = redis_connect(redis_url)
-    leader, follower = (Leader(coordination, "serve", ttl=3.0) for _ in range(2))
+    leader, follower = (Leader(coordination, "serve", ttl=10.0) for _ in range(2))
     leader.start()
     assert leader.wait_leader(10)
     follower.start()

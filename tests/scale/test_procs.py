@@ -92,6 +92,7 @@ def test_wait_for_fails_with_the_output_when_the_line_never_comes(
 ) -> None:
     folder = pipelines(tmp_path, hook("echo", "/hooks/echo", trigger_extra=SIGNED))
     serve = procs.serve(folder)
+    serve.wait_for(r"serving 1 pipeline")  # it may come after /healthz answers
     with pytest.raises(ProcFailed) as failed:
         serve.wait_for(r"^no such line$", timeout=0.5)
     assert "serving 1 pipeline" in str(failed.value)

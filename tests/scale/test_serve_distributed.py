@@ -180,5 +180,7 @@ def test_a_full_queue_is_503_with_retry_after(
     assert refused.headers["retry-after"] == "30"
     assert refused.json() == {"error": "the queue is full: try again later"}
     assert query(pg_url, "SELECT count(*) FROM deliveries") == [(2,)]
+    # serve answers before its first bid for the lease is won: wait for it to lead
+    wait_until(lambda: json.loads(front.get("/healthz").body)["leader"], 30)
     health = json.loads(front.get("/healthz").body)
     assert (health["mode"], health["leader"], health["queue_depth"]) == ("distributed", True, 2)
