@@ -43,7 +43,7 @@ def expire(url: str, delivery: str) -> None:
 
 def test_eight_workers_claiming_one_delivery_get_it_once(table: Deliveries) -> None:
     accepted = table.insert(Delivery("orders", "webhook", {"n": 1}))
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(8, timeout=60)  # a stuck peer is a failure, not a hang
 
     def claim(index: int) -> Any:
         barrier.wait()

@@ -149,7 +149,7 @@ def test_one_delivery_id_sent_to_two_intakes_at_once_runs_once(
     intake_for: Any, pg_url: str, redis_url: str
 ) -> None:
     first, second = intake_for(redis_url), intake_for(redis_url)
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(8, timeout=60)  # a stuck peer is a failure, not a hang
 
     def send(index: int) -> Any:
         barrier.wait()
