@@ -177,16 +177,19 @@ def handle(args: argparse.Namespace) -> int:
     try:
         return Service(settings).run()
     except PipelineInvalid as exc:
-        files = len({p.file for p in exc.problems})
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        count = f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} in {files} "
-        count += "file" if files == 1 else "files"
-        if args.skip_invalid:
-            print(f"not started: no pipeline is valid ({count})", file=sys.stderr)
-        else:
-            print(
-                f"not started: {count} (--skip-invalid starts with the valid ones)",
-                file=sys.stderr,
-            )
-        return exc.exit_code
+        return report_invalid(exc, skip_invalid=args.skip_invalid)
+
+
+def report_invalid(exc: PipelineInvalid, *, skip_invalid: bool) -> int:
+    """Every problem of a pipeline set that did not start, a count, and the exit code
+    (serve and worker load a directory alike, and say the same of it)."""
+    files = len({p.file for p in exc.problems})
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
+    count = f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} in {files} "
+    count += "file" if files == 1 else "files"
+    if skip_invalid:
+        print(f"not started: no pipeline is valid ({count})", file=sys.stderr)
+    else:
+        print(f"not started: {count} (--skip-invalid starts with the valid ones)", file=sys.stderr)
+    return exc.exit_code

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from .._errors import PipelineInvalid, UsageError
 from .._home import default_home
@@ -114,16 +113,6 @@ def handle(args: argparse.Namespace) -> int:
     try:
         return Worker(settings).run()
     except PipelineInvalid as exc:
-        files = len({p.file for p in exc.problems})
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        count = f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} in {files} "
-        count += "file" if files == 1 else "files"
-        if args.skip_invalid:
-            print(f"not started: no pipeline is valid ({count})", file=sys.stderr)
-        else:
-            print(
-                f"not started: {count} (--skip-invalid starts with the valid ones)",
-                file=sys.stderr,
-            )
-        return exc.exit_code
+        from .serve import report_invalid
+
+        return report_invalid(exc, skip_invalid=args.skip_invalid)
